@@ -1,0 +1,80 @@
+"""The contract between the executor and each step implementation of the Polars engine.
+
+A step implementation is a module in this folder with a function::
+
+    def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult
+
+It receives the lazy frame flowing through the pipeline and returns the new one. It never collects
+the whole frame; when it must learn from the data (bin edges, an anomaly model) it calls
+`ctx.fit(...)` style helpers or collects a projection/sample of `frame` itself, and records what it
+learned in `StepResult.facts`.
+
+Rules every implementation follows:
+- nothing it returns (facts, errors) contains a data value: only column names, counts, edges of
+  numeric bins and fingerprints;
+- rows it rejects go to `StepResult.quarantine`, a lazy frame with the input's columns plus
+  `REASON` (text such as `range:amount`); they are removed from `frame`;
+- aggregates it wants reported (unknown codes...) are expressions in `metrics`, evaluated over the
+  final frame; columns named with the `INTERNAL` prefix may carry them and are dropped before output;
+- key material (from `ctx.domain_key`) goes only into expressions that are executed, never into a
+  plan that is printed, logged, serialized or cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import polars as pl
+
+from vaultline.keys.secret import SecretBytes
+
+REASON = "_vl_reason"
+ROW_ID = "__vl_row"
+INTERNAL = "__vl_"
+
+
+class StepContext(Protocol):
+    """What a step may ask of the run."""
+
+    step_index: int
+    """Position of the step in the spec (0-based), used to name internal columns uniquely."""
+
+    def domain_key(self, domain: str, purpose: str) -> SecretBytes:
+        """The 32-byte key of `domain` for `purpose` (HKDF from the keyring key the spec assigns)."""
+        ...
+
+    def read_bytes(self, location: str) -> bytes:
+        """Read a small file (a mapping) from a local path or an s3:// URL."""
+        ...
+
+    def previous_facts(self, run_id: str, step_index: int) -> dict[str, Any]:
+        """Facts a step recorded in an earlier run (to reuse fitted bin edges)."""
+        ...
+
+
+@dataclass
+class StepResult:
+    frame: pl.LazyFrame
+    quarantine: pl.LazyFrame | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    """JSON-able, value-free facts for the report: fitted edges, model fingerprint, key versions."""
+    metrics: dict[str, pl.Expr] = field(default_factory=dict)
+    """Name -> aggregate expression over the final frame (may use this step's INTERNAL columns)."""
+
+
+StepImplementation = Callable[[pl.LazyFrame, Any, StepContext], StepResult]
+
+
+def internal_column(ctx: StepContext, name: str) -> str:
+    """A column name private to one step, dropped before any output is written."""
+    return f"{INTERNAL}{ctx.step_index}_{name}"
+
+
+def split_quarantine(frame: pl.LazyFrame, reason: pl.Expr) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Split on a reason expression (null = keep): kept rows, and rejected rows with REASON."""
+    marked = frame.with_columns(reason.alias(REASON))
+    kept = marked.filter(pl.col(REASON).is_null()).drop(REASON)
+    rejected = marked.filter(pl.col(REASON).is_not_null())
+    return kept, rejected

@@ -1,0 +1,94 @@
+"""One exception root. Every message says what was wrong, where, and how to fix it.
+
+`retryable` marks failures worth retrying unchanged (a network blip); terminal ones need a change
+by the user (a bad spec, a missing key). Messages never carry data values, only names and counts.
+"""
+
+from __future__ import annotations
+
+
+class VaultlineError(Exception):
+    """Root of every error Vaultline raises on purpose."""
+
+    retryable: bool = False
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, where: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        self.where = where
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        parts = [f"{self.where}: {self.message}" if self.where else self.message]
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
+        return "\n".join(parts)
+
+
+class TerminalError(VaultlineError):
+    """Retrying will not help until the input, spec or configuration changes."""
+
+
+class RetryableError(VaultlineError):
+    """A transient failure (network, lock contention); the same call may succeed later."""
+
+    retryable = True
+
+
+class SpecError(TerminalError):
+    """The pipeline spec is invalid. `issues` lists every problem found, each with its location."""
+
+    exit_code = 2
+
+    def __init__(self, issues: list[SpecIssue], *, file: str) -> None:
+        self.issues = issues
+        self.file = file
+        lines = [f"{file}: {len(issues)} problem(s) in the spec"]
+        lines += [f"  {issue.render()}" for issue in issues]
+        super().__init__("\n".join(lines))
+
+    def render(self) -> str:
+        return self.message
+
+
+class SpecIssue:
+    """One problem in a spec: a dotted field path, the 1-based line (when known), what is wrong, a fix."""
+
+    def __init__(self, field: str, message: str, *, line: int | None = None, hint: str | None = None) -> None:
+        self.field = field
+        self.message = message
+        self.line = line
+        self.hint = hint
+
+    def render(self) -> str:
+        where = f"line {self.line}, " if self.line else ""
+        text = f"{where}field '{self.field}': {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+    def __repr__(self) -> str:
+        return f"SpecIssue({self.render()!r})"
+
+
+class KeyringError(TerminalError):
+    """A key is missing, locked or unusable. Never carries key material."""
+
+
+class KeyUnavailableError(RetryableError):
+    """The key provider cannot be reached; operations that need it stop (fail closed)."""
+
+
+class SourceError(TerminalError):
+    """A source cannot be read (missing file, bad credentials, unreadable format)."""
+
+
+class TransformError(TerminalError):
+    """A step cannot run with the data it was given (missing column, wrong type)."""
+
+
+class OutputError(TerminalError):
+    """An output cannot be written."""
+
+
+class CatalogError(TerminalError):
+    """The catalog database is unreachable or inconsistent."""

@@ -1,0 +1,247 @@
+"""The local keyring: master keys stored AES-256-GCM encrypted under a key derived with scrypt.
+
+The passphrase comes from `VAULTLINE_PASSPHRASE`. Without it a *dev keyring* is created whose random
+passphrase sits beside it (mode 0600) and every use prints a loud warning: fine for a laptop demo,
+never for real data. Data keys are wrapped with AES-GCM under a master key version, the wrapped blob
+carrying that version so rotation never strands old data.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import struct
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from vaultline.errors import KeyringError
+from vaultline.keys.provider import KeyInfo, KeyRef
+from vaultline.keys.secret import SecretBytes
+
+PASSPHRASE_ENV = "VAULTLINE_PASSPHRASE"
+KEYRING_FILE = "keyring.json"
+DEV_PASSPHRASE_FILE = "keyring.dev-passphrase"
+_FORMAT = 1
+_SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+_CHECK = b"vaultline-keyring-check"
+_WRAP_MAGIC = b"VLK1"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write through a temp file, fsync, rename: a crash never leaves a torn keyring."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class LocalKeyring:
+    """A KeyProvider backed by one JSON file of encrypted master keys under the state directory."""
+
+    def __init__(self, state_dir: Path, *, warn: bool = True) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / KEYRING_FILE
+        self._warn = warn
+        self._kek: SecretBytes | None = None
+        self._data: dict[str, Any] | None = None
+
+    # -- opening -----------------------------------------------------------------------------------
+    def _passphrase(self, *, creating: bool) -> tuple[bytes, bool]:
+        env = os.environ.get(PASSPHRASE_ENV)
+        dev_file = self.state_dir / DEV_PASSPHRASE_FILE
+        if env:
+            return env.encode("utf-8"), False
+        if creating or dev_file.exists():
+            if creating:
+                _write_private(dev_file, secrets.token_urlsafe(32))
+            if self._warn:
+                print(
+                    f"WARNING: {PASSPHRASE_ENV} is not set; using the DEV keyring at {self.path} whose "
+                    "passphrase is stored beside it. Do not protect real data with it: set "
+                    f"{PASSPHRASE_ENV} and create a new keyring.",
+                    file=sys.stderr,
+                )
+            return dev_file.read_text(encoding="utf-8").strip().encode("utf-8"), True
+        raise KeyringError(
+            f"the keyring at {self.path} is protected by a passphrase and {PASSPHRASE_ENV} is not set",
+            hint=f"export {PASSPHRASE_ENV} with the passphrase the keyring was created with",
+        )
+
+    def _load(self) -> dict[str, Any]:
+        if self._data is not None:
+            return self._data
+        if not self.path.exists():
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            passphrase, dev = self._passphrase(creating=True)
+            salt = secrets.token_bytes(16)
+            self._kek = self._derive_kek(passphrase, salt)
+            nonce = secrets.token_bytes(12)
+            check = AESGCM(self._kek.reveal()).encrypt(nonce, _CHECK, b"check")
+            self._data = {
+                "format": _FORMAT,
+                "dev": dev,
+                "kdf": {"name": "scrypt", "salt": _b64(salt), **_SCRYPT},
+                "check": {"nonce": _b64(nonce), "ciphertext": _b64(check)},
+                "keys": {},
+            }
+            self._save()
+            return self._data
+        data = json.loads(self.path.read_text(encoding="utf-8"))
+        passphrase, _dev = self._passphrase(creating=False)
+        kek = self._derive_kek(passphrase, _unb64(data["kdf"]["salt"]), data["kdf"])
+        try:
+            AESGCM(kek.reveal()).decrypt(
+                _unb64(data["check"]["nonce"]), _unb64(data["check"]["ciphertext"]), b"check"
+            )
+        except InvalidTag:
+            raise KeyringError(
+                f"the passphrase does not open the keyring at {self.path}",
+                hint=f"set {PASSPHRASE_ENV} to the passphrase this keyring was created with",
+            ) from None
+        self._kek, self._data = kek, data
+        return data
+
+    @staticmethod
+    def _derive_kek(passphrase: bytes, salt: bytes, params: dict[str, Any] | None = None) -> SecretBytes:
+        p = params or _SCRYPT
+        kdf = Scrypt(salt=salt, length=32, n=int(p["n"]), r=int(p["r"]), p=int(p["p"]))
+        return SecretBytes(kdf.derive(passphrase), "keyring-kek")
+
+    def _save(self) -> None:
+        assert self._data is not None
+        _write_private(self.path, json.dumps(self._data, indent=2, sort_keys=True))
+
+    @property
+    def is_dev(self) -> bool:
+        return bool(self._load()["dev"])
+
+    # -- master keys -------------------------------------------------------------------------------
+    def _entry(self, name: str) -> dict[str, Any]:
+        keys: dict[str, Any] = self._load()["keys"]
+        if name not in keys:
+            known = ", ".join(sorted(keys)) or "none yet"
+            raise KeyringError(
+                f"no key named '{name}' in the keyring at {self.path} (known: {known})",
+                hint=f"create it with: vaultline keys create {name}",
+            )
+        entry: dict[str, Any] = keys[name]
+        return entry
+
+    def _seal(self, name: str, version: int, material: bytes) -> dict[str, str]:
+        assert self._kek is not None
+        nonce = secrets.token_bytes(12)
+        aad = f"{name}@{version}".encode()
+        return {"nonce": _b64(nonce), "ciphertext": _b64(AESGCM(self._kek.reveal()).encrypt(nonce, material, aad))}
+
+    def _material(self, name: str, version: int | None) -> tuple[SecretBytes, int]:
+        entry = self._entry(name)
+        chosen = version or int(entry["current"])
+        sealed = entry["versions"].get(str(chosen))
+        if sealed is None:
+            raise KeyringError(
+                f"key '{name}' has no version {chosen} (versions: {', '.join(entry['versions'])})",
+                hint=f"reference an existing version, e.g. '{name}@{entry['current']}'",
+            )
+        assert self._kek is not None
+        try:
+            raw = AESGCM(self._kek.reveal()).decrypt(
+                _unb64(sealed["nonce"]), _unb64(sealed["ciphertext"]), f"{name}@{chosen}".encode()
+            )
+        except InvalidTag:
+            raise KeyringError(f"key '{name}@{chosen}' failed its integrity check; the keyring was altered") from None
+        return SecretBytes(raw, f"{name}@{chosen}"), chosen
+
+    def _info(self, name: str, entry: dict[str, Any]) -> KeyInfo:
+        return KeyInfo(
+            name=name,
+            current_version=int(entry["current"]),
+            versions=tuple(sorted(int(v) for v in entry["versions"])),
+            created=str(entry["created"]),
+            purpose=str(entry["purpose"]),
+        )
+
+    def create(self, name: str, *, purpose: str = "general") -> KeyInfo:
+        KeyRef.parse(name)
+        data = self._load()
+        if name in data["keys"]:
+            raise KeyringError(f"a key named '{name}' already exists", hint=f"rotate it: vaultline keys rotate {name}")
+        data["keys"][name] = {
+            "created": _now(),
+            "purpose": purpose,
+            "current": 1,
+            "versions": {"1": self._seal(name, 1, secrets.token_bytes(32))},
+        }
+        self._save()
+        return self._info(name, data["keys"][name])
+
+    def ensure(self, name: str, *, purpose: str = "general") -> KeyInfo:
+        """The key's info, creating the key first if it does not exist (used by the demo)."""
+        if name in self._load()["keys"]:
+            return self._info(name, self._entry(name))
+        return self.create(name, purpose=purpose)
+
+    def rotate(self, name: str) -> KeyInfo:
+        entry = self._entry(name)
+        version = int(entry["current"]) + 1
+        entry["versions"][str(version)] = self._seal(name, version, secrets.token_bytes(32))
+        entry["current"] = version
+        self._save()
+        return self._info(name, entry)
+
+    def list(self) -> list[KeyInfo]:
+        keys: dict[str, Any] = self._load()["keys"]
+        return [self._info(name, keys[name]) for name in sorted(keys)]
+
+    def info(self, name: str) -> KeyInfo:
+        return self._info(name, self._entry(name))
+
+    # -- derived and data keys ---------------------------------------------------------------------
+    def derive(self, ref: KeyRef, *, context: str) -> tuple[SecretBytes, int]:
+        master, version = self._material(ref.name, ref.version)
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"vaultline/v1/{context}".encode())
+        return SecretBytes(hkdf.derive(master.reveal()), f"{ref.name}@{version}:{context}"), version
+
+    def generate_data_key(self, ref: KeyRef) -> tuple[SecretBytes, bytes]:
+        master, version = self._material(ref.name, ref.version)
+        data_key = secrets.token_bytes(32)
+        nonce = secrets.token_bytes(12)
+        header = _WRAP_MAGIC + struct.pack(">I", version)
+        wrapped = header + nonce + AESGCM(master.reveal()).encrypt(nonce, data_key, ref.name.encode() + header)
+        return SecretBytes(data_key, f"data-key:{ref.name}@{version}"), wrapped
+
+    def unwrap_data_key(self, name: str, wrapped: bytes) -> SecretBytes:
+        if len(wrapped) < 8 + 12 + 16 or wrapped[:4] != _WRAP_MAGIC:
+            raise KeyringError(f"the wrapped data key for '{name}' is not in Vaultline's format")
+        header, nonce, body = wrapped[:8], wrapped[8:20], wrapped[20:]
+        (version,) = struct.unpack(">I", header[4:])
+        master, _ = self._material(name, version)
+        try:
+            raw = AESGCM(master.reveal()).decrypt(nonce, body, name.encode() + header)
+        except InvalidTag:
+            raise KeyringError(f"the wrapped data key does not belong to key '{name}@{version}'") from None
+        return SecretBytes(raw, f"data-key:{name}@{version}")

@@ -1,0 +1,1 @@
+"""Running a pipeline: the step context, the executor and the run report."""

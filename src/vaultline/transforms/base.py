@@ -1,0 +1,82 @@
+"""What every transform is: a name, a typed parameter model, and what it does to columns.
+
+A transform module under `transforms/` holds only this engine-neutral part (pydantic, no dataframe
+library). Each engine implements it in its own folder (`engines/polars/<name>.py`), so a Spark engine
+can arrive without touching the spec or the parameter models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+DomainName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class Protection(StrEnum):
+    """How a transform protects the columns it touches, as recorded in the report and the catalog."""
+
+    NONE = "none"
+    TOKEN = "token"
+    DETERMINISTIC_ENCRYPTION = "deterministic_encryption"
+    FORMAT_PRESERVING = "format_preserving_encryption"
+    HASH = "unkeyed_hash"
+    MASK = "mask"
+    REDACT = "redact"
+    DROP = "drop"
+    GENERALIZE = "generalize"
+
+
+class StepParams(BaseModel):
+    """Base of every transform's parameters: strict, no unknown fields, documented in the JSON Schema."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    protection: ClassVar[Protection] = Protection.NONE
+
+    def input_columns(self) -> list[str]:
+        """Columns the step reads (lineage, and the check that they exist before running)."""
+        return []
+
+    def output_columns(self) -> list[str]:
+        """Columns the step creates or replaces."""
+        return []
+
+
+class ProtectParams(StepParams):
+    """Parameters shared by the protections that rewrite columns in place."""
+
+    columns: list[ColumnName] = Field(min_length=1)
+    """Columns to protect; each is rewritten in place."""
+
+    def input_columns(self) -> list[str]:
+        return list(self.columns)
+
+    def output_columns(self) -> list[str]:
+        return list(self.columns)
+
+
+class KeyedParams(ProtectParams):
+    """A protection keyed by a token domain; the spec's `keys:` section maps the domain to a keyring key."""
+
+    domain: DomainName
+    """Token domain. Equal values give equal outputs within a domain; domains are unlinkable."""
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """Class-level description of one transform, listed in `transforms.registry.TRANSFORMS`."""
+
+    name: str
+    params: type[StepParams]
+    summary: str
+    needs_key: bool = False
+
+
+def describe(params: StepParams) -> dict[str, Any]:
+    """Parameters as plain data for the run report (models hold key *names*, never key material)."""
+    return params.model_dump(mode="json", exclude_defaults=True)

@@ -1,0 +1,106 @@
+"""clean: trim, case, cast, date/time parsing, null policy, constraints and dedupe.
+
+Rows that break a rule leave the flow for quarantine with the rule that failed (`cast:amount`,
+`range:amount`, `duplicate:transaction_id`...); nothing is dropped silently.
+
+Example::
+
+    - clean:
+        trim: true
+        case: {email: lower, currency: upper}
+        cast: {amount: float64}
+        parse: {timestamp: {format: "%Y-%m-%d %H:%M:%S", type: datetime}}
+        required: [transaction_id, amount]
+        fill: {currency: USD}
+        constraints:
+          amount: {min: 0}
+          email: {pattern: "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"}
+          currency: {allowed: [USD, EUR, GBP]}
+        dedupe: {keys: [transaction_id]}
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from vaultline.transforms.base import ColumnName, StepParams, TransformSpec
+
+CastType = Literal["string", "int64", "float64", "bool", "decimal"]
+
+
+class DateParse(BaseModel):
+    """How to parse a text column into a date or timestamp."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format: str = Field(min_length=2)
+    """strftime format, e.g. `%Y-%m-%d` or `%Y-%m-%dT%H:%M:%S`."""
+    type: Literal["date", "datetime"] = "date"
+
+
+class Constraint(BaseModel):
+    """A rule a value must satisfy; nulls pass (use `required` for presence)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min: float | None = None
+    max: float | None = None
+    pattern: str | None = None
+    """A regular expression the whole value must match."""
+    allowed: list[str | int | float] | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Constraint:
+        if self.min is None and self.max is None and self.pattern is None and self.allowed is None:
+            raise ValueError("a constraint needs at least one of min, max, pattern, allowed")
+        return self
+
+
+class Dedupe(BaseModel):
+    """Rows sharing `keys` after the first are quarantined as duplicates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    keys: list[ColumnName] = Field(min_length=1)
+    keep: Literal["first", "last"] = "first"
+
+
+class Params(StepParams):
+    trim: bool | list[ColumnName] = False
+    """Strip surrounding whitespace: `true` for every text column, or a list of columns."""
+    case: dict[ColumnName, Literal["lower", "upper", "title"]] = Field(default_factory=dict)
+    cast: dict[ColumnName, CastType] = Field(default_factory=dict)
+    """Target type per column; a value that does not convert is quarantined with `cast:<column>`."""
+    parse: dict[ColumnName, DateParse] = Field(default_factory=dict)
+    """Date/time parsing per column; failures are quarantined with `parse:<column>`."""
+    empty_as_null: bool = True
+    """Treat empty strings as nulls before the null policy applies."""
+    required: list[ColumnName] = Field(default_factory=list)
+    """Columns that must not be null after filling; violations are quarantined with `required:<column>`."""
+    fill: dict[ColumnName, str | int | float | bool] = Field(default_factory=dict)
+    """Values that replace nulls."""
+    constraints: dict[ColumnName, Constraint] = Field(default_factory=dict)
+    dedupe: Dedupe | None = None
+
+    def input_columns(self) -> list[str]:
+        cols: list[str] = [] if isinstance(self.trim, bool) else list(self.trim)
+        for group in (self.case, self.cast, self.parse, self.fill, self.constraints):
+            cols += list(group)
+        cols += self.required + (self.dedupe.keys if self.dedupe else [])
+        return list(dict.fromkeys(cols))
+
+    def output_columns(self) -> list[str]:
+        return list(dict.fromkeys([*self.case, *self.cast, *self.parse, *self.fill]))
+
+
+SPEC = TransformSpec("clean", Params, "trim, case, cast, parse dates, null policy, constraints, dedupe")

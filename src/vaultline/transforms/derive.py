@@ -1,0 +1,182 @@
+"""derive: time since the entity's previous event, velocity, and safe column arithmetic.
+
+- `time_since_previous`: seconds (or `unit`) since the same entity's previous event; the first
+  event of an entity gets `first_value` (default null);
+- `velocity`: number of the entity's events in the trailing `window` (e.g. `1h`, `24h`, `7d`),
+  the current one included;
+- `arithmetic`: an expression over columns and numbers with `+ - * / // % **`, parentheses and the
+  functions `abs log log10 exp sqrt round floor ceil`. It is parsed into a small tree here; no
+  user text is ever evaluated.
+
+Example::
+
+    - derive:
+        time_delta: {kind: time_since_previous, entity: customer_id, time: timestamp}
+        velocity: {kind: velocity, entity: customer_id, time: timestamp, window: 1h}
+        amount_cents: {kind: arithmetic, expression: "round(amount * 100)"}
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vaultline.transforms.base import ColumnName, StepParams, TransformSpec
+
+FUNCTIONS = ("abs", "log", "log10", "exp", "sqrt", "round", "floor", "ceil")
+_OPERATORS: dict[type[ast.AST], str] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**",
+}  # fmt: skip
+_UNITS = {"ms": 0.001, "s": 1, "seconds": 1, "m": 60, "minutes": 60, "h": 3600, "hours": 3600, "d": 86400}
+_WINDOW = re.compile(r"^([1-9][0-9]*)(s|m|h|d)$")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+
+
+@dataclass(frozen=True)
+class Number:
+    value: float
+
+
+@dataclass(frozen=True)
+class BinaryOp:
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Negate:
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    argument: Node
+
+
+Node = Column | Number | BinaryOp | Negate | Call
+
+
+def parse_expression(text: str) -> Node:
+    """Parse arithmetic into a Node tree; anything else (attributes, calls to other names...) is refused."""
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError as exc:
+        raise ValueError(f"not a valid expression: {exc.msg}") from None
+    return _convert(tree)
+
+
+def _convert(node: ast.AST) -> Node:
+    if isinstance(node, ast.Name):
+        return Column(node.id)
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+        return Number(float(node.value))
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return BinaryOp(_OPERATORS[type(node.op)], _convert(node.left), _convert(node.right))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        inner = _convert(node.operand)
+        return Negate(inner) if isinstance(node.op, ast.USub) else inner
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in FUNCTIONS
+        and len(node.args) == 1
+        and not node.keywords
+    ):
+        return Call(node.func.id, _convert(node.args[0]))
+    raise ValueError(
+        f"'{ast.unparse(node)[:40]}' is not allowed: use columns, numbers, + - * / // % ** and {', '.join(FUNCTIONS)}"
+    )
+
+
+def columns_of(node: Node) -> list[str]:
+    if isinstance(node, Column):
+        return [node.name]
+    if isinstance(node, BinaryOp):
+        return columns_of(node.left) + columns_of(node.right)
+    if isinstance(node, Negate):
+        return columns_of(node.operand)
+    if isinstance(node, Call):
+        return columns_of(node.argument)
+    return []
+
+
+class _Derivation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeSincePrevious(_Derivation):
+    kind: Literal["time_since_previous"]
+    entity: ColumnName
+    time: ColumnName
+    unit: Literal["ms", "s", "seconds", "m", "minutes", "h", "hours", "d"] = "s"
+    first_value: float | None = None
+
+    @property
+    def seconds_per_unit(self) -> float:
+        return float(_UNITS[self.unit])
+
+
+class Velocity(_Derivation):
+    kind: Literal["velocity"]
+    entity: ColumnName
+    time: ColumnName
+    window: str = "1h"
+    """Trailing window: a number and s, m, h or d."""
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        if not _WINDOW.match(value):
+            raise ValueError("window must be a number followed by s, m, h or d, e.g. 1h")
+        return value
+
+    @property
+    def window_seconds(self) -> int:
+        match = _WINDOW.match(self.window)
+        assert match
+        return int(match.group(1)) * int(_UNITS[match.group(2)])
+
+
+class Arithmetic(_Derivation):
+    kind: Literal["arithmetic"]
+    expression: str = Field(min_length=1, max_length=500)
+
+    @field_validator("expression")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        parse_expression(value)
+        return value
+
+    @property
+    def tree(self) -> Node:
+        return parse_expression(self.expression)
+
+
+Derivation = Annotated[TimeSincePrevious | Velocity | Arithmetic, Field(discriminator="kind")]
+
+
+class Params(StepParams):
+    columns: dict[ColumnName, Derivation] = Field(min_length=1)
+    """Output column -> how to derive it."""
+
+    def input_columns(self) -> list[str]:
+        cols: list[str] = []
+        for d in self.columns.values():
+            cols += columns_of(d.tree) if isinstance(d, Arithmetic) else [d.entity, d.time]
+        return list(dict.fromkeys(cols))
+
+    def output_columns(self) -> list[str]:
+        return list(self.columns)
+
+
+SPEC = TransformSpec("derive", Params, "time deltas, velocity, safe arithmetic")
