@@ -1,0 +1,113 @@
+"""Runs recorded in a small SQL database through SQLAlchemy Core.
+
+SQLite under the state directory by default; `VAULTLINE_CATALOG_URL=postgresql+psycopg://...` for a
+shared catalog. Reports are stored as JSON text: they are value-free by construction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from vaultline.errors import CatalogError
+
+metadata = sa.MetaData()
+runs = sa.Table(
+    "vaultline_runs",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("pipeline", sa.String(128), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("finished_at", sa.String(40)),
+    sa.Column("spec_sha256", sa.String(64), nullable=False),
+    sa.Column("rows_in", sa.BigInteger),
+    sa.Column("rows_out", sa.BigInteger),
+    sa.Column("rows_quarantined", sa.BigInteger),
+    sa.Column("error", sa.Text),
+    sa.Column("report", sa.Text),
+)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    pipeline: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    rows_in: int | None
+    rows_out: int | None
+    rows_quarantined: int | None
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class RunCatalog:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = sa.create_engine(url, future=True)
+            metadata.create_all(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise CatalogError(
+                f"the catalog at {self._safe_url()} cannot be opened ({type(exc).__name__})",
+                hint="check VAULTLINE_CATALOG_URL or the state directory's permissions",
+            ) from None
+
+    def _safe_url(self) -> str:
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+    def start(self, run_id: str, pipeline: str, spec_sha256: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.insert().values(
+                    run_id=run_id, pipeline=pipeline, status="running", started_at=_now(), spec_sha256=spec_sha256
+                )
+            )
+
+    def finish(self, run_id: str, report: dict[str, Any]) -> None:
+        rows = report.get("rows", {})
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id)
+                .values(
+                    status=report["status"],
+                    finished_at=_now(),
+                    rows_in=rows.get("input"),
+                    rows_out=rows.get("output"),
+                    rows_quarantined=rows.get("quarantined"),
+                    error=report.get("error"),
+                    report=json.dumps(report, sort_keys=True),
+                )
+            )
+
+    def list(self, limit: int = 50, pipeline: str | None = None) -> list[RunRecord]:
+        query = sa.select(*[c for c in runs.c if c.name not in ("report", "spec_sha256")]).order_by(
+            runs.c.started_at.desc()
+        )
+        if pipeline:
+            query = query.where(runs.c.pipeline == pipeline)
+        with self.engine.connect() as conn:
+            return [RunRecord(**row._mapping) for row in conn.execute(query.limit(limit))]
+
+    def report(self, run_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs.c.report, runs.c.status).where(runs.c.run_id == run_id)).first()
+        if row is None:
+            raise CatalogError(f"no run with id {run_id}", hint="list runs with: vaultline runs list")
+        if row.report is None:
+            return {"run_id": run_id, "status": row.status}
+        loaded: dict[str, Any] = json.loads(row.report)
+        return loaded

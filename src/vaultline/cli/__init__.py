@@ -1,0 +1,1 @@
+"""The `vaultline` command: thin wrappers that parse arguments and render results."""

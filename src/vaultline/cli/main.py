@@ -1,0 +1,103 @@
+"""Entry point. Heavy modules are imported inside commands so `vaultline --help` stays instant."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vaultline.cli import keys, runs
+from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
+
+app = typer.Typer(
+    name="vaultline",
+    help="Declarative, secure-by-construction ETL for sensitive data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(keys.app, name="keys")
+app.add_typer(runs.app, name="runs")
+
+
+@app.command()
+@handles_errors
+def validate(
+    spec: Annotated[Path, typer.Argument(help="Pipeline spec (YAML).")],
+    param: Annotated[list[str] | None, typer.Option("--param", help="Override a parameter: KEY=VALUE.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Check a spec: errors name the file, line, field and a fix (exit code 2); warnings are printed."""
+    from vaultline.errors import SpecError
+    from vaultline.spec.loader import load, parse_param
+
+    overrides = dict(parse_param(p) for p in param or [])
+    try:
+        loaded = load(spec, overrides)
+    except SpecError as exc:
+        if json_out:
+            emit_json({"valid": False, "file": str(spec), "errors": [_issue(i) for i in exc.issues]})
+            raise typer.Exit(2) from None
+        raise
+    if json_out:
+        emit_json({"valid": True, "file": str(spec), "warnings": [_issue(w) for w in loaded.warnings]})
+        return
+    for warning in loaded.warnings:
+        sys.stderr.write(f"warning: {spec}: {warning.render()}\n")
+    typer.echo(f"{spec}: valid ({len(loaded.pipeline.steps)} steps, {len(loaded.warnings)} warning(s))")
+
+
+def _issue(issue: object) -> dict[str, object]:
+    return {k: getattr(issue, k) for k in ("field", "line", "message", "hint")}
+
+
+@app.command()
+@handles_errors
+def run(
+    spec: Annotated[Path, typer.Argument(help="Pipeline spec (YAML).")],
+    param: Annotated[list[str] | None, typer.Option("--param", help="Override a parameter: KEY=VALUE.")] = None,
+    state: StateOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Run a pipeline; prints a summary (or the whole report with --json)."""
+    from vaultline.cli.render import progress, summary
+    from vaultline.run.runner import run as run_pipeline
+    from vaultline.spec.loader import load, parse_param
+    from vaultline.state import State
+
+    loaded = load(spec, dict(parse_param(p) for p in param or []))
+    for warning in loaded.warnings:
+        sys.stderr.write(f"warning: {spec}: {warning.render()}\n")
+    with progress(enabled=not json_out) as on_phase:
+        report = run_pipeline(loaded, State.resolve(state), on_phase=on_phase)
+    if json_out:
+        emit_json(report)
+    else:
+        summary(report)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the pipeline spec (for editor completion)."""
+    from vaultline.spec.models import Pipeline
+
+    emit_json(Pipeline.model_json_schema())
+
+
+@app.command()
+@handles_errors
+def demo(
+    rows: Annotated[int, typer.Option(help="Rows per generated dataset.", min=10)] = 20_000,
+    out: Annotated[Path, typer.Option(help="Demo directory.")] = Path("vaultline-demo"),
+    json_out: JsonOption = False,
+) -> None:
+    """Generate both demo datasets and run both example pipelines inside OUT."""
+    from vaultline.cli.demo import run_demo
+
+    run_demo(rows=rows, out=out, json_out=json_out)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

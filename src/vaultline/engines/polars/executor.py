@@ -1,0 +1,272 @@
+"""Run a validated pipeline on Polars: one lazy plan from sources through steps to every output.
+
+Steps only *plan* (and fit on projections or samples); the rows flow once, in Polars' streaming
+engine, when `collect_all` executes the output sinks, the metric aggregates and the quarantine
+branches together. Outputs are written to temporary names and renamed only when everything
+succeeded, so a failed run leaves no partial output under its final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from vaultline.engines.polars.base import INTERNAL, REASON, ROW_ID, StepContext
+from vaultline.engines.polars.errors import engine_failure
+from vaultline.engines.polars.registry import implementation
+from vaultline.engines.polars.sources import read_source
+from vaultline.errors import TransformError, VaultlineError
+from vaultline.spec.models import Pipeline
+from vaultline.storage import locations
+from vaultline.transforms import encrypt_deterministic
+from vaultline.transforms.base import describe
+
+STEP = "_vl_step"
+SOURCE = "_vl_source"
+RAW = "__vl_raw"
+_META = (ROW_ID, REASON, STEP, SOURCE)
+
+Phase = Callable[[str], None]
+
+
+@dataclass
+class StepReport:
+    index: int
+    name: str
+    params: dict[str, Any]
+    facts: dict[str, Any]
+    plan_seconds: float
+    metrics: dict[str, Any] = field(default_factory=dict)
+    rows_in: int = 0
+    rows_out: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class OutputReport:
+    name: str
+    location: str
+    rows: int
+    sha256: str
+    bytes: int
+    columns: list[str]
+
+
+@dataclass
+class EngineResult:
+    fingerprints: list[dict[str, Any]]
+    steps: list[StepReport]
+    outputs: list[OutputReport]
+    rows_input: int
+    rows_output: int
+    quarantine_by_reason: dict[str, int]
+    quarantine_location: str | None
+    timings: dict[str, float]
+    columns_out: list[str]
+
+
+def _sha256_of(location: str) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with locations.filesystem(location).open(location, "rb") as handle:
+        while chunk := handle.read(8 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _fsync_rename(tmp: str, final: str) -> None:
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, final)
+
+
+def _ingest(pipeline: Pipeline, on_phase: Phase) -> tuple[pl.LazyFrame, list[pl.LazyFrame], list[dict[str, Any]]]:
+    frames: list[pl.LazyFrame] = []
+    quarantines: list[pl.LazyFrame] = []
+    fingerprints: list[dict[str, Any]] = []
+    for name, source in pipeline.sources.items():
+        on_phase(f"reading source {name}")
+        ingest = read_source(name, source)
+        frames.append(ingest.frame.with_columns(pl.lit(name).alias(SOURCE)))
+        if ingest.quarantine is not None:
+            quarantines.append(ingest.quarantine.with_columns(pl.lit(name).alias(SOURCE), pl.lit(-1).alias(STEP)))
+        fingerprints += ingest.fingerprints
+    frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
+    return frame, quarantines, fingerprints
+
+
+def _check_columns(frame: pl.LazyFrame, index: int, name: str, needed: list[str]) -> None:
+    available = frame.collect_schema().names()
+    missing = [c for c in needed if c not in available]
+    if missing:
+        visible = [c for c in available if not c.startswith(("__vl", "_vl"))]
+        raise TransformError(
+            f"step {index} ({name}) needs column(s) {', '.join(missing)} which the flow does not have",
+            hint=f"available columns: {', '.join(visible)}",
+        )
+
+
+def execute(pipeline: Pipeline, ctx: Any, *, run_id: str, quarantine_dir: Path, on_phase: Phase) -> EngineResult:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    frame, quarantines, fingerprints = _ingest(pipeline, on_phase)
+    timings["ingest_plan"] = time.perf_counter() - started
+
+    steps: list[StepReport] = []
+    metric_exprs: dict[str, pl.Expr] = {}
+    step_quarantines: list[pl.LazyFrame] = []
+    for index, (name, params) in enumerate(pipeline.all_steps()):
+        on_phase(f"planning step {index} {name}")
+        _check_columns(frame, index, name, params.input_columns())
+        t0 = time.perf_counter()
+        step_ctx: StepContext = ctx.for_step(index)
+        try:
+            result = implementation(name)(frame, params, step_ctx)
+        except VaultlineError:
+            raise
+        except pl.exceptions.PolarsError as exc:
+            raise engine_failure(exc, f"step {index} ({name})") from None
+        frame = result.frame
+        if result.quarantine is not None:
+            step_quarantines.append(result.quarantine.with_columns(pl.lit(index).alias(STEP)))
+        for metric, expr in result.metrics.items():
+            metric_exprs[f"{index}.{metric}"] = expr
+        steps.append(StepReport(index, name, describe(params), result.facts, time.perf_counter() - t0))
+    timings["steps_plan_and_fit"] = time.perf_counter() - started - timings["ingest_plan"]
+
+    schema = frame.collect_schema()
+    visible = [c for c in schema.names() if not c.startswith(("__vl", "_vl"))]
+    sinks: list[pl.LazyFrame] = []
+    pending: list[tuple[str, str, str, list[str]]] = []
+    for out_name, output in pipeline.outputs.items():
+        columns = output.columns or visible
+        missing = [c for c in columns if c not in visible]
+        if missing:
+            raise TransformError(f"output {out_name} asks for column(s) {', '.join(missing)} the flow does not have")
+        final = f"{output.path.rstrip('/')}/{pipeline.name}-{run_id}.parquet"
+        remote = locations.is_remote(final)
+        target = final if remote else f"{output.path.rstrip('/')}/.{pipeline.name}-{run_id}.parquet.tmp"
+        if not remote:
+            Path(output.path).mkdir(parents=True, exist_ok=True)
+        sinks.append(
+            frame.select(columns).sink_parquet(
+                target,
+                compression=output.compression,
+                storage_options=locations.polars_storage_options(target),
+                lazy=True,
+            )
+        )
+        pending.append((out_name, target, final, columns))
+    metrics_frame = frame.select(pl.len().alias("__rows"), *[e.alias(k) for k, e in metric_exprs.items()])
+    quarantine_frames = [_stringify(q) for q in quarantines + step_quarantines]
+
+    on_phase("executing")
+    t0 = time.perf_counter()
+    try:
+        collected = pl.collect_all([*sinks, metrics_frame, *quarantine_frames])
+    except pl.exceptions.PolarsError as exc:
+        _remove([t for _, t, f, _ in pending if t != f])
+        raise engine_failure(exc, "execution") from None
+    except BaseException:
+        _remove([t for _, t, f, _ in pending if t != f])
+        raise
+    timings["execute"] = time.perf_counter() - t0
+
+    metrics_row = collected[len(sinks)].row(0, named=True)
+    rows_output = int(metrics_row.pop("__rows"))
+    quarantined = pl.concat(collected[len(sinks) + 1 :], how="diagonal") if quarantine_frames else None
+    by_reason: Counter[str] = Counter()
+    by_step: dict[int, Counter[str]] = {}
+    if quarantined is not None and quarantined.height:
+        for step_index, reason, count in quarantined.group_by(STEP, REASON).len().iter_rows():
+            by_reason[reason] += count
+            by_step.setdefault(step_index, Counter())[reason] += count
+    rows_input = rows_output + sum(by_reason.values())
+
+    limit = pipeline.quarantine.max_fraction
+    if rows_input and sum(by_reason.values()) / rows_input > limit:
+        _remove([t for _, t, f, _ in pending if t != f])
+        raise TransformError(
+            f"{sum(by_reason.values())} of {rows_input} rows were quarantined, more than the allowed {limit:.0%}",
+            hint="look at the reasons with `vaultline runs show`, fix the input or the clean rules, or raise quarantine.max_fraction",
+        )
+
+    t0 = time.perf_counter()
+    on_phase("writing quarantine and outputs")
+    quarantine_location = None
+    if quarantined is not None and quarantined.height:
+        quarantine_location = _write_quarantine(quarantined, pipeline, ctx, run_id, quarantine_dir)
+    outputs: list[OutputReport] = []
+    for out_name, target, final, columns in pending:
+        if target != final:
+            _fsync_rename(target, final)
+        digest, size = _sha256_of(final)
+        outputs.append(OutputReport(out_name, final, rows_output, digest, size, columns))
+    timings["write"] = time.perf_counter() - t0
+
+    remaining = rows_input - by_step.get(-1, Counter()).total()
+    for report in steps:
+        report.rows_in = remaining
+        report.quarantined = dict(by_step.get(report.index, {}))
+        remaining -= sum(report.quarantined.values())
+        report.rows_out = remaining
+        prefix = f"{report.index}."
+        report.metrics = {k[len(prefix) :]: v for k, v in metrics_row.items() if k.startswith(prefix)}
+    return EngineResult(
+        fingerprints=fingerprints,
+        steps=steps,
+        outputs=outputs,
+        rows_input=rows_input,
+        rows_output=rows_output,
+        quarantine_by_reason=dict(by_reason),
+        quarantine_location=quarantine_location,
+        timings=timings,
+        columns_out=visible,
+    )
+
+
+def _stringify(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Quarantined rows from different steps have different schemas: keep them all as text."""
+    schema = frame.collect_schema()
+    keep = [c for c in schema.names() if not c.startswith(INTERNAL) or c in (ROW_ID, RAW)]
+    return frame.select(
+        [pl.col(c).cast(pl.Int64) if c in (ROW_ID, STEP) else pl.col(c).cast(pl.String) for c in keep]
+    )
+
+
+def _write_quarantine(frame: pl.DataFrame, pipeline: Pipeline, ctx: Any, run_id: str, directory: Path) -> str:
+    """Every data column of a quarantined row is AES-SIV encrypted: the row is kept, its values are not exposed."""
+    from vaultline.engines.polars import encrypt_deterministic as siv
+
+    data_columns = [c for c in frame.columns if c not in _META]
+    lazy = frame.lazy()
+    if data_columns:
+        params = encrypt_deterministic.Params(columns=data_columns, domain=pipeline.quarantine.domain)
+        lazy = siv.apply(lazy, params, ctx.for_step(-1)).frame
+    base = pipeline.quarantine.path or str(directory / pipeline.name)
+    location = f"{base.rstrip('/')}/{run_id}.parquet"
+    if locations.is_remote(location):
+        lazy.collect().write_parquet(location, storage_options=locations.polars_storage_options(location))
+        return location
+    Path(base).mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = f"{base.rstrip('/')}/.{run_id}.parquet.tmp"
+    lazy.collect().write_parquet(tmp)
+    _fsync_rename(tmp, location)
+    return location
+
+
+def _remove(paths: list[str]) -> None:
+    for path in paths:
+        Path(path).unlink(missing_ok=True)

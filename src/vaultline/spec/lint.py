@@ -1,0 +1,123 @@
+"""Rules a valid spec must also satisfy, as plain functions composed in explicit tuples (sqlglot-style).
+
+`SECRET_RULES` run on the raw YAML tree before anything else (a literal secret is an error even when
+the rest is invalid); `SPEC_RULES` run on the validated Pipeline and return errors and warnings.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from vaultline.errors import SpecIssue
+from vaultline.spec.models import Pipeline
+from vaultline.transforms.base import KeyedParams
+
+LineOf = Callable[[Any, tuple[Any, ...]], int | None]
+_SECRET_FIELD = re.compile(r"(salt|secret|passw(or)?d|passphrase|api[_-]?key|private[_-]?key|credential|token[_-]?key)", re.I)
+_KEY_HINT = "store it in the keyring (`vaultline keys create NAME`) and reference NAME under `keys:`"
+
+
+def _walk(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
+    """(path, key, value) for every mapping entry and list item of the raw tree."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield (*path, key), key, value
+            yield from _walk(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield (*path, index), index, value
+            yield from _walk(value, (*path, index))
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def _looks_like_secret(value: str) -> str | None:
+    if re.search(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b", value):
+        return "an AWS access key id"
+    if "PRIVATE KEY-----" in value:
+        return "a private key"
+    if re.search(r"://[^/\s:@]+:[^/\s@]+@", value):
+        return "a URL with an embedded password"
+    if re.fullmatch(r"[A-Za-z0-9+_=-]{32,}", value) and _entropy(value) > 4.0:
+        return "a high-entropy literal (a key or token?)"
+    return None
+
+
+def literal_secrets(tree: Any, line_of: LineOf) -> list[SpecIssue]:
+    """Secrets never sit in a spec: secret-named fields with literal values, and secret-looking strings."""
+    issues: list[SpecIssue] = []
+    for path, key, value in _walk(tree):
+        dotted = ".".join(str(p) for p in path)
+        if isinstance(key, str) and _SECRET_FIELD.search(key) and isinstance(value, str | int) and path[0] != "keys":
+            if not (isinstance(value, str) and value.startswith("${")):
+                issues.append(SpecIssue(dotted, "holds a literal secret", line=line_of(tree, path), hint=_KEY_HINT))
+                continue
+        if isinstance(value, str):
+            what = _looks_like_secret(value)
+            if what:
+                issues.append(SpecIssue(dotted, f"looks like {what}", line=line_of(tree, path), hint=_KEY_HINT))
+    return issues
+
+
+Rule = Callable[[Pipeline], Iterator[tuple[str, tuple[Any, ...], str, str | None]]]
+"""A rule yields (severity 'error'|'warning', field path, message, hint)."""
+
+
+def domains_have_keys(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any, ...], str, str | None]]:
+    for index, (name, params) in enumerate(pipeline.all_steps()):
+        if isinstance(params, KeyedParams) and params.domain not in pipeline.keys:
+            yield (
+                "error",
+                ("steps", index, name, "domain"),
+                f"token domain '{params.domain}' has no key",
+                f"add `{params.domain}: <keyring key name>` under `keys:`",
+            )
+
+
+def unkeyed_hash(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any, ...], str, str | None]]:
+    severity = "error" if pipeline.policy.unkeyed_hash == "error" else "warning"
+    for index, (name, params) in enumerate(pipeline.all_steps()):
+        if name == "hash":
+            yield (
+                severity,
+                ("steps", index, name),
+                f"unkeyed hash of {', '.join(params.input_columns())}: low-entropy values (emails, phone "
+                "numbers, ids) are reversed by hashing every candidate",
+                "use `tokenize` (keyed HMAC) unless a third party must reproduce the digest",
+            )
+
+
+def protected_once(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any, ...], str, str | None]]:
+    seen: dict[str, int] = {}
+    for index, (name, params) in enumerate(pipeline.all_steps()):
+        if params.protection.value in ("none", "drop"):
+            continue
+        for column in params.input_columns():
+            if column in seen:
+                yield (
+                    "warning",
+                    ("steps", index, name),
+                    f"column {column} is protected again (first by step {seen[column]})",
+                    "protect each column once; a second protection hides the first one's semantics",
+                )
+            seen.setdefault(column, index)
+
+
+SPEC_RULES: tuple[Rule, ...] = (domains_have_keys, unkeyed_hash, protected_once)
+
+
+def check(pipeline: Pipeline, tree: Any, line_of: LineOf) -> tuple[list[SpecIssue], list[SpecIssue]]:
+    errors: list[SpecIssue] = []
+    warnings: list[SpecIssue] = []
+    for rule in SPEC_RULES:
+        for severity, path, message, hint in rule(pipeline):
+            issue = SpecIssue(".".join(str(p) for p in path), message, line=line_of(tree, path), hint=hint)
+            (errors if severity == "error" else warnings).append(issue)
+    return errors, warnings

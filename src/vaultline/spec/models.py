@@ -1,0 +1,117 @@
+"""The pipeline spec as typed models (version 1). `vaultline schema` prints their JSON Schema."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
+
+from vaultline.spec.sources import Source
+from vaultline.transforms.base import DomainName, StepParams
+from vaultline.transforms.registry import TRANSFORMS
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _step_model(name: str, params: type[StepParams]) -> type[BaseModel]:
+    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        f"{name.title().replace('_', '')}Step",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__=sys.modules[params.__module__].__doc__,
+        **{name: (params, ...)},
+    )
+    return model
+
+
+def _step_tag(value: Any) -> str | None:
+    if isinstance(value, dict) and len(value) == 1:
+        return str(next(iter(value)))
+    if isinstance(value, BaseModel):
+        return next(iter(type(value).model_fields))
+    return None
+
+
+STEP_MODELS: dict[str, type[BaseModel]] = {spec.name: _step_model(spec.name, spec.params) for spec in TRANSFORMS}
+
+# A step is a one-key mapping `{transform_name: params}`; the key picks the model.
+StepUnion = Annotated[
+    Union[tuple(Annotated[model, Tag(name)] for name, model in STEP_MODELS.items())],  # type: ignore[valid-type]  # noqa: UP007
+    Discriminator(
+        _step_tag,
+        custom_error_type="unknown_step",
+        custom_error_message=f"a step is a one-key mapping naming one of: {', '.join(STEP_MODELS)}",
+    ),
+]
+
+
+def step_name(step: BaseModel) -> str:
+    return next(iter(type(step).model_fields))
+
+
+def step_params(step: BaseModel) -> StepParams:
+    params: StepParams = getattr(step, step_name(step))
+    return params
+
+
+class Output(_Model):
+    """Where the protected, analysis-ready rows go."""
+
+    path: str
+    """Directory (local or s3://) that receives this run's Parquet file(s)."""
+    format: Literal["parquet"] = "parquet"
+    columns: list[str] | None = None
+    """Columns to write (default: all)."""
+    compression: Literal["snappy", "zstd", "lz4", "uncompressed"] = "snappy"
+    """snappy by default: Spark's and Glue's default codec, and the fastest to write here."""
+
+
+class Quarantine(_Model):
+    """Where rejected rows go. Columns that any step protects are AES-SIV encrypted in them under the
+    `quarantine` token domain, so nothing sensitive sits in the clear while nothing is lost."""
+
+    path: str | None = None
+    """Directory for quarantine files (default: `<state dir>/quarantine/<pipeline>`)."""
+    domain: DomainName = "quarantine"
+    max_fraction: float = Field(default=0.2, ge=0, le=1)
+    """Fail the run when more than this fraction of input rows is quarantined."""
+
+
+class Policy(_Model):
+    unkeyed_hash: Literal["warn", "error"] = "warn"
+    """What `validate` does with an unkeyed `hash` step."""
+
+
+class Pipeline(_Model):
+    """A Vaultline pipeline: sources flow through ordered steps into outputs."""
+
+    version: Literal[1]
+    name: Name
+    description: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Job parameters, referenced as `${params.NAME}` anywhere in the spec; overridden by `--param NAME=VALUE`."""
+    keys: dict[DomainName, Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}(@[1-9][0-9]*)?$")]] = Field(
+        default_factory=dict
+    )
+    """Token domain -> keyring key name (optionally pinned: `name@2`). Never a literal secret."""
+    sources: dict[Name, Source] = Field(min_length=1)
+    """Inputs. Several sources are concatenated (they must share their columns)."""
+    steps: list[StepUnion] = Field(default_factory=list)  # type: ignore[valid-type]
+    outputs: dict[Name, Output] = Field(min_length=1)
+    quarantine: Quarantine = Field(default_factory=Quarantine)
+    policy: Policy = Field(default_factory=Policy)
+
+    def all_steps(self) -> list[tuple[str, StepParams]]:
+        return [(step_name(step), step_params(step)) for step in self.steps]
+
+    def protected_columns(self) -> list[str]:
+        """Every column some protection step rewrites (used to encrypt quarantined rows)."""
+        columns: list[str] = []
+        for _, params in self.all_steps():
+            if params.protection.value != "none":
+                columns += params.input_columns()
+        return list(dict.fromkeys(columns))

@@ -1,0 +1,39 @@
+"""Where Vaultline keeps its state: `./.vaultline/` of the working directory unless overridden."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_ENV = "VAULTLINE_HOME"
+CATALOG_ENV = "VAULTLINE_CATALOG_URL"
+
+
+@dataclass(frozen=True)
+class State:
+    root: Path
+
+    @classmethod
+    def resolve(cls, root: str | Path | None = None) -> State:
+        chosen = root or os.environ.get(STATE_ENV) or Path.cwd() / ".vaultline"
+        return cls(Path(chosen).resolve())
+
+    def ensure(self) -> State:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def catalog_url(self) -> str:
+        return os.environ.get(CATALOG_ENV) or f"sqlite:///{self.root / 'catalog.db'}"

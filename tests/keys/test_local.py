@@ -1,0 +1,90 @@
+"""The local keyring: encrypted at rest, passphrase-bound, rotation, derivation, no material in reprs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vaultline.errors import KeyringError
+from vaultline.keys.local import DEV_PASSPHRASE_FILE, PASSPHRASE_ENV, LocalKeyring
+from vaultline.keys.provider import KeyRef
+from vaultline.keys.secret import SecretBytes
+
+
+def test_material_is_encrypted_at_rest(keyring: LocalKeyring) -> None:
+    key, _ = keyring._material("customer_key", None)
+    stored = keyring.path.read_bytes()
+    assert key.reveal() not in stored
+    assert key.reveal().hex().encode() not in stored
+    assert oct(keyring.path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_wrong_passphrase_is_refused(keyring: LocalKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, "another passphrase")
+    with pytest.raises(KeyringError, match="does not open"):
+        LocalKeyring(keyring.state_dir).list()
+
+
+def test_missing_passphrase_is_refused(keyring: LocalKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PASSPHRASE_ENV)
+    with pytest.raises(KeyringError, match=PASSPHRASE_ENV):
+        LocalKeyring(keyring.state_dir).list()
+
+
+def test_dev_keyring_warns_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
+    ring = LocalKeyring(tmp_path)
+    ring.create("k")
+    assert "WARNING" in capsys.readouterr().err
+    assert ring.is_dev and (tmp_path / DEV_PASSPHRASE_FILE).exists()
+    LocalKeyring(tmp_path).list()
+    assert "DEV keyring" in capsys.readouterr().err
+
+
+def test_derive_is_stable_domain_separated_and_versioned(keyring: LocalKeyring) -> None:
+    ref = KeyRef.parse("customer_key")
+    a1, v1 = keyring.derive(ref, context="tokenize/customer")
+    a2, _ = LocalKeyring(keyring.state_dir).derive(ref, context="tokenize/customer")
+    b, _ = keyring.derive(ref, context="tokenize/other")
+    assert a1 == a2 and a1 != b and v1 == 1
+    keyring.rotate("customer_key")
+    c, v2 = keyring.derive(ref, context="tokenize/customer")
+    pinned, v_pinned = keyring.derive(KeyRef.parse("customer_key@1"), context="tokenize/customer")
+    assert v2 == 2 and c != a1 and pinned == a1 and v_pinned == 1
+
+
+def test_data_keys_unwrap_after_rotation(keyring: LocalKeyring) -> None:
+    data_key, wrapped = keyring.generate_data_key(KeyRef("account_key"))
+    keyring.rotate("account_key")
+    assert keyring.unwrap_data_key("account_key", wrapped) == data_key
+    with pytest.raises(KeyringError):
+        keyring.unwrap_data_key("patient_key", wrapped)
+    tampered = wrapped[:-1] + bytes([wrapped[-1] ^ 1])
+    with pytest.raises(KeyringError):
+        keyring.unwrap_data_key("account_key", tampered)
+
+
+def test_secrets_never_print_themselves(keyring: LocalKeyring) -> None:
+    key, _ = keyring.derive(KeyRef("customer_key"), context="x")
+    for text in (repr(key), str(key), f"{key}", f"{key!r}", str([key]), json.dumps({"k": str(key)})):
+        assert key.reveal().hex() not in text
+        assert "SecretBytes" in text
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(key)
+    assert SecretBytes(b"x" * 32) == SecretBytes(b"x" * 32)
+
+
+def test_errors_name_the_key_and_fix(keyring: LocalKeyring) -> None:
+    with pytest.raises(KeyringError) as caught:
+        keyring.derive(KeyRef("nope"), context="x")
+    assert "nope" in str(caught.value) and "vaultline keys create nope" in str(caught.value)
+    with pytest.raises(KeyringError, match="already exists"):
+        keyring.create("customer_key")
+    with pytest.raises(KeyringError, match="no version 9"):
+        keyring.derive(KeyRef.parse("customer_key@9"), context="x")
+    with pytest.raises(KeyringError, match="not a key reference"):
+        KeyRef.parse("bad key!")
