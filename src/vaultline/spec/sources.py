@@ -18,12 +18,22 @@ class CsvOptions(BaseModel):
     header: bool = True
     null_values: list[str] = Field(default_factory=lambda: [""])
 
+    @model_validator(mode="after")
+    def _distinct(self) -> CsvOptions:
+        if self.delimiter in "\r\n" or self.quote in "\r\n":
+            raise ValueError("the delimiter and the quote cannot be line breaks")
+        if self.delimiter == self.quote:
+            raise ValueError("the delimiter and the quote must be different characters")
+        return self
+
 
 class Source(BaseModel):
     """One input. Files: csv, parquet or jsonl on a local path or s3:// URL (globs allowed).
     Tables: postgres with `url` plus `table` or `query`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, populate_by_name=True
+    )
     format: Literal["csv", "parquet", "jsonl", "postgres"]
     path: str | None = None
     """Local path or s3:// URL; a glob reads every match."""
@@ -48,6 +58,9 @@ class Source(BaseModel):
                 raise ValueError("a postgres source needs exactly one of `table` or `query`")
             if self.path:
                 raise ValueError("a postgres source takes `url` and `table`/`query`, not `path`")
-        elif not self.path:
-            raise ValueError(f"a {self.format} source needs `path`")
+        else:
+            if not self.path:
+                raise ValueError(f"a {self.format} source needs `path`")
+            if self.url or self.table or self.query:
+                raise ValueError(f"a {self.format} source takes `path`, not `url`, `table` or `query`")
         return self

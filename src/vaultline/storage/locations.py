@@ -51,11 +51,15 @@ def polars_storage_options(location: str) -> dict[str, str] | None:
 
 
 def filesystem(location: str) -> Any:
-    """The fsspec filesystem for a location (imported lazily: s3fs pulls in aiobotocore)."""
+    """The fsspec filesystem for a location (imported lazily: s3fs pulls in aiobotocore).
+
+    S3 listings are not cached: a run lists, fingerprints and reads objects that may have been written a
+    moment before (by the same process too), and a stale listing would silently miss them.
+    """
     import fsspec
 
     if is_remote(location):
-        return fsspec.filesystem("s3", **storage_options(location))
+        return fsspec.filesystem("s3", use_listings_cache=False, **storage_options(location))
     return fsspec.filesystem("file")
 
 
@@ -67,4 +71,6 @@ def read_bytes(location: str) -> bytes:
     except FileNotFoundError:
         raise SourceError(f"{location} does not exist", hint="check the path or the bucket/key") from None
     except PermissionError:
-        raise SourceError(f"access to {location} was refused", hint="check the credentials' permissions") from None
+        raise SourceError(
+            f"access to {location} was refused", hint="check the credentials' permissions"
+        ) from None

@@ -18,6 +18,8 @@ Example (the fraud design's binning_config)::
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -43,14 +45,18 @@ class Params(StepParams):
 
     @model_validator(mode="after")
     def _consistent(self) -> Params:
-        if self.method == "quantile" and isinstance(self.bins, int):
+        if isinstance(self.bins, int):
+            # A count means equal-frequency bins for both fitted methods (so the defaults,
+            # `percentile` with 4 bins, give quartiles); custom binning needs the edges themselves.
+            if self.method == "custom":
+                raise ValueError("method custom needs a list of edges")
             n_bins = self.bins
             if n_bins < 2:
-                raise ValueError("quantile binning needs at least 2 bins")
+                raise ValueError(f"{self.method} binning needs at least 2 bins")
         else:
-            if isinstance(self.bins, int):
-                raise ValueError(f"method {self.method} needs a list of {'edges' if self.method == 'custom' else 'percentiles'}")
-            if len(self.bins) < 2 or sorted(self.bins) != list(self.bins) or len(set(self.bins)) != len(self.bins):
+            if not all(math.isfinite(b) for b in self.bins):
+                raise ValueError("bins must be finite numbers (values beyond them go to an end bin)")
+            if len(self.bins) < 2 or any(b <= a for a, b in itertools.pairwise(self.bins)):
                 raise ValueError("bins must be at least two strictly increasing numbers")
             upper = {"percentile": 100.0, "quantile": 1.0}.get(self.method)
             if upper is not None and (self.bins[0] < 0 or self.bins[-1] > upper):
@@ -62,6 +68,8 @@ class Params(StepParams):
             raise ValueError("labels must be distinct")
         if self.edges is not None and self.reuse_run is not None:
             raise ValueError("give either edges or reuse_run, not both")
+        if self.edges is not None:
+            check_edges(self.edges, n_bins)
         return self
 
     @property
@@ -90,6 +98,20 @@ class Params(StepParams):
 
     def output_columns(self) -> list[str]:
         return [self.output_column]
+
+
+def check_edges(edges: list[float], n_bins: int) -> None:
+    """Raise ValueError unless `edges` are `n_bins + 1` finite, non-decreasing numbers.
+
+    Equal neighbours are allowed: fitted quantile edges collapse on skewed data, and a reused set of
+    edges must be accepted exactly as it was fitted.
+    """
+    if len(edges) != n_bins + 1:
+        raise ValueError(f"{n_bins} bins need {n_bins + 1} edges, got {len(edges)}")
+    if not all(isinstance(e, int | float) and not isinstance(e, bool) and math.isfinite(e) for e in edges):
+        raise ValueError("edges must be finite numbers")
+    if any(b < a for a, b in itertools.pairwise(edges)):
+        raise ValueError("edges must be in non-decreasing order")
 
 
 SPEC = TransformSpec("bin", Params, "percentile/quantile/custom binning with labels")

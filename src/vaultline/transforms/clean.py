@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -64,6 +65,13 @@ class Constraint(BaseModel):
     def _not_empty(self) -> Constraint:
         if self.min is None and self.max is None and self.pattern is None and self.allowed is None:
             raise ValueError("a constraint needs at least one of min, max, pattern, allowed")
+        for bound in (self.min, self.max):
+            if bound is not None and math.isnan(bound):
+                raise ValueError("min and max must be numbers, not NaN")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not be greater than max (no value could pass)")
+        if self.allowed is not None and not self.allowed:
+            raise ValueError("allowed needs at least one value")
         return self
 
 
@@ -100,7 +108,8 @@ class Params(StepParams):
         return list(dict.fromkeys(cols))
 
     def output_columns(self) -> list[str]:
-        return list(dict.fromkeys([*self.case, *self.cast, *self.parse, *self.fill]))
+        trimmed = [] if isinstance(self.trim, bool) else list(self.trim)
+        return list(dict.fromkeys([*trimmed, *self.case, *self.cast, *self.parse, *self.fill]))
 
 
 SPEC = TransformSpec("clean", Params, "trim, case, cast, parse dates, null policy, constraints, dedupe")

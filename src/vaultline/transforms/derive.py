@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import ast
+import math
 import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -78,8 +79,15 @@ def parse_expression(text: str) -> Node:
 def _convert(node: ast.AST) -> Node:
     if isinstance(node, ast.Name):
         return Column(node.id)
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
-        return Number(float(node.value))
+    number = node.value if isinstance(node, ast.Constant) else None
+    if isinstance(number, int | float) and not isinstance(number, bool):
+        try:
+            value = float(number)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            raise ValueError("numbers in an expression must be finite")
+        return Number(value)
     if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
         return BinaryOp(_OPERATORS[type(node.op)], _convert(node.left), _convert(node.right))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
@@ -94,7 +102,8 @@ def _convert(node: ast.AST) -> Node:
     ):
         return Call(node.func.id, _convert(node.args[0]))
     raise ValueError(
-        f"'{ast.unparse(node)[:40]}' is not allowed: use columns, numbers, + - * / // % ** and {', '.join(FUNCTIONS)}"
+        f"'{ast.unparse(node)[:40]}' is not allowed: "
+        f"use columns, numbers, + - * / // % ** and {', '.join(FUNCTIONS)}"
     )
 
 

@@ -43,8 +43,15 @@ class Params(StepParams):
     def _one_source(self) -> Params:
         if (self.mapping is None) == (self.mapping_file is None):
             raise ValueError("give exactly one of mapping or mapping_file")
+        outputs = list(self.outputs.values())
+        if len(set(outputs)) != len(outputs):
+            raise ValueError("two attributes in outputs have the same column name")
+        for attribute, order in self.ordinal.items():
+            if not order or len(set(order)) != len(order):
+                raise ValueError(f"ordinal '{attribute}' needs a non-empty list of distinct values")
         if self.mapping is not None:
             validate_mapping(self.mapping, self.unknown_key)
+            validate_attributes(self.mapping, self.outputs, self.ordinal)
         return self
 
     def output_column(self, attribute: str) -> str:
@@ -68,10 +75,27 @@ def validate_mapping(mapping: dict[str, Attributes], unknown_key: str) -> None:
     if unknown_key not in mapping:
         raise ValueError(f"the mapping has no '{unknown_key}' entry for unknown codes")
     names = set(attribute_names(mapping))
+    if not names:
+        raise ValueError("the mapping entries have no attributes to output")
     for code, attrs in mapping.items():
         missing = names - set(attrs)
         if missing:
             raise ValueError(f"mapping entry '{code}' lacks attribute(s) {sorted(missing)}")
+
+
+def validate_attributes(
+    mapping: dict[str, Attributes], outputs: dict[str, str], ordinal: dict[str, list[str]]
+) -> None:
+    """Raise ValueError unless `outputs` and `ordinal` name real attributes and list every ordinal value."""
+    names = attribute_names(mapping)
+    for label, attributes in (("outputs", outputs), ("ordinal", ordinal)):
+        unknown = [a for a in attributes if a not in names]
+        if unknown:
+            raise ValueError(f"{label} names attribute(s) {unknown} the mapping does not have ({names})")
+    for attribute, order in ordinal.items():
+        values = [attrs[attribute] for attrs in mapping.values()]
+        if any(not isinstance(value, str) or value not in order for value in values):
+            raise ValueError(f"every value of ordinal attribute '{attribute}' must be in its ordinal list")
 
 
 SPEC = TransformSpec("encode", Params, "hierarchical category mapping with unknown fallback")

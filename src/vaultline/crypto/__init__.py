@@ -1,0 +1,1 @@
+"""Engine-agnostic cryptographic kernels and their pure-Python references."""

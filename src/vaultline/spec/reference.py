@@ -1,0 +1,99 @@
+"""Render docs/spec.md from the models, so the field reference can never drift from the code.
+
+Run `python -m vaultline.spec.reference > docs/spec.md`; a test fails when the file is stale.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from typing import Any, get_args
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from vaultline.spec.models import Output, Pipeline, Policy, Quarantine
+from vaultline.spec.sources import CsvOptions, Source
+from vaultline.transforms.registry import TRANSFORMS
+
+HEADER = """# Pipeline spec reference (version 1)
+
+Generated from the models by `python -m vaultline.spec.reference`; `vaultline schema` prints the
+same as JSON Schema. Any string value may use `${params.NAME}` (or `${params.NAME.sub}`); a value
+that is exactly one reference keeps the parameter's type (number, list, mapping).
+"""
+
+
+def _json_type(schema: dict[str, Any]) -> str:
+    """A short human type from a JSON Schema fragment."""
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "const" in schema:
+        return repr(schema["const"])
+    if "enum" in schema:
+        return " \\| ".join(repr(v) for v in schema["enum"])
+    for combo in ("anyOf", "oneOf"):
+        if combo in schema:
+            return " \\| ".join(_json_type(option) for option in schema[combo])
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"list[{_json_type(schema.get('items', {}))}]"
+    if kind == "object":
+        extra = schema.get("additionalProperties")
+        return f"map[str, {_json_type(extra)}]" if isinstance(extra, dict) else "mapping"
+    if kind == "string" and "pattern" in schema:
+        return "name"
+    return str(kind).replace("integer", "int").replace("number", "float").replace("boolean", "bool")
+
+
+def _fields(model: type[BaseModel]) -> list[str]:
+    properties = model.model_json_schema(by_alias=True).get("properties", {})
+    lines = ["| field | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for name, info in model.model_fields.items():
+        shown = info.alias or name
+        if info.is_required():
+            default = "**required**"
+        elif info.default is not PydanticUndefined:
+            default = f"`{info.default!r}`" if not isinstance(info.default, BaseModel) else "see below"
+        else:
+            made = info.default_factory() if info.default_factory else None  # type: ignore[call-arg]
+            default = "see below" if isinstance(made, BaseModel) else f"`{made!r}`"
+        doc = (info.description or "").replace("\n", " ").replace("|", "\\|")
+        kind = "step" if name == "steps" else _json_type(properties.get(shown, {}))
+        kind = kind.replace("StepUnion", "step")
+        lines.append(f"| `{shown}` | {kind} | {default} | {doc} |")
+    return lines
+
+
+def _nested(model: type[BaseModel], seen: set[type[BaseModel]]) -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = []
+    for info in model.model_fields.values():
+        stack = [info.annotation]
+        while stack:
+            current = stack.pop()
+            if inspect.isclass(current) and issubclass(current, BaseModel) and current not in seen:
+                seen.add(current)
+                found.append(current)
+                found += _nested(current, seen)
+            stack += list(get_args(current))
+    return found
+
+
+def render() -> str:
+    out = [HEADER]
+    for title, model in (
+        ("Pipeline (top level)", Pipeline), ("sources.NAME", Source), ("sources.NAME.csv", CsvOptions),
+        ("outputs.NAME", Output), ("quarantine", Quarantine), ("policy", Policy),
+    ):  # fmt: skip
+        out += [f"## {title}", "", (model.__doc__ or "").strip(), "", *_fields(model), ""]
+    out += ["## steps", "", "Each step is a one-key mapping `- <transform>: {params}`, applied in order.", ""]
+    for spec in TRANSFORMS:
+        module_doc = inspect.cleandoc(sys.modules[spec.params.__module__].__doc__ or "")
+        out += [f"### `{spec.name}`", "", module_doc, "", *_fields(spec.params), ""]
+        for nested in _nested(spec.params, {spec.params}):
+            out += [f"#### `{spec.name}` / `{nested.__name__}`", "", *_fields(nested), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())

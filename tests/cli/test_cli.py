@@ -1,0 +1,80 @@
+"""The CLI: exit codes, --json output, keys and runs commands, no tracebacks for user errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vaultline.cli.main import app
+from vaultline.keys.local import PASSPHRASE_ENV
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, "cli-test-passphrase")
+
+
+def test_help_is_fast_and_lists_commands() -> None:
+    # --help must not import the heavy engine stack.
+    code = "import sys, vaultline.cli.main as m; m.app(['--help'], standalone_mode=False); print(sorted(k for k in ('polars','pyarrow','sklearn','boto3','sqlalchemy') if k in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("[]")
+    for command in ("validate", "run", "schema", "demo", "keys", "runs"):
+        assert command in out
+
+
+def test_validate_valid_spec() -> None:
+    result = runner.invoke(app, ["validate", str(EXAMPLES / "healthplus" / "pipeline.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
+
+
+def test_validate_invalid_spec_exit_2_with_line_and_field(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    text = (EXAMPLES / "healthplus" / "pipeline.yaml").read_text().replace("keep: 4", "keep: four")
+    spec.write_text(text)
+    line = text.splitlines().index(next(l for l in text.splitlines() if "keep: four" in l)) + 1
+    result = runner.invoke(app, ["validate", str(spec)])
+    assert result.exit_code == 2
+    assert "bad.yaml" in result.output and "steps.4.mask.keep" in result.output and f"line {line}," in result.output
+    assert "Traceback" not in result.output
+    as_json = runner.invoke(app, ["validate", str(spec), "--json"])
+    assert as_json.exit_code == 2
+    payload = json.loads(as_json.stdout)
+    assert payload["valid"] is False and payload["errors"][0]["field"] == "steps.4.mask.keep"
+    assert payload["errors"][0]["line"] == line
+
+
+def test_schema_is_json_schema() -> None:
+    result = runner.invoke(app, ["schema"])
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "Pipeline"
+    assert {"version", "name", "sources", "steps", "outputs"} <= set(schema["properties"])
+
+
+def test_keys_lifecycle_never_prints_material(tmp_path: Path) -> None:
+    state = ["--state", str(tmp_path / "st")]
+    assert runner.invoke(app, ["keys", "create", "k1", *state]).exit_code == 0
+    assert runner.invoke(app, ["keys", "rotate", "k1", *state]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["keys", "list", *state, "--json"]).stdout)
+    assert listed[0]["name"] == "k1" and listed[0]["versions"] == [1, 2] and listed[0]["current_version"] == 2
+    duplicate = runner.invoke(app, ["keys", "create", "k1", *state])
+    assert duplicate.exit_code == 1 and "already exists" in duplicate.output
+    keyring = json.loads((tmp_path / "st" / "keyring.json").read_text())
+    sealed = keyring["keys"]["k1"]["versions"]["1"]["ciphertext"]
+    assert sealed not in duplicate.output
+
+
+def test_runs_list_empty_and_unknown_run(tmp_path: Path) -> None:
+    state = ["--state", str(tmp_path / "st")]
+    assert json.loads(runner.invoke(app, ["runs", "list", *state, "--json"]).stdout) == []
+    missing = runner.invoke(app, ["runs", "show", "nope", *state])
+    assert missing.exit_code == 1 and "no run with id nope" in missing.output
