@@ -21,7 +21,7 @@ def keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalKeyring:
 
 @pytest.fixture
 def ctx(keyring: LocalKeyring) -> RunContext:
-    """Domains: customer, account, patient, other (each on its own key) and customer2 (same key as customer)."""
+    """Domains customer, account, patient, other (one key each) and customer2 (customer's key)."""
     return RunContext(
         provider=keyring,
         domains={

@@ -24,7 +24,10 @@ def _passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_help_is_fast_and_lists_commands() -> None:
     # --help must not import the heavy engine stack.
-    code = "import sys, vaultline.cli.main as m; m.app(['--help'], standalone_mode=False); print(sorted(k for k in ('polars','pyarrow','sklearn','boto3','sqlalchemy') if k in sys.modules))"
+    code = (
+        "import sys, vaultline.cli.main as m; m.app(['--help'], standalone_mode=False); "
+        "print(sorted(k for k in ('polars','pyarrow','sklearn','boto3','sqlalchemy') if k in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("[]")
     for command in ("validate", "run", "schema", "demo", "keys", "runs"):
@@ -41,10 +44,14 @@ def test_validate_invalid_spec_exit_2_with_line_and_field(tmp_path: Path) -> Non
     spec = tmp_path / "bad.yaml"
     text = (EXAMPLES / "healthplus" / "pipeline.yaml").read_text().replace("keep: 4", "keep: four")
     spec.write_text(text)
-    line = text.splitlines().index(next(l for l in text.splitlines() if "keep: four" in l)) + 1
+    line = text.splitlines().index(next(t for t in text.splitlines() if "keep: four" in t)) + 1
     result = runner.invoke(app, ["validate", str(spec)])
     assert result.exit_code == 2
-    assert "bad.yaml" in result.output and "steps.4.mask.keep" in result.output and f"line {line}," in result.output
+    assert (
+        "bad.yaml" in result.output
+        and "steps.4.mask.keep" in result.output
+        and f"line {line}," in result.output
+    )
     assert "Traceback" not in result.output
     as_json = runner.invoke(app, ["validate", str(spec), "--json"])
     assert as_json.exit_code == 2

@@ -33,7 +33,9 @@ def test_missing_passphrase_is_refused(keyring: LocalKeyring, monkeypatch: pytes
         LocalKeyring(keyring.state_dir).list()
 
 
-def test_dev_keyring_warns_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dev_keyring_warns_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
     ring = LocalKeyring(tmp_path)
     ring.create("k")

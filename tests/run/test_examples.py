@@ -57,7 +57,9 @@ def test_run_succeeds_and_accounts_for_every_row(demo: dict[str, Any], name: str
     assert rows["input"] == dataset.rows
     assert rows["input"] == rows["output"] + rows["quarantined"]
     assert sum(rows["quarantine_by_reason"].values()) == rows["quarantined"]
-    assert rows["quarantined"] >= sum(dataset.dirty_rows.values()) - dataset.dirty_rows.get("duplicate", 0) * 0
+    assert (
+        rows["quarantined"] >= sum(dataset.dirty_rows.values()) - dataset.dirty_rows.get("duplicate", 0) * 0
+    )
     reasons = set(rows["quarantine_by_reason"])
     assert any(r.startswith("duplicate:") for r in reasons)
     assert any(r.startswith("csv:") for r in reasons)
@@ -131,7 +133,7 @@ def test_no_sensitive_value_in_anything_vaultline_wrote(demo: dict[str, Any]) ->
     assert len(sensitive) > 1000
     written = [
         p for p in out.rglob("*")
-        if p.is_file() and not p.relative_to(out).parts[0] in ("raw", "labels")
+        if p.is_file() and p.relative_to(out).parts[0] not in ("raw", "labels")
     ]  # fmt: skip
     assert any(p.suffix == ".parquet" for p in written) and any(p.name == "report.json" for p in written)
     leaks: list[str] = []

@@ -120,7 +120,9 @@ def test_key_material_in_keys_section_is_refused() -> None:
 
 
 def test_unkeyed_hash_warns() -> None:
-    text = BASE.replace("  - tokenize: {columns: [customer_id], domain: customer}", "  - hash: {columns: [email]}")
+    text = BASE.replace(
+        "  - tokenize: {columns: [customer_id], domain: customer}", "  - hash: {columns: [email]}"
+    )
     loaded = loads(text)
     assert [w.field for w in loaded.warnings] == ["steps.0.hash"]
     assert loaded.warnings[0].line == 14

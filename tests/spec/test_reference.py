@@ -11,7 +11,9 @@ DOC = Path(__file__).parents[2] / "docs" / "spec.md"
 
 
 def test_spec_reference_is_current() -> None:
-    assert DOC.read_text(encoding="utf-8") == render(), "regenerate: python -m vaultline.spec.reference > docs/spec.md"
+    assert DOC.read_text(encoding="utf-8") == render(), (
+        "regenerate: python -m vaultline.spec.reference > docs/spec.md"
+    )
 
 
 def test_every_transform_documented() -> None:

@@ -218,16 +218,16 @@ def test_bool_and_float_values(ctx: RunContext) -> None:
 def test_unicode_trim_and_case(ctx: RunContext) -> None:
     frame = pl.DataFrame({"name": ["\u00a0élodie\u2003", "ÇA VA", "straße", "ǆemal", " "]})
     result = run(frame, ctx, trim=["name"], case={"name": "title"})
-    assert kept(result)["name"].to_list() == ["Élodie", "Ça Va", "Straße", "ǅemal", ""]
+    assert kept(result)["name"].to_list() == ["Élodie", "Ça Va", "Straße", "ǅemal", None]
     upper = run(frame, ctx, case={"name": "upper"})
     assert kept(upper)["name"].to_list() == ["\u00a0ÉLODIE\u2003", "ÇA VA", "STRASSE", "ǄEMAL", " "]
 
 
-def test_empty_as_null_runs_before_trim(ctx: RunContext) -> None:
+def test_empty_as_null_runs_after_trim(ctx: RunContext) -> None:
     frame = pl.DataFrame({"a": ["", "  ", None, "x"]})
     result = run(frame, ctx, trim=True, required=["a"])
-    assert reasons(result) == ["required:a", "required:a"]
-    assert kept(result)["a"].to_list() == ["", "x"]
+    assert reasons(result) == ["required:a", "required:a", "required:a"]
+    assert kept(result)["a"].to_list() == ["x"]
     off = run(frame, ctx, empty_as_null=False, required=["a"])
     assert reasons(off) == ["required:a"]
 

@@ -1,1 +1,1 @@
-"""The run catalog: which runs happened, with what outcome and report (SQLite by default, PostgreSQL for teams)."""
+"""The run catalog: which runs happened, their outcome and report (SQLite default, PostgreSQL for teams)."""

@@ -72,7 +72,11 @@ class RunCatalog:
         with self.engine.begin() as conn:
             conn.execute(
                 runs.insert().values(
-                    run_id=run_id, pipeline=pipeline, status="running", started_at=_now(), spec_sha256=spec_sha256
+                    run_id=run_id,
+                    pipeline=pipeline,
+                    status="running",
+                    started_at=_now(),
+                    spec_sha256=spec_sha256,
                 )
             )
 

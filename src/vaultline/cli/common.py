@@ -18,7 +18,9 @@ R = TypeVar("R")
 
 StateOption = Annotated[
     Path | None,
-    typer.Option("--state", help="State directory (default ./.vaultline, or $VAULTLINE_HOME).", show_default=False),
+    typer.Option(
+        "--state", help="State directory (default ./.vaultline, or $VAULTLINE_HOME).", show_default=False
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 

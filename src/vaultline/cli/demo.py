@@ -47,7 +47,11 @@ def run_demo(*, rows: int, out: Path, json_out: bool) -> None:
         shutil.copytree(_examples_dir() / example, target, dirs_exist_ok=True)
         loaded = load(
             target / "pipeline.yaml",
-            {"source_bucket": str(out / "raw"), "target_bucket": str(out / "output"), **_extra(example, target)},
+            {
+                "source_bucket": str(out / "raw"),
+                "target_bucket": str(out / "output"),
+                **_extra(example, target),
+            },
         )
         for ref in loaded.pipeline.keys.values():
             keyring.ensure(ref.split("@")[0], purpose=f"demo {example}")
@@ -56,7 +60,9 @@ def run_demo(*, rows: int, out: Path, json_out: bool) -> None:
         if not json_out:
             summary(reports[example])
     if json_out:
-        emit_json({"out": str(out), "datasets": {k: v.__dict__ for k, v in datasets.items()}, "reports": reports})
+        emit_json(
+            {"out": str(out), "datasets": {k: v.__dict__ for k, v in datasets.items()}, "reports": reports}
+        )
         return
     console.print(
         f"\nInputs in {out / 'raw'}, ground truth in {out / 'labels'}, outputs in {out / 'output'}.\n"

@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 
 from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
 
-app = typer.Typer(help="Manage the local keyring (keys are stored encrypted; material is never shown).", no_args_is_help=True)
+app = typer.Typer(
+    help="Manage the local keyring (keys are stored encrypted; material is never shown).",
+    no_args_is_help=True,
+)
 
 
 def _keyring(state: Path | None) -> LocalKeyring:
@@ -33,7 +36,9 @@ def create(
 ) -> None:
     """Create a new 256-bit key."""
     info = _keyring(state).create(name, purpose=purpose)
-    emit_json(asdict(info)) if json_out else typer.echo(f"created key {info.name} (version {info.current_version})")
+    emit_json(asdict(info)) if json_out else typer.echo(
+        f"created key {info.name} (version {info.current_version})"
+    )
 
 
 @app.command("list")
@@ -48,14 +53,21 @@ def list_keys(state: StateOption = None, json_out: JsonOption = False) -> None:
         typer.echo("no keys yet: vaultline keys create NAME")
     for info in infos:
         versions = ",".join(str(v) for v in info.versions)
-        typer.echo(f"{info.name:32s} current v{info.current_version}  versions {versions}  {info.purpose}  {info.created}")
+        typer.echo(
+            f"{info.name:32s} current v{info.current_version}  versions {versions}  "
+            f"{info.purpose}  {info.created}"
+        )
 
 
 @app.command("rotate")
 @handles_errors
 def rotate(
-    name: Annotated[str, typer.Argument(help="Key to rotate.")], state: StateOption = None, json_out: JsonOption = False
+    name: Annotated[str, typer.Argument(help="Key to rotate.")],
+    state: StateOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Add a new version; new work uses it, old versions stay for existing data (pin with NAME@VERSION)."""
     info = _keyring(state).rotate(name)
-    emit_json(asdict(info)) if json_out else typer.echo(f"rotated {info.name}: current version {info.current_version}")
+    emit_json(asdict(info)) if json_out else typer.echo(
+        f"rotated {info.name}: current version {info.current_version}"
+    )

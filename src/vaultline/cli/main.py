@@ -26,7 +26,9 @@ app.add_typer(runs.app, name="runs")
 @handles_errors
 def validate(
     spec: Annotated[Path, typer.Argument(help="Pipeline spec (YAML).")],
-    param: Annotated[list[str] | None, typer.Option("--param", help="Override a parameter: KEY=VALUE.")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Override a parameter: KEY=VALUE.")
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Check a spec: errors name the file, line, field and a fix (exit code 2); warnings are printed."""
@@ -57,7 +59,9 @@ def _issue(issue: object) -> dict[str, object]:
 @handles_errors
 def run(
     spec: Annotated[Path, typer.Argument(help="Pipeline spec (YAML).")],
-    param: Annotated[list[str] | None, typer.Option("--param", help="Override a parameter: KEY=VALUE.")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Override a parameter: KEY=VALUE.")
+    ] = None,
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:

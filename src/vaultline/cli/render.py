@@ -20,7 +20,11 @@ def progress(*, enabled: bool = True) -> Iterator[Callable[[str], None]]:
         yield lambda _phase: None
         return
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=Console(stderr=True), transient=True
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
     ) as bar:
         task = bar.add_task("starting", total=None)
         yield lambda phase: bar.update(task, description=phase)
@@ -38,9 +42,12 @@ def summary(report: dict[str, Any]) -> None:
         console.print(f"  {report.get('error', '')}")
         return
     console.print(
-        f"  rows: {rows.get('input', 0):,} in, {rows.get('output', 0):,} out, {rows.get('quarantined', 0):,} quarantined"
+        f"  rows: {rows.get('input', 0):,} in, {rows.get('output', 0):,} out, "
+        f"{rows.get('quarantined', 0):,} quarantined"
     )
-    steps = Table("#", "step", "rows in", "rows out", "quarantined", "plan+fit s", title="steps", title_justify="left")
+    steps = Table(
+        "#", "step", "rows in", "rows out", "quarantined", "plan+fit s", title="steps", title_justify="left"
+    )
     for step in report.get("steps", []):
         quarantined = ", ".join(f"{reason}: {n}" for reason, n in sorted(step["quarantined"].items())) or "-"
         steps.add_row(
@@ -50,13 +57,20 @@ def summary(report: dict[str, Any]) -> None:
     console.print(steps)
     protections = report.get("protections", {})
     if protections:
-        console.print("  protected: " + ", ".join(f"{c} ({'+'.join(p)})" for c, p in sorted(protections.items())))
+        console.print(
+            "  protected: " + ", ".join(f"{c} ({'+'.join(p)})" for c, p in sorted(protections.items()))
+        )
     anomaly = report.get("anomaly") or {}
     if anomaly:
         rate = anomaly.get("flagged_rate")
-        console.print(f"  anomalies flagged: {anomaly.get('flagged', '?')} (rate {rate if rate is not None else '?'})")
+        console.print(
+            f"  anomalies flagged: {anomaly.get('flagged', '?')} (rate {rate if rate is not None else '?'})"
+        )
     for output in report.get("outputs", []):
-        console.print(f"  output {output['name']}: {output['location']} ({output['rows']:,} rows, sha256 {output['sha256'][:16]}…)")
+        console.print(
+            f"  output {output['name']}: {output['location']} "
+            f"({output['rows']:,} rows, sha256 {output['sha256'][:16]}…)"
+        )
     if report.get("quarantine"):
         console.print(f"  quarantine: {report['quarantine']} (values encrypted)")
     timings = report.get("timings", {})

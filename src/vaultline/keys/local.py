@@ -28,9 +28,9 @@ from vaultline.errors import KeyringError
 from vaultline.keys.provider import KeyInfo, KeyRef
 from vaultline.keys.secret import SecretBytes
 
-PASSPHRASE_ENV = "VAULTLINE_PASSPHRASE"
+PASSPHRASE_ENV = "VAULTLINE_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 KEYRING_FILE = "keyring.json"
-DEV_PASSPHRASE_FILE = "keyring.dev-passphrase"
+DEV_PASSPHRASE_FILE = "keyring.dev-passphrase"  # noqa: S105 - a file name
 _FORMAT = 1
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 _CHECK = b"vaultline-keyring-check"
@@ -80,11 +80,10 @@ class LocalKeyring:
             if creating:
                 _write_private(dev_file, secrets.token_urlsafe(32))
             if self._warn:
-                print(
+                sys.stderr.write(
                     f"WARNING: {PASSPHRASE_ENV} is not set; using the DEV keyring at {self.path} whose "
                     "passphrase is stored beside it. Do not protect real data with it: set "
-                    f"{PASSPHRASE_ENV} and create a new keyring.",
-                    file=sys.stderr,
+                    f"{PASSPHRASE_ENV} and create a new keyring.\n"
                 )
             return dev_file.read_text(encoding="utf-8").strip().encode("utf-8"), True
         raise KeyringError(
@@ -111,7 +110,7 @@ class LocalKeyring:
             }
             self._save()
             return self._data
-        data = json.loads(self.path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
         passphrase, _dev = self._passphrase(creating=False)
         kek = self._derive_kek(passphrase, _unb64(data["kdf"]["salt"]), data["kdf"])
         try:
@@ -156,7 +155,10 @@ class LocalKeyring:
         assert self._kek is not None
         nonce = secrets.token_bytes(12)
         aad = f"{name}@{version}".encode()
-        return {"nonce": _b64(nonce), "ciphertext": _b64(AESGCM(self._kek.reveal()).encrypt(nonce, material, aad))}
+        return {
+            "nonce": _b64(nonce),
+            "ciphertext": _b64(AESGCM(self._kek.reveal()).encrypt(nonce, material, aad)),
+        }
 
     def _material(self, name: str, version: int | None) -> tuple[SecretBytes, int]:
         entry = self._entry(name)
@@ -173,7 +175,9 @@ class LocalKeyring:
                 _unb64(sealed["nonce"]), _unb64(sealed["ciphertext"]), f"{name}@{chosen}".encode()
             )
         except InvalidTag:
-            raise KeyringError(f"key '{name}@{chosen}' failed its integrity check; the keyring was altered") from None
+            raise KeyringError(
+                f"key '{name}@{chosen}' failed its integrity check; the keyring was altered"
+            ) from None
         return SecretBytes(raw, f"{name}@{chosen}"), chosen
 
     def _info(self, name: str, entry: dict[str, Any]) -> KeyInfo:
@@ -189,7 +193,9 @@ class LocalKeyring:
         KeyRef.parse(name)
         data = self._load()
         if name in data["keys"]:
-            raise KeyringError(f"a key named '{name}' already exists", hint=f"rotate it: vaultline keys rotate {name}")
+            raise KeyringError(
+                f"a key named '{name}' already exists", hint=f"rotate it: vaultline keys rotate {name}"
+            )
         data["keys"][name] = {
             "created": _now(),
             "purpose": purpose,
@@ -231,7 +237,9 @@ class LocalKeyring:
         data_key = secrets.token_bytes(32)
         nonce = secrets.token_bytes(12)
         header = _WRAP_MAGIC + struct.pack(">I", version)
-        wrapped = header + nonce + AESGCM(master.reveal()).encrypt(nonce, data_key, ref.name.encode() + header)
+        wrapped = (
+            header + nonce + AESGCM(master.reveal()).encrypt(nonce, data_key, ref.name.encode() + header)
+        )
         return SecretBytes(data_key, f"data-key:{ref.name}@{version}"), wrapped
 
     def unwrap_data_key(self, name: str, wrapped: bytes) -> SecretBytes:

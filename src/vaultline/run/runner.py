@@ -46,7 +46,9 @@ def _open_log(run_dir: Path) -> logging.Handler:
     return handler
 
 
-def run(loaded: LoadedSpec, state: State, *, on_phase: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+def run(
+    loaded: LoadedSpec, state: State, *, on_phase: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
     """Execute the spec and return its report (also stored in the catalog and under the run directory)."""
     from vaultline.catalog.runs import RunCatalog
 
@@ -101,7 +103,9 @@ def run(loaded: LoadedSpec, state: State, *, on_phase: Callable[[str], None] = l
     finally:
         report["finished_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
         report["seconds"] = round(time.perf_counter() - started, 3)
-        (run_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=str), "utf-8")
+        (run_dir / "report.json").write_text(
+            json.dumps(report, indent=2, sort_keys=True, default=str), "utf-8"
+        )
         catalog.finish(run_id, json.loads(json.dumps(report, default=str)))
         log.removeHandler(handler)
         handler.close()
@@ -128,7 +132,9 @@ def _report_body(result: Any, ctx: RunContext) -> dict[str, Any]:
 
         params_model = BY_NAME[step.name].params
         if params_model.protection.value != "none":
-            for column in step.facts.get("columns") or step.params.get("columns") or list(step.params.get("rules", {})):
+            for column in (
+                step.facts.get("columns") or step.params.get("columns") or list(step.params.get("rules", {}))
+            ):
                 protections.setdefault(column, []).append(params_model.protection.value)
         if step.name == "anomaly":
             anomaly = {**step.facts, **step.metrics}

@@ -17,7 +17,9 @@ from vaultline.spec.models import Pipeline
 from vaultline.transforms.base import KeyedParams
 
 LineOf = Callable[[Any, tuple[Any, ...]], int | None]
-_SECRET_FIELD = re.compile(r"(salt|secret|passw(or)?d|passphrase|api[_-]?key|private[_-]?key|credential|token[_-]?key)", re.I)
+_SECRET_FIELD = re.compile(
+    r"(salt|secret|passw(or)?d|passphrase|api[_-]?key|private[_-]?key|credential|token[_-]?key)", re.I
+)
 _KEY_HINT = "store it in the keyring (`vaultline keys create NAME`) and reference NAME under `keys:`"
 
 
@@ -55,14 +57,23 @@ def literal_secrets(tree: Any, line_of: LineOf) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
     for path, key, value in _walk(tree):
         dotted = ".".join(str(p) for p in path)
-        if isinstance(key, str) and _SECRET_FIELD.search(key) and isinstance(value, str | int) and path[0] != "keys":
-            if not (isinstance(value, str) and value.startswith("${")):
-                issues.append(SpecIssue(dotted, "holds a literal secret", line=line_of(tree, path), hint=_KEY_HINT))
-                continue
+        if (
+            isinstance(key, str)
+            and _SECRET_FIELD.search(key)
+            and isinstance(value, str | int)
+            and path[0] != "keys"
+            and not (isinstance(value, str) and value.startswith("${"))
+        ):
+            issues.append(
+                SpecIssue(dotted, "holds a literal secret", line=line_of(tree, path), hint=_KEY_HINT)
+            )
+            continue
         if isinstance(value, str):
             what = _looks_like_secret(value)
             if what:
-                issues.append(SpecIssue(dotted, f"looks like {what}", line=line_of(tree, path), hint=_KEY_HINT))
+                issues.append(
+                    SpecIssue(dotted, f"looks like {what}", line=line_of(tree, path), hint=_KEY_HINT)
+                )
     return issues
 
 

@@ -42,7 +42,10 @@ class LoadedSpec:
 def parse_param(text: str) -> tuple[str, Any]:
     """`KEY=VALUE` from the command line; VALUE is read as a YAML scalar or flow collection."""
     if "=" not in text:
-        raise SpecError([SpecIssue("--param", "expected KEY=VALUE", hint="e.g. --param source_bucket=s3://raw")], file="<command line>")
+        raise SpecError(
+            [SpecIssue("--param", "expected KEY=VALUE", hint="e.g. --param source_bucket=s3://raw")],
+            file="<command line>",
+        )
     key, raw = text.split("=", 1)
     value = YAML(typ="safe").load(raw) if raw.strip() else ""
     return key.strip(), value
@@ -64,16 +67,27 @@ def loads(text: str, *, file: str = "<string>", overrides: Mapping[str, Any] | N
         tree = yaml.load(text)
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise SpecError([SpecIssue("<yaml>", f"not valid YAML: {exc.problem}", line=line)], file=file) from None
+        raise SpecError(
+            [SpecIssue("<yaml>", f"not valid YAML: {exc.problem}", line=line)], file=file
+        ) from None
     if not isinstance(tree, CommentedMap):
-        raise SpecError([SpecIssue("<root>", "the spec must be a mapping with version, name, sources, steps, outputs")], file=file)
+        raise SpecError(
+            [SpecIssue("<root>", "the spec must be a mapping with version, name, sources, steps, outputs")],
+            file=file,
+        )
 
     issues = lint.literal_secrets(tree, _line_of)
     params = _plain(dict(tree.get("params") or {}))
     params.update(overrides or {})
     unknown = sorted(set(overrides or {}) - set(tree.get("params") or {}))
     for name in unknown:
-        issues.append(SpecIssue(f"params.{name}", "is given with --param but not declared under params:", hint="declare it with a default"))
+        issues.append(
+            SpecIssue(
+                f"params.{name}",
+                "is given with --param but not declared under params:",
+                hint="declare it with a default",
+            )
+        )
     resolved = _substitute(tree, params, issues, path=())
     for issue in issues:
         if issue.line is None and issue.field != "<root>":
@@ -100,7 +114,11 @@ def _substitute(node: Any, params: Mapping[str, Any], issues: list[SpecIssue], p
         for name in _PARAM.findall(node):
             if _lookup(params, name) is _MISSING:
                 issues.append(
-                    SpecIssue(_dotted(path), f"refers to ${{params.{name}}} which is not declared", hint="declare it under params: or pass --param")
+                    SpecIssue(
+                        _dotted(path),
+                        f"refers to ${{params.{name}}} which is not declared",
+                        hint="declare it under params: or pass --param",
+                    )
                 )
                 return node
         if whole:  # a whole-value reference keeps the parameter's type (number, list, mapping)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
@@ -36,17 +36,23 @@ def _step_tag(value: Any) -> str | None:
     return None
 
 
-STEP_MODELS: dict[str, type[BaseModel]] = {spec.name: _step_model(spec.name, spec.params) for spec in TRANSFORMS}
+STEP_MODELS: dict[str, type[BaseModel]] = {
+    spec.name: _step_model(spec.name, spec.params) for spec in TRANSFORMS
+}
 
-# A step is a one-key mapping `{transform_name: params}`; the key picks the model.
-StepUnion = Annotated[
-    Union[tuple(Annotated[model, Tag(name)] for name, model in STEP_MODELS.items())],  # type: ignore[valid-type]  # noqa: UP007
-    Discriminator(
-        _step_tag,
-        custom_error_type="unknown_step",
-        custom_error_message=f"a step is a one-key mapping naming one of: {', '.join(STEP_MODELS)}",
-    ),
-]
+# A step is a one-key mapping `{transform_name: params}`; the key picks the model. The union is built
+# from the registry at import time, which static checkers cannot follow: they see a plain model.
+if TYPE_CHECKING:
+    StepUnion = BaseModel
+else:
+    StepUnion = Annotated[
+        Union[tuple(Annotated[model, Tag(name)] for name, model in STEP_MODELS.items())],  # noqa: UP007
+        Discriminator(
+            _step_tag,
+            custom_error_type="unknown_step",
+            custom_error_message=f"a step is a one-key mapping naming one of: {', '.join(STEP_MODELS)}",
+        ),
+    ]
 
 
 def step_name(step: BaseModel) -> str:
@@ -93,14 +99,14 @@ class Pipeline(_Model):
     name: Name
     description: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
-    """Job parameters, referenced as `${params.NAME}` anywhere in the spec; overridden by `--param NAME=VALUE`."""
-    keys: dict[DomainName, Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}(@[1-9][0-9]*)?$")]] = Field(
-        default_factory=dict
-    )
+    """Job parameters, used as `${params.NAME}` anywhere in the spec; overridden by `--param NAME=VALUE`."""
+    keys: dict[
+        DomainName, Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}(@[1-9][0-9]*)?$")]
+    ] = Field(default_factory=dict)
     """Token domain -> keyring key name (optionally pinned: `name@2`). Never a literal secret."""
     sources: dict[Name, Source] = Field(min_length=1)
     """Inputs. Several sources are concatenated (they must share their columns)."""
-    steps: list[StepUnion] = Field(default_factory=list)  # type: ignore[valid-type]
+    steps: list[StepUnion] = Field(default_factory=list)
     outputs: dict[Name, Output] = Field(min_length=1)
     quarantine: Quarantine = Field(default_factory=Quarantine)
     policy: Policy = Field(default_factory=Policy)

@@ -21,7 +21,7 @@ class Protection(StrEnum):
     """How a transform protects the columns it touches, as recorded in the report and the catalog."""
 
     NONE = "none"
-    TOKEN = "token"
+    TOKEN = "token"  # noqa: S105 - a protection kind
     DETERMINISTIC_ENCRYPTION = "deterministic_encryption"
     FORMAT_PRESERVING = "format_preserving_encryption"
     HASH = "unkeyed_hash"

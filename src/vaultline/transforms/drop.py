@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from vaultline.transforms.base import ProtectParams, Protection, TransformSpec
+from vaultline.transforms.base import Protection, ProtectParams, TransformSpec
 
 
 class Params(ProtectParams):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from vaultline.transforms.base import ProtectParams, Protection, TransformSpec
+from vaultline.transforms.base import Protection, ProtectParams, TransformSpec
 
 
 class Params(ProtectParams):

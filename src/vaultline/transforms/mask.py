@@ -16,7 +16,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from vaultline.transforms.base import ProtectParams, Protection, TransformSpec
+from vaultline.transforms.base import Protection, ProtectParams, TransformSpec
 
 
 class Params(ProtectParams):

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from vaultline.transforms.base import ProtectParams, Protection, TransformSpec
+from vaultline.transforms.base import Protection, ProtectParams, TransformSpec
 
 
 class Params(ProtectParams):

@@ -353,13 +353,47 @@ def test_csv_blocks_and_pieces_match_a_whole_file_read(
     rng = random.Random(block * 2 + stray_quotes)
     path = write(tmp_path / "p.csv", _random_csv(rng, 400, stray_quotes=stray_quotes))
     monkeypatch.setattr(sources, "BLOCK_BYTES", block)
+    monkeypatch.setattr(sources, "SERIAL_BLOCK_BYTES", max(block, 128))
     monkeypatch.setattr(sources, "_workers", lambda: 3)
+    serial: list[int] = []
+    original = sources._CsvScan._serial
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        serial.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sources._CsvScan, "_serial", counted)
     frame, quarantine = collect(read_source("p", source(format="csv", path=path, csv={"null_values": []})))
+    # RFC 4180 files are always cut right; stray quotes send the rest of the file to the serial reader
+    assert bool(serial) == stray_quotes
     valid, bad = _reference(path)
     assert [tuple(r) for r in frame.select("a", "b", "c").iter_rows()] == valid
     assert list(zip(quarantine[ROW_ID].to_list(), quarantine[RAW].to_list(), strict=True)) == bad
     ids = sorted(frame[ROW_ID].to_list() + quarantine[ROW_ID].to_list())
     assert ids == list(range(len(valid) + len(bad)))
+
+
+def test_csv_random_files_and_block_sizes_match_a_whole_file_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fields = ["1", "x", "", '"a,b"', '"q""q"', '"l1\nl2"', '"l1\r\nl2"', 'st"ray', '"', '""', "é"]
+    for seed in range(80):
+        rng = random.Random(seed)
+        end = rng.choice(["\n", "\r\n"])
+        lines = ["a,b,c"]
+        for _ in range(rng.randint(0, 60)):
+            lines.append(",".join(rng.choice(fields) for _ in range(rng.choice([3, 3, 3, 3, 2, 4, 1]))))
+        text = end.join(lines) + rng.choice([end, ""])
+        path = write(tmp_path / f"r{seed}.csv", text)
+        monkeypatch.setattr(sources, "BLOCK_BYTES", rng.randint(1, 300))
+        monkeypatch.setattr(sources, "SERIAL_BLOCK_BYTES", rng.randint(128, 400))
+        monkeypatch.setattr(sources, "_workers", lambda rng=rng: rng.randint(1, 4))
+        frame, quarantine = collect(
+            read_source("r", source(format="csv", path=path, csv={"null_values": []}))
+        )
+        valid, bad = _reference(path)
+        assert [tuple(r) for r in frame.select("a", "b", "c").iter_rows()] == valid, seed
+        assert list(zip(quarantine[ROW_ID].to_list(), quarantine[RAW].to_list(), strict=True)) == bad, seed
 
 
 # ------------------------------------------------------------------------------------ JSON Lines

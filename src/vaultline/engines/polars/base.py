@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from vaultline.errors import TransformError
 from vaultline.keys.secret import SecretBytes
 
 REASON = "_vl_reason"
@@ -40,6 +41,9 @@ class StepContext(Protocol):
 
     step_index: int
     """Position of the step in the spec (0-based), used to name internal columns uniquely."""
+
+    key_versions: dict[str, int]
+    """`purpose/domain` -> master key version used so far in this run (for facts and reports)."""
 
     def domain_key(self, domain: str, purpose: str) -> SecretBytes:
         """The 32-byte key of `domain` for `purpose` (HKDF from the keyring key the spec assigns)."""
@@ -78,3 +82,27 @@ def split_quarantine(frame: pl.LazyFrame, reason: pl.Expr) -> tuple[pl.LazyFrame
     kept = marked.filter(pl.col(REASON).is_null()).drop(REASON)
     rejected = marked.filter(pl.col(REASON).is_not_null())
     return kept, rejected
+
+
+def where(ctx: StepContext, step: str) -> str:
+    return f"step {ctx.step_index} ({step})"
+
+
+def require_columns(frame: pl.LazyFrame, columns: list[str], ctx: StepContext, step: str) -> pl.Schema:
+    """The frame's schema, after checking `columns` are in it (the error lists names, never values)."""
+    schema = frame.collect_schema()
+    missing = [c for c in columns if c not in schema]
+    if missing:
+        available = [c for c in schema.names() if not c.startswith(("__vl", "_vl"))]
+        raise TransformError(
+            f"column(s) {', '.join(repr(c) for c in missing)} not in the flow",
+            hint=f"available columns: {', '.join(available) or 'none'}; check the spelling, "
+            "or whether an earlier step dropped or renamed the column",
+            where=where(ctx, step),
+        )
+    return schema
+
+
+def key_version(ctx: StepContext, purpose: str, domain: str) -> int | None:
+    """The master key version the run context recorded, when it records one ."""
+    return ctx.key_versions.get(f"{purpose}/{domain}")

@@ -2,10 +2,10 @@
 
 Order of the rules, each seeing the result of the previous ones::
 
-    empty_as_null → trim → case → cast → parse → fill → required → constraints → dedupe
+    trim → empty_as_null → case → cast → parse → fill → required → constraints → dedupe
 
-- empty_as_null: `""` becomes null in every text column (it runs before `trim`, so a value of
-  spaces only stays an empty string after trimming; it is not null);
+- empty_as_null: `""` becomes null in every text column; it runs after `trim`, so a value of
+  spaces only in a trimmed column is null too (and `required` catches it);
 - trim: surrounding whitespace (Unicode) is stripped from every text column (`true`) or the listed
   ones; case: `lower`, `upper` or `title` (Unicode aware; `ß` upper-cases to `SS`);
 - cast: `string`, `int64`, `float64`, `bool`, `decimal` (Decimal(38, 2)); a non-null value that does
@@ -38,8 +38,14 @@ from typing import Any
 
 import polars as pl
 
-from vaultline.engines.polars.base import StepContext, StepResult, internal_column, split_quarantine
-from vaultline.engines.polars.drop import require_columns, where
+from vaultline.engines.polars.base import (
+    StepContext,
+    StepResult,
+    internal_column,
+    require_columns,
+    split_quarantine,
+    where,
+)
 from vaultline.errors import TransformError
 from vaultline.transforms.clean import CastType, Constraint, DateParse, Dedupe, Params
 
@@ -334,9 +340,9 @@ def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
     copies = [pl.col(c).alias(raw[c]) for c in changed]
     plan = _Plan(frame.with_columns(*copies, pl.lit(None, pl.String).alias(reason)), schema, reason)
 
+    plan.stage([pl.col(c).str.strip_chars().alias(c) for c in trimmed])
     if params.empty_as_null:
         plan.stage([pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in text])
-    plan.stage([pl.col(c).str.strip_chars().alias(c) for c in trimmed])
     cases = {"lower": "to_lowercase", "upper": "to_uppercase", "title": "to_titlecase"}
     plan.stage([getattr(pl.col(c).str, cases[how])().alias(c) for c, how in params.case.items()])
     plan.cast(ctx, params.cast)

@@ -28,8 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from vaultline.engines.polars.base import StepContext, StepResult, internal_column
-from vaultline.engines.polars.drop import require_columns, where
+from vaultline.engines.polars.base import StepContext, StepResult, internal_column, require_columns, where
 from vaultline.errors import TransformError
 from vaultline.transforms.derive import (
     Arithmetic,

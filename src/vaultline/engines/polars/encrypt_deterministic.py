@@ -24,10 +24,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from vaultline.crypto import siv
-from vaultline.engines.polars.base import StepContext, StepResult
-from vaultline.engines.polars.drop import require_columns
+from vaultline.engines.polars.base import StepContext, StepResult, key_version, require_columns
 from vaultline.engines.polars.format_preserving import from_ragged, map_non_null, ragged
-from vaultline.engines.polars.tokenize import canonical_text, key_version
+from vaultline.engines.polars.text import canonical_text
 from vaultline.keys.secret import SecretBytes
 from vaultline.transforms.encrypt_deterministic import Params
 

@@ -18,5 +18,5 @@ def scrub(message: str) -> str:
 def engine_failure(exc: BaseException, during: str) -> TransformError:
     return TransformError(
         f"the polars engine failed during {during}: {type(exc).__name__}: {scrub(str(exc))}",
-        hint="values are never shown; check the column types the spec expects (a `clean` cast may be missing)",
+        hint="values are never shown; check the column types the spec expects (is a `clean` cast missing?)",
     )

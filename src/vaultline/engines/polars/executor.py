@@ -23,7 +23,7 @@ from vaultline.engines.polars.base import INTERNAL, REASON, ROW_ID, StepContext
 from vaultline.engines.polars.errors import engine_failure
 from vaultline.engines.polars.registry import implementation
 from vaultline.engines.polars.sources import read_source
-from vaultline.errors import TransformError, VaultlineError
+from vaultline.errors import TransformError
 from vaultline.spec.models import Pipeline
 from vaultline.storage import locations
 from vaultline.transforms import encrypt_deterministic
@@ -92,7 +92,9 @@ def _fsync_rename(tmp: str, final: str) -> None:
     os.replace(tmp, final)
 
 
-def _ingest(pipeline: Pipeline, on_phase: Phase) -> tuple[pl.LazyFrame, list[pl.LazyFrame], list[dict[str, Any]]]:
+def _ingest(
+    pipeline: Pipeline, on_phase: Phase
+) -> tuple[pl.LazyFrame, list[pl.LazyFrame], list[dict[str, Any]]]:
     frames: list[pl.LazyFrame] = []
     quarantines: list[pl.LazyFrame] = []
     fingerprints: list[dict[str, Any]] = []
@@ -101,7 +103,9 @@ def _ingest(pipeline: Pipeline, on_phase: Phase) -> tuple[pl.LazyFrame, list[pl.
         ingest = read_source(name, source)
         frames.append(ingest.frame.with_columns(pl.lit(name).alias(SOURCE)))
         if ingest.quarantine is not None:
-            quarantines.append(ingest.quarantine.with_columns(pl.lit(name).alias(SOURCE), pl.lit(-1).alias(STEP)))
+            quarantines.append(
+                ingest.quarantine.with_columns(pl.lit(name).alias(SOURCE), pl.lit(-1).alias(STEP))
+            )
         fingerprints += ingest.fingerprints
     frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
     return frame, quarantines, fingerprints
@@ -118,104 +122,94 @@ def _check_columns(frame: pl.LazyFrame, index: int, name: str, needed: list[str]
         )
 
 
-def execute(pipeline: Pipeline, ctx: Any, *, run_id: str, quarantine_dir: Path, on_phase: Phase) -> EngineResult:
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    frame, quarantines, fingerprints = _ingest(pipeline, on_phase)
-    timings["ingest_plan"] = time.perf_counter() - started
+@dataclass
+class _PendingOutput:
+    name: str
+    target: str
+    final: str
+    columns: list[str]
 
-    steps: list[StepReport] = []
-    metric_exprs: dict[str, pl.Expr] = {}
-    step_quarantines: list[pl.LazyFrame] = []
+    @property
+    def is_temporary(self) -> bool:
+        return self.target != self.final
+
+
+@dataclass
+class _Plan:
+    frame: pl.LazyFrame
+    steps: list[StepReport]
+    metrics: dict[str, pl.Expr]
+    quarantines: list[pl.LazyFrame]
+
+
+def _plan_steps(
+    pipeline: Pipeline, ctx: Any, frame: pl.LazyFrame, quarantines: list[pl.LazyFrame], on_phase: Phase
+) -> _Plan:
+    plan = _Plan(frame, [], {}, list(quarantines))
     for index, (name, params) in enumerate(pipeline.all_steps()):
         on_phase(f"planning step {index} {name}")
-        _check_columns(frame, index, name, params.input_columns())
+        _check_columns(plan.frame, index, name, params.input_columns())
         t0 = time.perf_counter()
         step_ctx: StepContext = ctx.for_step(index)
         try:
-            result = implementation(name)(frame, params, step_ctx)
-        except VaultlineError:
-            raise
+            result = implementation(name)(plan.frame, params, step_ctx)
         except pl.exceptions.PolarsError as exc:
             raise engine_failure(exc, f"step {index} ({name})") from None
-        frame = result.frame
+        plan.frame = result.frame
         if result.quarantine is not None:
-            step_quarantines.append(result.quarantine.with_columns(pl.lit(index).alias(STEP)))
-        for metric, expr in result.metrics.items():
-            metric_exprs[f"{index}.{metric}"] = expr
-        steps.append(StepReport(index, name, describe(params), result.facts, time.perf_counter() - t0))
-    timings["steps_plan_and_fit"] = time.perf_counter() - started - timings["ingest_plan"]
+            plan.quarantines.append(result.quarantine.with_columns(pl.lit(index).alias(STEP)))
+        plan.metrics.update({f"{index}.{metric}": expr for metric, expr in result.metrics.items()})
+        plan.steps.append(StepReport(index, name, describe(params), result.facts, time.perf_counter() - t0))
+    return plan
 
-    schema = frame.collect_schema()
-    visible = [c for c in schema.names() if not c.startswith(("__vl", "_vl"))]
+
+def _plan_outputs(
+    pipeline: Pipeline, frame: pl.LazyFrame, run_id: str, visible: list[str]
+) -> tuple[list[pl.LazyFrame], list[_PendingOutput]]:
     sinks: list[pl.LazyFrame] = []
-    pending: list[tuple[str, str, str, list[str]]] = []
-    for out_name, output in pipeline.outputs.items():
+    pending: list[_PendingOutput] = []
+    for name, output in pipeline.outputs.items():
         columns = output.columns or visible
         missing = [c for c in columns if c not in visible]
         if missing:
-            raise TransformError(f"output {out_name} asks for column(s) {', '.join(missing)} the flow does not have")
-        final = f"{output.path.rstrip('/')}/{pipeline.name}-{run_id}.parquet"
-        remote = locations.is_remote(final)
-        target = final if remote else f"{output.path.rstrip('/')}/.{pipeline.name}-{run_id}.parquet.tmp"
-        if not remote:
-            Path(output.path).mkdir(parents=True, exist_ok=True)
-        sinks.append(
-            frame.select(columns).sink_parquet(
-                target,
-                compression=output.compression,
-                storage_options=locations.polars_storage_options(target),
-                lazy=True,
-            )
+            raise TransformError(f"output {name} asks for column(s) {', '.join(missing)} the flow lacks")
+        directory = output.path.rstrip("/")
+        final = f"{directory}/{pipeline.name}-{run_id}.parquet"
+        # S3 objects appear whole on PUT; local files are written under a hidden name and renamed.
+        target = final if locations.is_remote(final) else f"{directory}/.{pipeline.name}-{run_id}.parquet.tmp"
+        if not locations.is_remote(final):
+            Path(directory).mkdir(parents=True, exist_ok=True)
+        sink = frame.select(columns).sink_parquet(
+            target,
+            compression=output.compression,
+            storage_options=locations.polars_storage_options(target),
+            lazy=True,
         )
-        pending.append((out_name, target, final, columns))
-    metrics_frame = frame.select(pl.len().alias("__rows"), *[e.alias(k) for k, e in metric_exprs.items()])
-    quarantine_frames = [_stringify(q) for q in quarantines + step_quarantines]
+        sinks.append(sink)
+        pending.append(_PendingOutput(name, target, final, columns))
+    return sinks, pending
 
-    on_phase("executing")
-    t0 = time.perf_counter()
-    try:
-        collected = pl.collect_all([*sinks, metrics_frame, *quarantine_frames])
-    except pl.exceptions.PolarsError as exc:
-        _remove([t for _, t, f, _ in pending if t != f])
-        raise engine_failure(exc, "execution") from None
-    except BaseException:
-        _remove([t for _, t, f, _ in pending if t != f])
-        raise
-    timings["execute"] = time.perf_counter() - t0
 
-    metrics_row = collected[len(sinks)].row(0, named=True)
-    rows_output = int(metrics_row.pop("__rows"))
-    quarantined = pl.concat(collected[len(sinks) + 1 :], how="diagonal") if quarantine_frames else None
-    by_reason: Counter[str] = Counter()
+def _count_quarantine(quarantined: pl.DataFrame | None) -> dict[int, Counter[str]]:
     by_step: dict[int, Counter[str]] = {}
     if quarantined is not None and quarantined.height:
         for step_index, reason, count in quarantined.group_by(STEP, REASON).len().iter_rows():
-            by_reason[reason] += count
             by_step.setdefault(step_index, Counter())[reason] += count
-    rows_input = rows_output + sum(by_reason.values())
+    return by_step
 
+
+def _check_quarantine_fraction(pipeline: Pipeline, quarantined: int, rows_input: int) -> None:
     limit = pipeline.quarantine.max_fraction
-    if rows_input and sum(by_reason.values()) / rows_input > limit:
-        _remove([t for _, t, f, _ in pending if t != f])
+    if rows_input and quarantined / rows_input > limit:
         raise TransformError(
-            f"{sum(by_reason.values())} of {rows_input} rows were quarantined, more than the allowed {limit:.0%}",
-            hint="look at the reasons with `vaultline runs show`, fix the input or the clean rules, or raise quarantine.max_fraction",
+            f"{quarantined} of {rows_input} rows were quarantined, more than the allowed {limit:.0%}",
+            hint="see the reasons with `vaultline runs show RUN_ID`; fix the input or the clean rules, "
+            "or raise quarantine.max_fraction",
         )
 
-    t0 = time.perf_counter()
-    on_phase("writing quarantine and outputs")
-    quarantine_location = None
-    if quarantined is not None and quarantined.height:
-        quarantine_location = _write_quarantine(quarantined, pipeline, ctx, run_id, quarantine_dir)
-    outputs: list[OutputReport] = []
-    for out_name, target, final, columns in pending:
-        if target != final:
-            _fsync_rename(target, final)
-        digest, size = _sha256_of(final)
-        outputs.append(OutputReport(out_name, final, rows_output, digest, size, columns))
-    timings["write"] = time.perf_counter() - t0
 
+def _fill_step_counts(steps: list[StepReport], by_step: dict[int, Counter[str]], rows_input: int,
+                      metrics: dict[str, Any]) -> None:  # fmt: skip
     remaining = rows_input - by_step.get(-1, Counter()).total()
     for report in steps:
         report.rows_in = remaining
@@ -223,10 +217,62 @@ def execute(pipeline: Pipeline, ctx: Any, *, run_id: str, quarantine_dir: Path, 
         remaining -= sum(report.quarantined.values())
         report.rows_out = remaining
         prefix = f"{report.index}."
-        report.metrics = {k[len(prefix) :]: v for k, v in metrics_row.items() if k.startswith(prefix)}
+        report.metrics = {k[len(prefix) :]: v for k, v in metrics.items() if k.startswith(prefix)}
+
+
+def execute(
+    pipeline: Pipeline, ctx: Any, *, run_id: str, quarantine_dir: Path, on_phase: Phase
+) -> EngineResult:
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    frame, quarantines, fingerprints = _ingest(pipeline, on_phase)
+    plan = _plan_steps(pipeline, ctx, frame, quarantines, on_phase)
+    timings["plan_and_fit"] = time.perf_counter() - clock
+
+    visible = [c for c in plan.frame.collect_schema().names() if not c.startswith(("__vl", "_vl"))]
+    sinks, pending = _plan_outputs(pipeline, plan.frame, run_id, visible)
+    metrics_frame = plan.frame.select(
+        pl.len().alias("__rows"), *[e.alias(k) for k, e in plan.metrics.items()]
+    )
+    quarantine_frames = [_stringify(q) for q in plan.quarantines]
+
+    on_phase("executing")
+    clock = time.perf_counter()
+    try:
+        collected = pl.collect_all([*sinks, metrics_frame, *quarantine_frames])
+        timings["execute"] = time.perf_counter() - clock
+        metrics_row = collected[len(sinks)].row(0, named=True)
+        rows_output = int(metrics_row.pop("__rows"))
+        quarantined = pl.concat(collected[len(sinks) + 1 :], how="diagonal") if quarantine_frames else None
+        by_step = _count_quarantine(quarantined)
+        n_quarantined = sum(c.total() for c in by_step.values())
+        rows_input = rows_output + n_quarantined
+        _check_quarantine_fraction(pipeline, n_quarantined, rows_input)
+    except pl.exceptions.PolarsError as exc:
+        _remove([p.target for p in pending if p.is_temporary])
+        raise engine_failure(exc, "execution") from None
+    except BaseException:
+        _remove([p.target for p in pending if p.is_temporary])
+        raise
+
+    clock = time.perf_counter()
+    on_phase("writing quarantine and outputs")
+    quarantine_location = None
+    if quarantined is not None and quarantined.height:
+        quarantine_location = _write_quarantine(quarantined, pipeline, ctx, run_id, quarantine_dir)
+    outputs: list[OutputReport] = []
+    for output in pending:
+        if output.is_temporary:
+            _fsync_rename(output.target, output.final)
+        digest, size = _sha256_of(output.final)
+        outputs.append(OutputReport(output.name, output.final, rows_output, digest, size, output.columns))
+    timings["write"] = time.perf_counter() - clock
+
+    _fill_step_counts(plan.steps, by_step, rows_input, metrics_row)
+    by_reason: Counter[str] = sum(by_step.values(), Counter())
     return EngineResult(
         fingerprints=fingerprints,
-        steps=steps,
+        steps=plan.steps,
         outputs=outputs,
         rows_input=rows_input,
         rows_output=rows_output,
@@ -247,7 +293,7 @@ def _stringify(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _write_quarantine(frame: pl.DataFrame, pipeline: Pipeline, ctx: Any, run_id: str, directory: Path) -> str:
-    """Every data column of a quarantined row is AES-SIV encrypted: the row is kept, its values are not exposed."""
+    """Every data column of a quarantined row is AES-SIV encrypted: the row is kept, no value exposed."""
     from vaultline.engines.polars import encrypt_deterministic as siv
 
     data_columns = [c for c in frame.columns if c not in _META]

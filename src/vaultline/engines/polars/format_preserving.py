@@ -29,9 +29,14 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from vaultline.crypto import ff1
-from vaultline.engines.polars.base import StepContext, StepResult, split_quarantine
-from vaultline.engines.polars.drop import require_columns, where
-from vaultline.engines.polars.tokenize import key_version
+from vaultline.engines.polars.base import (
+    StepContext,
+    StepResult,
+    key_version,
+    require_columns,
+    split_quarantine,
+    where,
+)
 from vaultline.errors import TransformError
 from vaultline.keys.secret import SecretBytes
 from vaultline.transforms.format_preserving import MIN_ENCRYPTED_DIGITS, Params

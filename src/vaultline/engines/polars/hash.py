@@ -9,9 +9,8 @@ from __future__ import annotations
 import polars as pl
 import polars_hash as plh
 
-from vaultline.engines.polars.base import StepContext, StepResult
-from vaultline.engines.polars.drop import require_columns
-from vaultline.engines.polars.tokenize import canonical_text
+from vaultline.engines.polars.base import StepContext, StepResult, require_columns
+from vaultline.engines.polars.text import canonical_text
 from vaultline.transforms.hash import Params
 
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from vaultline.engines.polars.base import StepContext, StepResult
-from vaultline.engines.polars.drop import require_columns, where
-from vaultline.engines.polars.tokenize import canonical_text
+from vaultline.engines.polars.base import StepContext, StepResult, require_columns, where
+from vaultline.engines.polars.text import canonical_text
 from vaultline.errors import TransformError
 from vaultline.transforms.mask import Params
 

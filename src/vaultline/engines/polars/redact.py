@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from vaultline.engines.polars.base import StepContext, StepResult
-from vaultline.engines.polars.drop import require_columns
+from vaultline.engines.polars.base import StepContext, StepResult, require_columns
 from vaultline.transforms.redact import Params
 
 

@@ -64,7 +64,11 @@ DATETIME = pl.Datetime("us")
 BLOCK_BYTES = 16 << 20
 """Bytes read per block when streaming a file (a block is cut into one piece per core)."""
 
+SERIAL_BLOCK_BYTES = 16 << 20
+"""Block size of pyarrow's streaming reader in the serial fallback (a record must fit in one block)."""
+
 _HASH_CHUNK = 8 << 20
+_VALID = "__vl_valid"
 _RESERVED = ("__vl", "_vl")
 _GLOB = re.compile(r"[*?\[]")
 _TRUE = ("true", "t", "yes", "y", "1")
@@ -433,12 +437,18 @@ def _split(
         raws.insert(0, pl.col(RAW))
     reason = reasons[0] if len(reasons) == 1 else pl.coalesce(reasons)
     raw = raws[0] if len(raws) == 1 else pl.coalesce(raws)
-    # one cached node: valid and quarantined rows come from a single read when collected together
-    flagged = typed.with_columns(reason.cast(pl.String).alias(REASON), raw.cast(pl.String).alias(RAW)).cache()
-    frame = flagged.filter(pl.col(REASON).is_null()).select(
+    # One cached node: valid and quarantined rows come from a single read when collected together. The
+    # filters test a computed flag, which keeps Polars from pushing them into the scan (two different
+    # predicates there would make two scans).
+    flagged = (
+        typed.with_columns(reason.cast(pl.String).alias(REASON), raw.cast(pl.String).alias(RAW))
+        .with_columns(pl.col(REASON).is_null().alias(_VALID))
+        .cache()
+    )
+    frame = flagged.filter(pl.col(_VALID)).select(
         *[pl.col(temp[c]).alias(c) if c in temp else pl.col(c) for c in data], ROW_ID
     )
-    quarantine = flagged.filter(pl.col(REASON).is_not_null()).select(ROW_ID, REASON, RAW, *data)
+    quarantine = flagged.filter(~pl.col(_VALID)).select(ROW_ID, REASON, RAW, *data)
     return frame, quarantine
 
 
@@ -617,26 +627,33 @@ def _views(table: pa.Table) -> pa.Table:
 
 
 class _Chain(io.RawIOBase):
-    """A read-only stream over byte blocks (input of the serial fallback)."""
+    """A read-only stream over byte blocks, input of pyarrow's streaming reader (the serial fallback).
+
+    Reads are filled completely, except that a read never ends with a carriage return (unless at the end):
+    pyarrow's CSV reader loses the line feed of a CRLF inside a quoted field when its blocks split the pair.
+    """
 
     def __init__(self, blocks: Iterator[bytes]) -> None:
         self._blocks = blocks
-        self._current = b""
-        self._pos = 0
+        self._pending = bytearray()
+        self._done = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        while self._pos >= len(self._current):
+        while not self._done and len(self._pending) <= len(view):
             nxt = next(self._blocks, None)
             if nxt is None:
-                return 0
-            self._current, self._pos = nxt, 0
-        n = min(len(view), len(self._current) - self._pos)
-        view[:n] = self._current[self._pos : self._pos + n]
-        self._pos += n
+                self._done = True
+            else:
+                self._pending += nxt
+        n = min(len(view), len(self._pending))
+        if n > 1 and (not self._done or n < len(self._pending)) and self._pending[n - 1] == 0x0D:
+            n -= 1
+        view[:n] = self._pending[:n]
+        del self._pending[:n]
         return n
 
 
@@ -818,7 +835,9 @@ class _CsvScan:
                     schema={ROW_ID: pl.UInt64, REASON: pl.String, RAW: pl.String},
                 )
             )
-        frame = pl.concat(parts, how="diagonal") if parts else pl.DataFrame()
+        if not parts:
+            return pl.DataFrame(schema={c: self.schema[c] for c in needed})
+        frame = pl.concat(parts, how="diagonal")
         return frame.select(
             [pl.col(c) if c in frame.columns else pl.lit(None, self.schema[c]).alias(c) for c in needed]
         )
@@ -928,7 +947,7 @@ class _CsvScan:
         try:
             reader = pacsv.open_csv(
                 stream,
-                read_options=self._read_options(header, BLOCK_BYTES),
+                read_options=self._read_options(header, SERIAL_BLOCK_BYTES),
                 parse_options=self._parse_options(handler),
                 convert_options=self._convert_options(request.include),
             )
