@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from vaultline.errors import KeyringError
+from vaultline.keys import local
 from vaultline.keys.local import DEV_PASSPHRASE_FILE, PASSPHRASE_ENV, LocalKeyring
 from vaultline.keys.provider import KeyRef
 from vaultline.keys.secret import SecretBytes
@@ -41,6 +42,9 @@ def test_dev_keyring_warns_loudly(
     ring.create("k")
     assert "WARNING" in capsys.readouterr().err
     assert ring.is_dev and (tmp_path / DEV_PASSPHRASE_FILE).exists()
+    LocalKeyring(tmp_path).list()
+    assert "DEV keyring" not in capsys.readouterr().err  # once per process is loud enough
+    monkeypatch.setattr(local, "_warned_dev", set())
     LocalKeyring(tmp_path).list()
     assert "DEV keyring" in capsys.readouterr().err
 

@@ -1,4 +1,8 @@
-"""Terminal rendering with rich: progress while a run executes, and the run summary."""
+"""Terminal rendering with rich: progress while a run executes, and the run summary.
+
+Markup and emoji codes are off: column names, paths and reasons such as `pattern:email` are
+printed as they are, never interpreted.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,15 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console(stderr=False)
+_INGEST_REASONS = ("csv:", "json:", "type:")
+
+
+def _console(stderr: bool = False) -> Console:
+    width = None if Console(stderr=stderr).is_terminal else 160
+    return Console(stderr=stderr, emoji=False, highlight=False, markup=False, width=width)
+
+
+console = _console()
 
 
 @contextmanager
@@ -21,9 +33,9 @@ def progress(*, enabled: bool = True) -> Iterator[Callable[[str], None]]:
         return
     with Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=_console(stderr=True),
         transient=True,
     ) as bar:
         task = bar.add_task("starting", total=None)
@@ -33,10 +45,9 @@ def progress(*, enabled: bool = True) -> Iterator[Callable[[str], None]]:
 def summary(report: dict[str, Any]) -> None:
     rows = report.get("rows", {})
     status = report.get("status", "?")
-    colour = "green" if status == "succeeded" else "red"
     console.print(
-        f"[bold]{report.get('pipeline')}[/bold] run [cyan]{report.get('run_id')}[/cyan]: "
-        f"[{colour}]{status}[/{colour}] in {report.get('seconds', 0):.2f}s"
+        f"{report.get('pipeline')} run {report.get('run_id')}: {status} in {report.get('seconds', 0):.2f}s",
+        style="bold green" if status == "succeeded" else "bold red",
     )
     if status != "succeeded":
         console.print(f"  {report.get('error', '')}")
@@ -45,27 +56,19 @@ def summary(report: dict[str, Any]) -> None:
         f"  rows: {rows.get('input', 0):,} in, {rows.get('output', 0):,} out, "
         f"{rows.get('quarantined', 0):,} quarantined"
     )
-    steps = Table(
-        "#", "step", "rows in", "rows out", "quarantined", "plan+fit s", title="steps", title_justify="left"
-    )
-    for step in report.get("steps", []):
-        quarantined = ", ".join(f"{reason}: {n}" for reason, n in sorted(step["quarantined"].items())) or "-"
-        steps.add_row(
-            str(step["index"]), step["name"], f"{step['rows_in']:,}", f"{step['rows_out']:,}", quarantined,
-            f"{step['plan_seconds']:.2f}",
-        )  # fmt: skip
-    console.print(steps)
+    console.print(_steps_table(report))
+    reasons = _reasons_table(report)
+    if reasons.row_count:
+        console.print(reasons)
     protections = report.get("protections", {})
     if protections:
-        console.print(
-            "  protected: " + ", ".join(f"{c} ({'+'.join(p)})" for c, p in sorted(protections.items()))
-        )
+        listed = ", ".join(f"{c} ({'+'.join(p)})" for c, p in sorted(protections.items()))
+        console.print(f"  protected: {listed}")
     anomaly = report.get("anomaly") or {}
     if anomaly:
         rate = anomaly.get("flagged_rate")
-        console.print(
-            f"  anomalies flagged: {anomaly.get('flagged', '?')} (rate {rate if rate is not None else '?'})"
-        )
+        shown = f"{rate:.2%}" if isinstance(rate, float) else "?"
+        console.print(f"  anomalies flagged: {anomaly.get('flagged', '?')} ({shown})")
     for output in report.get("outputs", []):
         console.print(
             f"  output {output['name']}: {output['location']} "
@@ -75,6 +78,30 @@ def summary(report: dict[str, Any]) -> None:
         console.print(f"  quarantine: {report['quarantine']} (values encrypted)")
     timings = report.get("timings", {})
     console.print("  timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()))
+
+
+def _steps_table(report: dict[str, Any]) -> Table:
+    table = Table(
+        "#", "step", "rows in", "rows out", "quarantined", "plan+fit s", title="steps", title_justify="left"
+    )
+    for step in report.get("steps", []):
+        table.add_row(
+            str(step["index"]), step["name"], f"{step['rows_in']:,}", f"{step['rows_out']:,}",
+            f"{sum(step['quarantined'].values()):,}", f"{step['plan_seconds']:.2f}",
+        )  # fmt: skip
+    return table
+
+
+def _reasons_table(report: dict[str, Any]) -> Table:
+    table = Table("where", "reason", "rows", title="quarantined rows by reason", title_justify="left")
+    by_reason = report.get("rows", {}).get("quarantine_by_reason", {})
+    for reason, count in sorted(by_reason.items()):
+        if reason.startswith(_INGEST_REASONS):
+            table.add_row("source", reason, f"{count:,}")
+    for step in report.get("steps", []):
+        for reason, count in sorted(step["quarantined"].items()):
+            table.add_row(f"step {step['index']} {step['name']}", reason, f"{count:,}")
+    return table
 
 
 def runs_table(records: list[Any]) -> None:

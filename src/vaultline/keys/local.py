@@ -35,6 +35,7 @@ _FORMAT = 1
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 _CHECK = b"vaultline-keyring-check"
 _WRAP_MAGIC = b"VLK1"
+_warned_dev: set[str] = set()  # warn once per process and keyring, not on every open
 
 
 def _b64(data: bytes) -> str:
@@ -79,7 +80,8 @@ class LocalKeyring:
         if creating or dev_file.exists():
             if creating:
                 _write_private(dev_file, secrets.token_urlsafe(32))
-            if self._warn:
+            if self._warn and str(self.path) not in _warned_dev:
+                _warned_dev.add(str(self.path))
                 sys.stderr.write(
                     f"WARNING: {PASSPHRASE_ENV} is not set; using the DEV keyring at {self.path} whose "
                     "passphrase is stored beside it. Do not protect real data with it: set "

@@ -488,10 +488,11 @@ def _row_ids(base: int, first: int, count: int, bad: Sequence[int]) -> np.ndarra
 
 
 def _project(frame: pl.DataFrame, with_columns: list[str] | None, predicate: pl.Expr | None) -> pl.DataFrame:
+    """Apply what Polars pushed down to the plugin: the predicate (which it then trusts), the projection."""
     if predicate is not None:
         frame = frame.filter(predicate)
     if with_columns is not None:
-        frame = frame.select(with_columns)
+        frame = frame.select(with_columns) if with_columns else pl.DataFrame(height=frame.height)
     return frame
 
 
