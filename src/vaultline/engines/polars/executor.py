@@ -21,7 +21,7 @@ import polars as pl
 
 from vaultline.engines.polars.base import INTERNAL, REASON, ROW_ID, StepContext
 from vaultline.engines.polars.errors import engine_failure
-from vaultline.engines.polars.registry import implementation
+from vaultline.engines.polars.registry import implementation, prefetch
 from vaultline.engines.polars.sources import read_source
 from vaultline.errors import TransformError
 from vaultline.spec.models import Pipeline
@@ -225,6 +225,7 @@ def execute(
 ) -> EngineResult:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
+    prefetch([name for name, _ in pipeline.all_steps()])
     frame, quarantines, fingerprints = _ingest(pipeline, on_phase)
     plan = _plan_steps(pipeline, ctx, frame, quarantines, on_phase)
     timings["plan_and_fit"] = time.perf_counter() - clock
