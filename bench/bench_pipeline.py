@@ -86,7 +86,8 @@ def main() -> None:
     )  # fmt: skip
     base_rate = baseline_rows / base_seconds
     print(
-        f"naive pandas: {baseline_rows:,} rows in {base_seconds:.2f}s = {base_rate:,.0f} rows/s, peak RSS {base_rss:,.0f} MB"
+        f"naive pandas: {baseline_rows:,} rows in {base_seconds:.2f}s = {base_rate:,.0f} rows/s, "
+        f"peak RSS {base_rss:,.0f} MB"
     )
     print(
         f"fraud_pipeline rows={args.rows} rows_per_s={rate:.0f} baseline_rows_per_s={base_rate:.0f} "

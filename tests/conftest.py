@@ -9,6 +9,9 @@ import pytest
 from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
 from vaultline.run.context import RunContext
 
+# moto S3 server and PostgreSQL fixtures, shared by every test folder (tests/ is on sys.path)
+pytest_plugins = ["fixtures_services"]
+
 
 @pytest.fixture
 def keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalKeyring:

@@ -226,6 +226,27 @@ def test_csv_infer_schema(tmp_path: Path) -> None:
     assert frame.schema["name"] == pl.String
 
 
+def test_csv_with_only_a_header_and_an_empty_file(tmp_path: Path) -> None:
+    frame, quarantine = collect(
+        read_source(
+            "h",
+            source(format="csv", path=write(tmp_path / "h.csv", "id,amount\n"), schema={"amount": "int64"}),
+        )
+    )
+    assert frame.height == 0 and quarantine.height == 0
+    assert frame.schema == pl.Schema({"id": pl.String, "amount": pl.Int64, ROW_ID: pl.UInt64})
+    with pytest.raises(SourceError, match="is empty"):
+        read_source("e", source(format="csv", path=write(tmp_path / "e.csv", "")))
+
+
+def test_csv_partial_reads_stop_early(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.csv", "id\n" + "".join(f"{i}\n" for i in range(1000)))
+    ingest = read_source("c", source(format="csv", path=path))
+    assert ingest.frame.head(3).collect()["id"].to_list() == ["0", "1", "2"]
+    assert ingest.frame.filter(pl.col("id") == "500").collect()[ROW_ID].to_list() == [500]
+    assert ingest.frame.select(pl.len()).collect().item() == 1000
+
+
 def test_csv_glob_of_two_files_numbers_rows_across_files_and_fingerprints_each(tmp_path: Path) -> None:
     first = write(tmp_path / "part-1.csv", "id,v\n1,a\n2,b\n")
     second = write(tmp_path / "part-2.csv", "id,v\n3,c\n4,d,extra\n5,e\n")
@@ -452,20 +473,32 @@ def test_jsonl_small_blocks_bisect_to_the_bad_lines(tmp_path: Path, monkeypatch:
     assert frame["i"].to_list() == frame[ROW_ID].cast(pl.Int64).to_list()
 
 
+def test_jsonl_glob_continues_row_ids_and_needs_objects(tmp_path: Path) -> None:
+    write(tmp_path / "a.jsonl", '{"id": 1}\n{"id": 2}\n')
+    write(tmp_path / "b.jsonl", '{"id": 3}\n{"id": \n')
+    frame, quarantine = collect(read_source("j", source(format="jsonl", path=str(tmp_path / "*.jsonl"))))
+    assert frame["id"].to_list() == [1, 2, 3]
+    assert frame[ROW_ID].to_list() == [0, 1, 2]
+    assert quarantine[ROW_ID].to_list() == [3]
+    with pytest.raises(SourceError, match="no JSON object"):
+        read_source("j", source(format="jsonl", path=write(tmp_path / "c.jsonl", "[1]\n[2]\n")))
+
+
 # ---------------------------------------------------------------------------------------- Parquet
 
 
 def test_parquet_with_declared_types(tmp_path: Path) -> None:
     path = tmp_path / "p.parquet"
-    pl.DataFrame({"id": ["01", "02", "03"], "amount": ["1", "x", "3"], "n": [1, 2, 3]}).write_parquet(path)
-    ingest = read_source(
-        "p", source(format="parquet", path=str(path), schema={"amount": "int64", "n": "int64"})
-    )
+    data = {"id": ["01", "02", "03", "04"], "amount": ["1", "x", "3", "4"], "n": [1.0, 2.0, 3.0, 4.5]}
+    pl.DataFrame(data).write_parquet(path)
+    schema = {"amount": "int64", "n": "int64", "id": "string"}
+    ingest = read_source("p", source(format="parquet", path=str(path), schema=schema))
     frame, quarantine = collect(ingest)
     assert frame["amount"].to_list() == [1, 3]
+    assert frame["n"].to_list() == [1, 3]
     assert frame[ROW_ID].to_list() == [0, 2]
-    assert quarantine[REASON].to_list() == ["type:amount"]
-    assert quarantine[RAW].to_list() == ["x"]
+    assert quarantine[REASON].to_list() == ["type:amount", "type:n"]  # 4.5 is not truncated to 4
+    assert quarantine[RAW].to_list() == ["x", "4.5"]
     assert ingest.fingerprints[0]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 

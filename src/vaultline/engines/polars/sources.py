@@ -2,26 +2,28 @@
 
 Every format ends in the same shape:
 
-- `Ingest.frame`: the valid rows, typed per `source.columns`, plus `ROW_ID` (UInt64, the 0-based
-  position of the record within the source, counting quarantined records too, so a quarantined row can be
-  traced back to the input);
-- `Ingest.quarantine`: the rows that could not be read: `ROW_ID`, `REASON` (`csv:expected 7 fields, got 8`,
-  `json:Expecting value`, `type:amount`), `RAW` (the raw line, or the raw text of the field that failed to
-  convert) and the source columns as read (text for CSV/JSONL, null for rows that could not be split);
-- `Ingest.fingerprints`: the SHA-256 of every input file's bytes (a second, streamed read made when the
-  source is planned), or for PostgreSQL the hash of the query text and the row count.
+- `Ingest.frame`: the valid rows, typed per `source.columns`, plus `ROW_ID` (UInt64: the 0-based position of
+  the record within the source, files of a glob in sorted order, quarantined records and not blank lines
+  counted, so a quarantined row can be traced back to the input);
+- `Ingest.quarantine`: the records that could not be read: `ROW_ID`, `REASON` (`csv:expected 7 fields,
+  got 8`, `json:Expecting value`, `type:amount`), `RAW` (the raw record, or the raw text of the first field
+  that failed to convert) and the source's columns as read (text for CSV/JSONL; null when the record could
+  not be split). Nothing is dropped silently;
+- `Ingest.fingerprints`: the SHA-256 and size of every input file, computed now by a second streamed read,
+  or for PostgreSQL a hash of the query text and the row count.
 
-CSV is parsed by pyarrow and streamed into Polars through an IO plugin, so memory stays bounded whatever
-the file size. pyarrow only reports the row number of a malformed (ragged) row when it parses serially, so
-each block of the file is cut at record boundaries (newlines at even quote parity, as in RFC 4180) into one
-piece per core, and the pieces are parsed serially in parallel threads. A cut that turns out to be inside a
-quoted field (possible only with stray quote characters) is detected and the rest of that file is parsed
-serially, which is slower but exact. JSON Lines are decoded in blocks by Polars; a block that fails is
-bisected down to the malformed lines. Parquet uses Polars' native scan. PostgreSQL is streamed with a
-server-side cursor.
+CSV is parsed by pyarrow and streamed into Polars through an IO plugin, so memory stays bounded whatever the
+file size. pyarrow reports the row number of a malformed (ragged) record only when it parses serially, so
+each block of the file is cut at record ends (newlines after an even number of quote characters, RFC 4180)
+into one piece per core, and the pieces are parsed serially, in parallel threads. A cut that lands inside a
+quoted field (possible only with stray quote characters) is detected, and the rest of that file is parsed
+by pyarrow's serial streaming reader: slower, never wrong. JSON Lines are decoded by Polars block by block;
+a block that fails is bisected down to its bad lines. Parquet uses Polars' native scan. PostgreSQL rows are
+streamed with a server-side cursor.
 
 Text is converted to the declared types non-strictly; a non-null text that does not convert sends its row
-to quarantine with `type:<column>`. Nothing returned here, and no error raised, contains a data value.
+to quarantine with `type:<column>`. Valid and quarantined rows share one cached scan, so collecting both
+together (as the executor does) reads the source once. Errors never quote data values.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -68,7 +70,10 @@ SERIAL_BLOCK_BYTES = 16 << 20
 """Block size of pyarrow's streaming reader in the serial fallback (a record must fit in one block)."""
 
 _HASH_CHUNK = 8 << 20
+_HEAD_BYTES = 1 << 20
+"""How much of each file's beginning is inspected (header, inferred types, JSON fields)."""
 _VALID = "__vl_valid"
+_T = TypeVar("_T")
 _RESERVED = ("__vl", "_vl")
 _GLOB = re.compile(r"[*?\[]")
 _TRUE = ("true", "t", "yes", "y", "1")
@@ -127,8 +132,6 @@ class _InputFile:
     location: str
     stamp: tuple[Any, ...]
     """What identified the file's content when it was fingerprinted (size, mtime or ETag)."""
-    head: bytes
-    """The first bytes read while hashing (used to read the header without another request)."""
 
 
 def _arrow_message(exc: BaseException) -> str:
@@ -204,8 +207,20 @@ def _open(location: str) -> Any:
     return open(location, "rb")
 
 
-def _fingerprint(name: str, location: str) -> tuple[dict[str, Any], _InputFile]:
-    """SHA-256 of the file's bytes, streamed in chunks (a second read of the data, kept for lineage)."""
+@dataclass(frozen=True)
+class _Head:
+    """The beginning of a file, seen while it was hashed (so reading a header costs no extra request)."""
+
+    data: bytes
+    complete: bool
+    """The whole file (else `data` may end inside a line, or inside a character)."""
+
+
+def _fingerprint(
+    name: str, location: str, index: int, inspect: Callable[[int, _InputFile, _Head], _T]
+) -> tuple[dict[str, Any], _InputFile, _T]:
+    """SHA-256 of the file's bytes, streamed in chunks (a second read of the data, kept for lineage);
+    `inspect` looks at the file's first bytes meanwhile and returns what the reader needs from them."""
     digest = hashlib.sha256()
     size = 0
     head = b""
@@ -213,24 +228,33 @@ def _fingerprint(name: str, location: str) -> tuple[dict[str, Any], _InputFile]:
         stamp = _stamp(location)
         with _open(location) as handle:
             while chunk := handle.read(_HASH_CHUNK):
-                if not head:
-                    head = chunk
+                if len(head) < _HEAD_BYTES:
+                    head += chunk[: _HEAD_BYTES - len(head)]
                 digest.update(chunk)
                 size += len(chunk)
     except Exception as exc:
         raise _io_error(name, location, exc) from None
-    record = {"location": location, "sha256": digest.hexdigest(), "bytes": size}
-    return record, _InputFile(location, stamp, head)
+    file = _InputFile(location, stamp)
+    seen = inspect(index, file, _Head(head, len(head) == size))
+    return {"location": location, "sha256": digest.hexdigest(), "bytes": size}, file, seen
 
 
-def _fingerprints(name: str, files: list[str]) -> tuple[list[dict[str, Any]], list[_InputFile]]:
-    records: list[dict[str, Any]] = []
-    inputs: list[_InputFile] = []
-    for location in files:
-        record, file = _fingerprint(name, location)
-        records.append(record)
-        inputs.append(file)
-    return records, inputs
+def _fingerprints(
+    name: str, files: list[str], inspect: Callable[[int, _InputFile, _Head], _T]
+) -> tuple[list[dict[str, Any]], list[_InputFile], list[_T]]:
+    """Fingerprint every file (in parallel: hashing releases the GIL)."""
+    if len(files) == 1:
+        results = [_fingerprint(name, files[0], 0, inspect)]
+    else:
+        with ThreadPoolExecutor(_workers(), thread_name_prefix="vaultline-sha256") as pool:
+            results = list(
+                pool.map(lambda item: _fingerprint(name, item[1], item[0], inspect), enumerate(files))
+            )
+    return [r[0] for r in results], [r[1] for r in results], [r[2] for r in results]
+
+
+def _nothing(_index: int, _file: _InputFile, _head: _Head) -> None:
+    return None
 
 
 def _check_unchanged(name: str, file: _InputFile) -> None:
@@ -279,19 +303,65 @@ class _Utf8:
         return data
 
 
-def _blocks(name: str, location: str, handle: Any, encoding: str) -> Iterator[bytes]:
-    """The file's bytes as UTF-8 blocks of about BLOCK_BYTES."""
-    text = _Utf8(name, location, encoding)
-    while True:
+class _Reader:
+    """A file's content as UTF-8, in blocks of about BLOCK_BYTES appended to what the caller carries over.
+
+    UTF-8 files are read straight into the block (`readinto`): one copy per byte, no concatenation.
+    """
+
+    def __init__(self, name: str, location: str, handle: Any, encoding: str) -> None:
+        self.name = name
+        self.location = location
+        self.handle = handle
+        self.text = _Utf8(name, location, encoding)
+        self.direct = self.text.decoder is None and hasattr(handle, "readinto")
+        self.done = False
+
+    def extend(self, carry: bytes | bytearray) -> bytearray | None:
+        """`carry` followed by the next block, or None at the end of the file."""
         try:
-            raw = handle.read(BLOCK_BYTES)
+            return self._direct(carry) if self.direct else self._decoded(carry)
+        except VaultlineError:
+            raise
         except Exception as exc:
-            raise _io_error(name, location, exc) from None
-        data = text.feed(raw, final=not raw)
-        if data:
-            yield data
-        if not raw:
-            return
+            raise _io_error(self.name, self.location, exc) from None
+
+    def _direct(self, carry: bytes | bytearray) -> bytearray | None:
+        if self.done:
+            return None
+        start = len(carry)
+        buf = bytearray(start + BLOCK_BYTES)
+        buf[:start] = carry
+        filled = start
+        with memoryview(buf) as view:
+            while filled < len(buf):
+                n = self.handle.readinto(view[filled:])
+                if not n:
+                    self.done = True
+                    break
+                filled += n
+        if filled == start:
+            return None
+        del buf[filled:]
+        if self.text.first:
+            self.text.first = False
+            if buf[start : start + len(_BOM)] == _BOM:
+                del buf[start : start + len(_BOM)]
+        return buf
+
+    def _decoded(self, carry: bytes | bytearray) -> bytearray | None:
+        while not self.done:
+            raw = self.handle.read(BLOCK_BYTES)
+            self.done = not raw
+            data = self.text.feed(raw, final=self.done)
+            if data:
+                return bytearray(carry) + data
+        return None
+
+    def rest(self) -> Iterator[bytes | bytearray]:
+        """The remaining blocks."""
+        while (block := self.extend(b"")) is not None:
+            yield block
 
 
 # ----------------------------------------------------------------------------------- typing rules
@@ -380,7 +450,10 @@ def _conversion(column: str, dtype: pl.DataType, kind: ColumnType) -> _Conversio
         return _Conversion(column, _parse_text(source, kind), source, refine=kind == "datetime")
     if kind == "string":
         return _Conversion(column, source.cast(pl.String), source.cast(pl.String))
-    return _Conversion(column, source.cast(_DTYPES[kind], strict=False), source.cast(pl.String, strict=False))
+    value = source.cast(_DTYPES[kind], strict=False)
+    if kind == "int64" and (dtype.is_float() or isinstance(dtype, pl.Decimal)):
+        value = pl.when(value.cast(dtype) == source).then(value)  # 1.5 is refused, not truncated to 1
+    return _Conversion(column, value, source.cast(pl.String, strict=False))
 
 
 def _split(
@@ -496,6 +569,15 @@ def _project(frame: pl.DataFrame, with_columns: list[str] | None, predicate: pl.
     return frame
 
 
+def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """`frame` with exactly the columns of `schema`, in order; missing ones are nulls of the frame's height
+    (added with with_columns: a select of literals alone would make a single row)."""
+    missing = [pl.lit(None, dtype).alias(c) for c, dtype in schema.items() if c not in frame.columns]
+    if missing:
+        frame = frame.with_columns(missing)
+    return frame.select(list(schema))
+
+
 def _needed(
     all_columns: Sequence[str], with_columns: list[str] | None, predicate: pl.Expr | None
 ) -> list[str]:
@@ -552,7 +634,7 @@ class _Parsed:
 
 @dataclass
 class _Block:
-    buf: bytes
+    buf: bytes | bytearray
     fresh: int
     """Offset in `buf` of the bytes read for this block (before it: the previous block's unfinished tail)."""
     pieces: list[_Piece]
@@ -565,7 +647,7 @@ def _quotes(arr: np.ndarray[Any, np.dtype[np.uint8]], quote: int, start: int, st
 
 
 def _even_newline_from(
-    buf: bytes, quote: int, start: int, *, limit: int, quotes: int, tries: int
+    buf: bytes | bytearray, quote: int, start: int, *, limit: int, quotes: int, tries: int
 ) -> int | None:
     """End offset of the first newline at/after `start` with an even number of quotes before it, given
     the number of quotes before `start`."""
@@ -581,7 +663,9 @@ def _even_newline_from(
     return None
 
 
-def _record_cuts(buf: bytes, quote: int, parts: int, *, eof: bool, tries: int = 64) -> list[int] | None:
+def _record_cuts(
+    buf: bytes | bytearray, quote: int, parts: int, *, eof: bool, tries: int = 64
+) -> list[int] | None:
     """Offsets `[0, c1, ..., end]` cutting `buf` (which starts at a record start) into up to `parts` pieces
     at newlines preceded by an even number of quote characters, i.e. record ends under RFC 4180. `end` is
     `len(buf)` at the end of the file, else the last such newline (None when there is none)."""
@@ -634,7 +718,7 @@ class _Chain(io.RawIOBase):
     pyarrow's CSV reader loses the line feed of a CRLF inside a quoted field when its blocks split the pair.
     """
 
-    def __init__(self, blocks: Iterator[bytes]) -> None:
+    def __init__(self, blocks: Iterator[bytes | bytearray]) -> None:
         self._blocks = blocks
         self._pending = bytearray()
         self._done = False
@@ -658,7 +742,7 @@ class _Chain(io.RawIOBase):
         return n
 
 
-def _then(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+def _then(first: list[bytes | bytearray], rest: Iterator[bytes | bytearray]) -> Iterator[bytes | bytearray]:
     yield from (b for b in first if b)
     yield from rest
 
@@ -822,7 +906,13 @@ class _CsvScan:
         if table is not None and table.num_rows:
             valid = pl.from_arrow(_views(table))
             assert isinstance(valid, pl.DataFrame)
-            parts.append(valid.with_columns(pl.Series(ROW_ID, ids, dtype=pl.UInt64)))
+            parts.append(
+                valid.with_columns(
+                    pl.Series(ROW_ID, ids, dtype=pl.UInt64),
+                    pl.lit(None, pl.String).alias(REASON),
+                    pl.lit(None, pl.String).alias(RAW),
+                )
+            )
         if bad:
             parts.append(
                 pl.DataFrame(
@@ -838,10 +928,7 @@ class _CsvScan:
             )
         if not parts:
             return pl.DataFrame(schema={c: self.schema[c] for c in needed})
-        frame = pl.concat(parts, how="diagonal")
-        return frame.select(
-            [pl.col(c) if c in frame.columns else pl.lit(None, self.schema[c]).alias(c) for c in needed]
-        )
+        return _conform(pl.concat(parts, how="diagonal"), {c: self.schema[c] for c in needed})
 
     def _file(self, file: _InputFile, request: _CsvRequest, base: int) -> Generator[pl.DataFrame, None, int]:
         """Batches of one file; returns how many records it had."""
@@ -854,15 +941,15 @@ class _CsvScan:
         check = include if self.names[-1] in include else [*include, self.names[-1]]
         start = base
         with handle:
-            blocks = _blocks(self.name, file.location, handle, self.options.encoding)
+            reader = _Reader(self.name, file.location, handle, self.options.encoding)
             queue: deque[_Block] = deque()
-            carry = b""
+            carry: bytes | bytearray = b""
             more = True
             first = True
             try:
                 while True:
                     while more and len(queue) < 2:  # keep the next block parsing while this one is consumed
-                        block, carry, more = self._next_block(blocks, carry, first, check, request.pool)
+                        block, carry, more = self._next_block(reader, carry, first, check, request.pool)
                         first = False
                         if block is not None:
                             queue.append(block)
@@ -877,7 +964,7 @@ class _CsvScan:
                                 later.cancel()
                             rest = [block.buf[piece.start :], *(b.buf[b.fresh :] for b in queue)]
                             queue.clear()
-                            stream = _Chain(_then(rest, blocks))
+                            stream = _Chain(_then(rest, reader.rest()))
                             serial = self._serial(
                                 request, file.location, stream, header=piece.header, base=base
                             )
@@ -903,31 +990,36 @@ class _CsvScan:
             raise self._arrow_error(location, exc) from None
 
     def _next_block(
-        self, blocks: Iterator[bytes], carry: bytes, first: bool, include: list[str], pool: ThreadPoolExecutor
-    ) -> tuple[_Block | None, bytes, bool]:
+        self,
+        reader: _Reader,
+        carry: bytes | bytearray,
+        first: bool,
+        include: list[str],
+        pool: ThreadPoolExecutor,
+    ) -> tuple[_Block | None, bytes | bytearray, bool]:
         """Read up to a record boundary, cut into pieces and start parsing them: (block, tail, more)."""
-        buf = carry
         fresh = len(carry)
+        buf = carry
         while True:
-            chunk = next(blocks, None)
-            if chunk is None and not buf:
+            grown = reader.extend(buf)
+            eof = grown is None
+            if grown is not None:
+                buf = grown
+            elif not buf:
                 return None, b"", False
-            if chunk is not None:
-                buf += chunk
-            cuts = _record_cuts(buf, self.quote, self.workers, eof=chunk is None)
+            cuts = _record_cuts(buf, self.quote, self.workers, eof=eof)
             if cuts is not None:
                 end = cuts[-1]
                 header = first and self.options.header
                 pieces = [
-                    _Piece(a, b, header and a == 0, chunk is None and b == end)
-                    for a, b in itertools.pairwise(cuts)
+                    _Piece(a, b, header and a == 0, eof and b == end) for a, b in itertools.pairwise(cuts)
                 ]
                 view = pa.py_buffer(buf)
                 futures = [
                     pool.submit(self._parse, view.slice(p.start, p.end - p.start), p.header, include)
                     for p in pieces
                 ]
-                return _Block(buf, fresh, pieces, futures), buf[end:], chunk is not None
+                return _Block(buf, fresh, pieces, futures), buf[end:], not eof
             if len(buf) >= 4 * BLOCK_BYTES:  # no record end at even quote parity: stray quotes
                 header = first and self.options.header
                 return _Block(buf, fresh, [_Piece(0, len(buf), header, False)], []), b"", False
@@ -970,11 +1062,11 @@ class _CsvScan:
 
 
 def _csv_header(
-    name: str, file: _InputFile, options: CsvOptions, infer: bool
+    name: str, file: _InputFile, start: _Head, options: CsvOptions, infer: bool
 ) -> tuple[list[str], dict[str, pa.DataType]]:
     """Column names (and, when asked, pyarrow's inferred types) from the first bytes of a file."""
-    whole = len(file.head) < _HASH_CHUNK  # else only a prefix was kept: it may end inside a character
-    head = _Utf8(name, file.location, options.encoding).feed(file.head, final=whole)
+    whole = start.complete
+    head = _Utf8(name, file.location, options.encoding).feed(start.data, final=whole)
     if not head.strip():
         raise SourceError(
             f"{file.location} is empty", hint="a CSV source needs at least one line", where=_where(name)
@@ -1052,10 +1144,14 @@ def _read_csv(name: str, source: Source, files: list[str]) -> Ingest:
             hint="use a Python codec name such as utf-8, latin-1 or cp1252",
             where=_where(name),
         ) from None
-    fingerprints, inputs = _fingerprints(name, files)
-    names, inferred = _csv_header(name, inputs[0], options, source.infer_schema)
-    for file in inputs[1:]:
-        if _csv_header(name, file, options, False)[0] != names:
+
+    def header(index: int, file: _InputFile, head: _Head) -> tuple[list[str], dict[str, pa.DataType]]:
+        return _csv_header(name, file, head, options, source.infer_schema and index == 0)
+
+    fingerprints, inputs, headers = _fingerprints(name, files, header)
+    names, inferred = headers[0]
+    for file, (other, _) in zip(inputs[1:], headers[1:], strict=True):
+        if other != names:
             raise SourceError(
                 f"{file.location} does not have the same columns as {inputs[0].location}",
                 hint="every file a glob matches must have the same header (same names, same order)",
@@ -1165,10 +1261,9 @@ class _JsonlScan:
                     schema={ROW_ID: pl.UInt64, REASON: pl.String, RAW: pl.String},
                 )
             )
-        frame = pl.concat(parts, how="diagonal") if parts else pl.DataFrame(schema=self.schema)
-        return frame.select(
-            [pl.col(c) if c in frame.columns else pl.lit(None, t).alias(c) for c, t in self.schema.items()]
-        )
+        if not parts:
+            return pl.DataFrame(schema=self.schema)
+        return _conform(pl.concat(parts, how="diagonal"), self.schema)
 
     def _batches(self) -> Iterator[pl.DataFrame]:
         base = 0
@@ -1179,13 +1274,13 @@ class _JsonlScan:
             except Exception as exc:
                 raise _io_error(self.name, file.location, exc) from None
             with handle:
+                reader = _Reader(self.name, file.location, handle, "utf-8")
                 carry = b""
-                for chunk in _blocks(self.name, file.location, handle, "utf-8"):
-                    buf = carry + chunk
+                while (buf := reader.extend(carry)) is not None:
                     cut = buf.rfind(b"\n") + 1
-                    carry = buf[cut:]
+                    carry = bytes(buf[cut:])
                     if cut:
-                        frame, count = self._lines(buf[:cut], file.location, base)
+                        frame, count = self._lines(bytes(buf[:cut]), file.location, base)
                         base += count
                         if frame.height:
                             yield frame
@@ -1209,11 +1304,11 @@ class _JsonlScan:
 
 
 def _json_fields(
-    name: str, file: _InputFile, declared: dict[str, ColumnType]
+    name: str, file: _InputFile, start: _Head, declared: dict[str, ColumnType]
 ) -> tuple[dict[str, pl.DataType], dict[str, ColumnType]]:
     """Fields inferred from the first lines; scalars are read as text and converted like CSV columns."""
     sample: list[str] = []
-    head = _Utf8(name, file.location, "utf-8").feed(file.head, final=False).decode("utf-8", errors="ignore")
+    head = _Utf8(name, file.location, "utf-8").feed(start.data, final=False).decode("utf-8", errors="ignore")
     for line in head.splitlines()[:_JSON_SAMPLE_LINES]:
         if not line.strip():
             continue
@@ -1260,8 +1355,15 @@ def _json_fields(
 
 
 def _read_jsonl(name: str, source: Source, files: list[str]) -> Ingest:
-    fingerprints, inputs = _fingerprints(name, files)
-    fields, kinds = _json_fields(name, inputs[0], dict(source.columns or {}))
+    declared = dict(source.columns or {})
+
+    def fields_of(
+        index: int, file: _InputFile, head: _Head
+    ) -> tuple[dict[str, pl.DataType], dict[str, ColumnType]]:
+        return _json_fields(name, file, head, declared) if index == 0 else ({}, {})
+
+    fingerprints, inputs, seen = _fingerprints(name, files, fields_of)
+    fields, kinds = seen[0]
     scan = _JsonlScan(name, inputs, fields)
     lazy = register_io_source(
         scan, schema=scan.schema, is_pure=True, explain_name="vaultline jsonl", explain_detail=name
@@ -1274,7 +1376,7 @@ def _read_jsonl(name: str, source: Source, files: list[str]) -> Ingest:
 
 
 def _read_parquet(name: str, source: Source, files: list[str]) -> Ingest:
-    fingerprints, _ = _fingerprints(name, files)
+    fingerprints, _, _ = _fingerprints(name, files, _nothing)
     options = locations.polars_storage_options(files[0])
     first: pl.Schema | None = None
     for location in files:

@@ -1,4 +1,6 @@
-"""Service fixtures for engine tests: a moto S3 server and the PostgreSQL server, both on loopback.
+"""Service fixtures: a moto S3 server and the PostgreSQL server, both on loopback.
+
+tests/conftest.py loads them for every test folder through `pytest_plugins`.
 
 - `moto_server` (session): a moto server on 127.0.0.1 with fake credentials; sets VAULTLINE_S3_ENDPOINT
   (and the AWS_* variables) for the whole session and yields the endpoint URL.

@@ -1,0 +1,40 @@
+"""The run catalog on SQLite and on the PostgreSQL server on loopback."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from vaultline.catalog.runs import RunCatalog
+from vaultline.errors import CatalogError
+
+
+def _roundtrip(catalog: RunCatalog) -> None:
+    pipeline = f"p-{uuid.uuid4().hex[:8]}"
+    run_id = f"r-{uuid.uuid4().hex[:8]}"
+    catalog.start(run_id, pipeline, "0" * 64)
+    assert catalog.list(pipeline=pipeline)[0].status == "running"
+    report = {"status": "succeeded", "rows": {"input": 3, "output": 2, "quarantined": 1}, "steps": []}
+    catalog.finish(run_id, report)
+    (record,) = catalog.list(pipeline=pipeline)
+    assert (record.status, record.rows_in, record.rows_out, record.rows_quarantined) == ("succeeded", 3, 2, 1)
+    assert catalog.report(run_id) == report
+    with pytest.raises(CatalogError, match="no run with id"):
+        catalog.report("missing")
+
+
+def test_sqlite(tmp_path: Path) -> None:
+    _roundtrip(RunCatalog(f"sqlite:///{tmp_path / 'c.db'}"))
+
+
+@pytest.mark.postgres
+def test_postgres(postgres_url: str) -> None:
+    _roundtrip(RunCatalog(postgres_url.replace("postgresql://", "postgresql+psycopg://")))
+
+
+def test_unreachable_catalog_is_a_clear_error() -> None:
+    with pytest.raises(CatalogError) as caught:
+        RunCatalog("postgresql+psycopg://nobody:secretpw@127.0.0.1:1/none?connect_timeout=1")
+    assert "secretpw" not in str(caught.value) and "***" in str(caught.value)

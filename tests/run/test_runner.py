@@ -1,0 +1,118 @@
+"""The runner: failed runs leave no output, fitted edges are reused, S3 in and out, catalog on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from vaultline.demo.fraud import generate_fraud
+from vaultline.errors import TransformError
+from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
+from vaultline.run.runner import run
+from vaultline.spec.loader import loads
+from vaultline.state import State
+
+SPEC = """\
+version: 1
+name: small
+params: {source: raw, target: out, max_fraction: 0.2}
+keys: {customer: customer_key}
+sources:
+  tx: {format: csv, path: "${params.source}/transactions.csv"}
+steps:
+  - clean:
+      cast: {amount: float64}
+      constraints: {amount: {min: 0}}
+  - tokenize: {columns: [customer_id], domain: customer}
+  - bin: {column: amount, method: quantile, bins: 4}
+  - drop: {columns: [email, card_number, account_number, ip_address, device_id]}
+outputs:
+  o: {path: "${params.target}/small"}
+quarantine: {max_fraction: "${params.max_fraction}"}
+"""
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv(PASSPHRASE_ENV, "runner-test-passphrase")
+    state = State(tmp_path / "state").ensure()
+    LocalKeyring(state.root).create("customer_key")
+    data = generate_fraud(2000, tmp_path / "a")
+    return {"tmp": tmp_path, "state": state, "raw": data.data_path.parent}
+
+
+def _run(workspace: dict[str, Any], text: str = SPEC, **params: Any) -> dict[str, Any]:
+    overrides = {"source": str(workspace["raw"]), "target": str(workspace["tmp"] / "out"), **params}
+    return run(loads(text, overrides=overrides), workspace["state"])
+
+
+def test_failed_run_leaves_no_output_and_is_recorded(workspace: dict[str, Any]) -> None:
+    with pytest.raises(TransformError, match="quarantined, more than the allowed"):
+        _run(workspace, max_fraction=0.0)
+    out = workspace["tmp"] / "out" / "small"
+    assert not any(out.iterdir()) if out.exists() else True
+    from vaultline.catalog.runs import RunCatalog
+
+    (record,) = RunCatalog(workspace["state"].catalog_url).list()
+    assert record.status == "failed" and "quarantined" in (record.error or "")
+    assert _run(workspace)["status"] == "succeeded"  # a rerun completes
+
+
+def test_bin_edges_are_reused_from_an_earlier_run(workspace: dict[str, Any]) -> None:
+    first = _run(workspace)
+    edges = next(s for s in first["steps"] if s["name"] == "bin")["facts"]["edges"]
+    other = generate_fraud(1500, workspace["tmp"] / "b", seed=99)
+    reuse = SPEC.replace("bins: 4}", f"bins: 4, reuse_run: {first['run_id']}}}")
+    second = _run(workspace, reuse, source=str(other.data_path.parent))
+    facts = next(s for s in second["steps"] if s["name"] == "bin")["facts"]
+    assert facts["edges"] == edges
+    fitted = _run(workspace, source=str(other.data_path.parent))
+    assert next(s for s in fitted["steps"] if s["name"] == "bin")["facts"]["edges"] != edges
+
+
+def test_report_on_disk_equals_catalog(workspace: dict[str, Any]) -> None:
+    report = _run(workspace)
+    on_disk = json.loads((workspace["state"].run_dir(report["run_id"]) / "report.json").read_text())
+    from vaultline.catalog.runs import RunCatalog
+
+    assert RunCatalog(workspace["state"].catalog_url).report(report["run_id"]) == on_disk
+    assert on_disk["key_versions"] == {"tokenize/customer": 1, "siv/quarantine": 1}
+
+
+@pytest.mark.s3
+def test_pipeline_from_s3_to_s3(workspace: dict[str, Any], s3_client: Any, s3_bucket: str) -> None:
+    s3_client.upload_file(str(workspace["raw"] / "transactions.csv"), s3_bucket, "raw/transactions.csv")
+    report = _run(workspace, source=f"s3://{s3_bucket}/raw", target=f"s3://{s3_bucket}/processed")
+    (output,) = report["outputs"]
+    assert output["location"].startswith(f"s3://{s3_bucket}/processed/small/")
+    key = output["location"].removeprefix(f"s3://{s3_bucket}/")
+    body = s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+    import hashlib
+
+    assert hashlib.sha256(body).hexdigest() == output["sha256"]
+    local = workspace["tmp"] / "copy.parquet"
+    local.write_bytes(body)
+    assert pq.read_metadata(local).num_rows == report["rows"]["output"]
+
+
+@pytest.mark.s3
+def test_merchant_mapping_file_on_s3(workspace: dict[str, Any], s3_client: Any, s3_bucket: str) -> None:
+    mapping = {
+        "5411": {"category": "grocery", "risk_level": "low", "parent": "retail"},
+        "unknown": {"category": "other", "risk_level": "high", "parent": "uncategorized"},
+    }
+    s3_client.put_object(Bucket=s3_bucket, Key="ref/mcc.json", Body=json.dumps(mapping).encode())
+    spec = SPEC.replace(
+        "  - drop:", f"  - encode: {{column: mcc, mapping_file: 's3://{s3_bucket}/ref/mcc.json'}}\n  - drop:"
+    )
+    report = _run(workspace, spec)
+    table = pq.read_table(report["outputs"][0]["location"])
+    categories = set(table.column("mcc_category").to_pylist())
+    assert categories == {"grocery", "other"}
+    encode = next(s for s in report["steps"] if s["name"] == "encode")
+    unknown = sum(v for v in encode["metrics"].values())
+    assert unknown == table.num_rows - table.column("mcc").to_pylist().count("5411")
