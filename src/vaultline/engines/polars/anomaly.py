@@ -89,7 +89,7 @@ def _sample(
     frame: pl.LazyFrame, features: list[pl.Expr], params: Params, ctx: StepContext
 ) -> tuple[pl.DataFrame, int]:
     """Every k-th row of the feature projection, k = ceil(rows / sample_rows); (sample, k)."""
-    projected = frame.select(f.cast(pl.Float32) for f in features).collect()
+    projected = frame.select(f.cast(pl.Float32) for f in features).collect(engine="streaming")
     rows = projected.height
     if rows == 0:
         raise _error(

@@ -34,6 +34,7 @@ from vaultline.keys.secret import SecretBytes
 REASON = "_vl_reason"
 ROW_ID = "__vl_row"
 INTERNAL = "__vl_"
+_KEEP = "__vl_keep"
 
 
 class StepContext(Protocol):
@@ -77,10 +78,16 @@ def internal_column(ctx: StepContext, name: str) -> str:
 
 
 def split_quarantine(frame: pl.LazyFrame, reason: pl.Expr) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """Split on a reason expression (null = keep): kept rows, and rejected rows with REASON."""
-    marked = frame.with_columns(reason.alias(REASON))
-    kept = marked.filter(pl.col(REASON).is_null()).drop(REASON)
-    rejected = marked.filter(pl.col(REASON).is_not_null())
+    """Split on a reason expression (null = keep): kept rows, and rejected rows with REASON.
+
+    The marked frame is one cached node and the filters test a computed flag (which Polars cannot push
+    below the cache), so when both branches are collected together the upstream plan runs once.
+    """
+    marked = (
+        frame.with_columns(reason.alias(REASON)).with_columns(pl.col(REASON).is_null().alias(_KEEP)).cache()
+    )
+    kept = marked.filter(pl.col(_KEEP)).drop(REASON, _KEEP)
+    rejected = marked.filter(~pl.col(_KEEP)).drop(_KEEP)
     return kept, rejected
 
 

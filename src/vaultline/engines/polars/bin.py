@@ -48,7 +48,7 @@ def _fit(frame: pl.LazyFrame, params: Params, dtype: pl.DataType, ctx: StepConte
         values = values.filter(values.is_finite())
     points = enumerate(params.quantile_points())
     fitted = [values.quantile(q, interpolation=params.interpolation).alias(f"q{i}") for i, q in points]
-    row = frame.select(fitted).collect().row(0)
+    row = frame.select(fitted).collect(engine="streaming").row(0)
     if any(v is None for v in row):
         raise _error(
             ctx,

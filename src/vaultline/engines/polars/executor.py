@@ -240,7 +240,7 @@ def execute(
     on_phase("executing")
     clock = time.perf_counter()
     try:
-        collected = pl.collect_all([*sinks, metrics_frame, *quarantine_frames])
+        collected = pl.collect_all([*sinks, metrics_frame, *quarantine_frames], engine="streaming")
         timings["execute"] = time.perf_counter() - clock
         metrics_row = collected[len(sinks)].row(0, named=True)
         rows_output = int(metrics_row.pop("__rows"))
