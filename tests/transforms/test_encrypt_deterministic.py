@@ -15,34 +15,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from polars.testing import assert_frame_equal
 
+from stubs import StubContext
 from vaultline.engines.polars import encrypt_deterministic
 from vaultline.engines.polars.base import StepResult
 from vaultline.errors import TransformError
 from vaultline.keys.secret import SecretBytes
 from vaultline.run.context import RunContext
 from vaultline.transforms.encrypt_deterministic import Params
-
-FIXED_KEY = bytes(range(32))
-
-
-class StubContext:
-    """A keyring-free context: every domain key is FIXED_KEY."""
-
-    step_index = 0
-
-    def __init__(self) -> None:
-        self.key_versions: dict[str, int] = {}
-        self.asked: list[tuple[str, str]] = []
-
-    def domain_key(self, domain: str, purpose: str) -> SecretBytes:
-        self.asked.append((domain, purpose))
-        return SecretBytes(FIXED_KEY, "fixed-test-key")
-
-    def read_bytes(self, location: str) -> bytes:
-        raise NotImplementedError
-
-    def previous_facts(self, run_id: str, step_index: int) -> dict[str, Any]:
-        raise NotImplementedError
 
 
 def run(frame: pl.DataFrame, ctx: Any, **params: Any) -> StepResult:

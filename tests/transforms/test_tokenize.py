@@ -12,36 +12,14 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from stubs import FIXED_KEY, StubContext
 from vaultline.crypto.tokens import TokenKey, token
 from vaultline.engines.polars import tokenize
 from vaultline.engines.polars.base import StepResult
 from vaultline.errors import TransformError
 from vaultline.keys.local import LocalKeyring
-from vaultline.keys.secret import SecretBytes
 from vaultline.run.context import RunContext
 from vaultline.transforms.tokenize import Params
-
-FIXED_KEY = bytes(range(32))
-
-
-class StubContext:
-    """A keyring-free context: every domain key is FIXED_KEY."""
-
-    step_index = 0
-
-    def __init__(self) -> None:
-        self.key_versions: dict[str, int] = {}
-        self.asked: list[tuple[str, str]] = []
-
-    def domain_key(self, domain: str, purpose: str) -> SecretBytes:
-        self.asked.append((domain, purpose))
-        return SecretBytes(FIXED_KEY, "fixed-test-key")
-
-    def read_bytes(self, location: str) -> bytes:
-        raise NotImplementedError
-
-    def previous_facts(self, run_id: str, step_index: int) -> dict[str, Any]:
-        raise NotImplementedError
 
 
 def run(frame: pl.DataFrame, ctx: Any, **params: Any) -> StepResult:
