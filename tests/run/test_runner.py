@@ -116,3 +116,27 @@ def test_merchant_mapping_file_on_s3(workspace: dict[str, Any], s3_client: Any, 
     encode = next(s for s in report["steps"] if s["name"] == "encode")
     unknown = sum(v for v in encode["metrics"].values())
     assert unknown == table.num_rows - table.column("mcc").to_pylist().count("5411")
+
+
+def test_steps_before_fitting_steps_run_once(
+    workspace: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bin and anomaly fit on the data; the flow is materialized before each, not re-read for them."""
+    from vaultline.engines.polars import sources
+
+    read: list[int] = []
+    batches = sources._CsvScan._batches
+
+    def counting(self: Any, *args: Any) -> Any:
+        for batch in batches(self, *args):
+            read.append(batch.height)
+            yield batch
+
+    monkeypatch.setattr(sources._CsvScan, "_batches", counting)
+    spec = SPEC.replace(
+        "  - drop:",
+        "  - anomaly: {features: [amount_bin], contamination: 0.05, random_state: 1}\n  - drop:",
+    )
+    report = _run(workspace, spec)
+    assert sum(read) == report["rows"]["input"] == 2000
+    assert report["rows"]["quarantine_by_reason"]["range:amount"] > 0  # the clean step's rejects survive

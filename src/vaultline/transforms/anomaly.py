@@ -51,5 +51,8 @@ class Params(StepParams):
     def output_columns(self) -> list[str]:
         return [self.score_column, self.flag_column]
 
+    def fits_on_data(self) -> bool:
+        return True
+
 
 SPEC = TransformSpec("anomaly", Params, "Isolation Forest anomaly score and flag")

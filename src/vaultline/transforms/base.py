@@ -46,6 +46,13 @@ class StepParams(BaseModel):
         """Columns the step creates or replaces."""
         return []
 
+    def fits_on_data(self) -> bool:
+        """Whether planning the step reads the rows flowing into it (to fit edges, a model...).
+
+        An engine materializes the flow before such a step, so the upstream steps run once.
+        """
+        return False
+
 
 class ProtectParams(StepParams):
     """Parameters shared by the protections that rewrite columns in place."""

@@ -99,6 +99,9 @@ class Params(StepParams):
     def output_columns(self) -> list[str]:
         return [self.output_column]
 
+    def fits_on_data(self) -> bool:
+        return self.edges is None and self.reuse_run is None and self.method != "custom"
+
 
 def check_edges(edges: list[float], n_bins: int) -> None:
     """Raise ValueError unless `edges` are `n_bins + 1` finite, non-decreasing numbers.

@@ -1,9 +1,12 @@
 """Run a validated pipeline on Polars: one lazy plan from sources through steps to every output.
 
-Steps only *plan* (and fit on projections or samples); the rows flow once, in Polars' streaming
-engine, when `collect_all` executes the output sinks, the metric aggregates and the quarantine
-branches together. Outputs are written to temporary names and renamed only when everything
-succeeded, so a failed run leaves no partial output under its final name.
+Steps only *plan*; the rows flow through Polars' streaming engine when `collect_all` executes the
+output sinks, the metric aggregates and the quarantine branches together. A step that must read
+the data while planning (`fits_on_data`: bin edges, an anomaly model) gets a materialized flow: the
+plan so far and its quarantine branches are collected into memory once, so the fit and everything
+after it start from there instead of re-reading and re-computing the upstream steps.
+Outputs are written to temporary names and renamed only when everything succeeded, so a failed run
+leaves no partial output under its final name.
 """
 
 from __future__ import annotations
@@ -142,6 +145,13 @@ class _Plan:
     quarantines: list[pl.LazyFrame]
 
 
+def _checkpoint(plan: _Plan) -> None:
+    """Run the flow so far once, into memory, with its quarantine branches (see `fits_on_data`)."""
+    collected = pl.collect_all([plan.frame, *plan.quarantines], engine="streaming")
+    plan.frame = collected[0].lazy()
+    plan.quarantines = [frame.lazy() for frame in collected[1:]]
+
+
 def _plan_steps(
     pipeline: Pipeline, ctx: Any, frame: pl.LazyFrame, quarantines: list[pl.LazyFrame], on_phase: Phase
 ) -> _Plan:
@@ -152,6 +162,8 @@ def _plan_steps(
         t0 = time.perf_counter()
         step_ctx: StepContext = ctx.for_step(index)
         try:
+            if params.fits_on_data() and index > 0:
+                _checkpoint(plan)
             result = implementation(name)(plan.frame, params, step_ctx)
         except pl.exceptions.PolarsError as exc:
             raise engine_failure(exc, f"step {index} ({name})") from None
