@@ -10,11 +10,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pycanon pins its dependencies to exact, old versions; its `anonymity` module needs only numpy and
+# pandas, which Vaultline requires itself (see pyproject.toml).
+PYCANON := pycanon==1.3.6
+
 setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet --no-deps '$(PYCANON)'
 
 setup-dev: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps '$(PYCANON)'
 
 demo: setup
 	$(BIN)/vaultline demo

@@ -30,7 +30,7 @@ def test_help_is_fast_and_lists_commands() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("[]")
-    for command in ("validate", "run", "schema", "demo", "keys", "runs"):
+    for command in ("validate", "run", "schema", "demo", "keys", "runs", "classify", "init", "explain"):
         assert command in out
 
 

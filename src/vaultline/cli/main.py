@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vaultline.cli import keys, runs
+from vaultline.cli import assist, classify, keys, runs
 from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
 
 app = typer.Typer(
@@ -20,6 +20,9 @@ app = typer.Typer(
 )
 app.add_typer(keys.app, name="keys")
 app.add_typer(runs.app, name="runs")
+app.command()(classify.classify)
+app.command()(assist.init)
+app.command()(assist.explain)
 
 
 @app.command()

@@ -69,6 +69,26 @@ def summary(report: dict[str, Any]) -> None:
         rate = anomaly.get("flagged_rate")
         shown = f"{rate:.2%}" if isinstance(rate, float) else "?"
         console.print(f"  anomalies flagged: {anomaly.get('flagged', '?')} ({shown})")
+    risk = report.get("reidentification") or {}
+    if risk:
+        suppressed = f", {risk['rows_suppressed']:,} rows suppressed" if risk.get("rows_suppressed") else ""
+        diversity = f", l={risk['l']}" if risk.get("l") is not None else ""
+        console.print(
+            f"  re-identification on {', '.join(risk['quasi_identifiers'])}: k={risk['k']}{diversity}"
+            f" (before suppression k={risk['k_before']}){suppressed}"
+        )
+    guardrail = report.get("guardrail") or {}
+    if guardrail:
+        detected = guardrail.get("detected", {})
+        problems = guardrail.get("violations", [])
+        console.print(
+            f"  guardrail: {len(detected)} sensitive column(s) detected in the sources, "
+            + (
+                f"{len(problems)} written in the clear (policy warn)"
+                if problems
+                else "none written in the clear"
+            )
+        )
     for output in report.get("outputs", []):
         console.print(
             f"  output {output['name']}: {output['location']} "
@@ -112,3 +132,44 @@ def runs_table(records: list[Any]) -> None:
             *(f"{v:,}" if v is not None else "-" for v in (r.rows_in, r.rows_out, r.rows_quarantined)),
         )  # fmt: skip
     console.print(table)
+
+
+def findings_table(source: str, columns: list[dict[str, Any]]) -> None:
+    table = Table(
+        "column", "entity", "sensitivity", "confidence", "matched", "evidence", "null %", "distinct %",
+        title=f"classification of {source}",
+    )  # fmt: skip
+    for c in columns:
+        evidence = c["evidence"]
+        if evidence.get("free_text"):
+            why = "in text: " + ", ".join(evidence["entities_in_text"])
+        elif c["entity"]:
+            keyword = evidence.get("name_keyword")
+            why = evidence["validator"] + (f"; name: {keyword}" if keyword else "")
+        else:
+            why = "-"
+        table.add_row(
+            c["name"], c["entity"] or "-", c["sensitivity"], f"{c['confidence']:.2f}",
+            f"{c['match_fraction']:.0%}", why, f"{c['profile']['null_pct']:.1f}",
+            f"{c['profile']['distinct_pct']:.1f}",
+        )  # fmt: skip
+    console.print(table)
+
+
+def explanation(spec: str, result: dict[str, Any]) -> None:
+    console.print(f"{spec} under profile {result['profile']}")
+    if result["note"]:
+        console.print(f"note: {result['note']}")
+    table = Table("step", "column", "entity", "transform: what it does", "risk addressed", "profile proposes")
+    for s in result["steps"]:
+        proposes = s.get("profile_proposes", "-")
+        mark = "" if proposes in ("-", s["transform"]) else " (differs)"
+        table.add_row(
+            str(s["step"]), s["column"], s["entity"] or "-", f"{s['transform']}: {s['does']}",
+            s.get("risk", "-"), proposes + mark,
+        )  # fmt: skip
+    console.print(table)
+    if not result["findings"]:
+        console.print("no findings")
+    for f in result["findings"]:
+        console.print(f"{f['kind']} {f['column']}: {f['message']}\n    fix: {f['fix']}")

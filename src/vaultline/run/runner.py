@@ -81,7 +81,13 @@ def run(
             log.info("key for domain %s: %s", domain, KeyRef.parse(ref).name)
         ctx = RunContext(provider=keyring, domains=domains, facts_lookup=_facts_lookup(catalog))
 
+        from vaultline.classify import guardrail
         from vaultline.engines.polars.executor import execute
+
+        on_phase("classifying sources")
+        report["guardrail"] = guardrail.check(pipeline, state)
+        for violation in report["guardrail"]["violations"]:
+            log.warning("guardrail: %s", violation)
 
         result = execute(pipeline, ctx, run_id=run_id, quarantine_dir=state.quarantine_dir, on_phase=on_phase)
         report.update(_report_body(result, ctx))
@@ -127,6 +133,7 @@ def _facts_lookup(catalog: Any) -> Callable[[str, int], dict[str, Any]]:
 def _report_body(result: Any, ctx: RunContext) -> dict[str, Any]:
     protections: dict[str, list[str]] = {}
     anomaly: dict[str, Any] = {}
+    reidentification: dict[str, Any] = {}
     for step in result.steps:
         from vaultline.transforms.registry import BY_NAME
 
@@ -138,6 +145,8 @@ def _report_body(result: Any, ctx: RunContext) -> dict[str, Any]:
                 protections.setdefault(column, []).append(params_model.protection.value)
         if step.name == "anomaly":
             anomaly = {**step.facts, **step.metrics}
+        if step.name == "k_anonymity":
+            reidentification = dict(step.facts)
     return {
         "inputs": result.fingerprints,
         "rows": {
@@ -149,6 +158,7 @@ def _report_body(result: Any, ctx: RunContext) -> dict[str, Any]:
         "steps": [asdict(step) for step in result.steps],
         "protections": protections,
         "anomaly": anomaly,
+        "reidentification": reidentification,
         "key_versions": dict(ctx.key_versions),
         "outputs": [asdict(output) for output in result.outputs],
         "quarantine": result.quarantine_location,

@@ -90,6 +90,16 @@ class Quarantine(_Model):
 class Policy(_Model):
     unkeyed_hash: Literal["warn", "error"] = "warn"
     """What `validate` does with an unkeyed `hash` step."""
+    on_unprotected_sensitive: Literal["fail", "warn"] = "fail"
+    """What a run does when an output would hold a column its sources' classification found identifying
+    (an email, an SSN...) with no protection step: `fail` before reading a row, or `warn` in the report."""
+    accept_unprotected: dict[
+        Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(min_length=10)]
+    ] = Field(default_factory=dict)
+    """Columns deliberately written in the clear although detected as sensitive: column -> the reason
+    (at least 10 characters; recorded in the run report)."""
+    profile: Literal["hipaa-safe-harbor", "pci", "gdpr-pseudonymization"] | None = None
+    """The compliance profile the spec follows; `vaultline explain` and the guardrail's fixes use it."""
 
 
 class Pipeline(_Model):

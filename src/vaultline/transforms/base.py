@@ -46,6 +46,10 @@ class StepParams(BaseModel):
         """Columns the step creates or replaces."""
         return []
 
+    def protected_columns(self) -> list[str]:
+        """Columns the step leaves protected (rewritten or removed), for the guardrail and `explain`."""
+        return self.input_columns() if self.protection is not Protection.NONE else []
+
     def fits_on_data(self) -> bool:
         """Whether planning the step reads the rows flowing into it (to fit edges, a model...).
 

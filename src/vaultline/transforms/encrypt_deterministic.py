@@ -7,18 +7,25 @@ Example::
 
     keys: {patient: phi_key}
     steps:
-      - encrypt_deterministic: {columns: [ssn, mrn], domain: patient}
+      - encrypt_deterministic: {columns: [ssn, mrn], domain: patient, readers: [privacy_office]}
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StringConstraints
 
 from vaultline.transforms.base import KeyedParams, Protection, TransformSpec
+
+Role = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class Params(KeyedParams):
     protection: ClassVar[Protection] = Protection.DETERMINISTIC_ENCRYPTION
+    readers: list[Role] = Field(default_factory=list)
+    """Roles that need to read the values back (the reason to encrypt rather than tokenize). Recorded for
+    reviewers; `vaultline explain` flags reversible encryption that lists no reader."""
 
 
 SPEC = TransformSpec(

@@ -55,5 +55,9 @@ class Params(StepParams):
     def output_columns(self) -> list[str]:
         return [rule.output or column for column, rule in self.rules.items()]
 
+    def protected_columns(self) -> list[str]:
+        # an `as_of` column is only read, not generalized
+        return list(self.rules)
+
 
 SPEC = TransformSpec("generalize", Params, "HIPAA Safe Harbor generalization")

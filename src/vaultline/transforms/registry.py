@@ -13,6 +13,7 @@ from vaultline.transforms import (
     format_preserving,
     generalize,
     hash,
+    k_anonymity,
     mask,
     redact,
     tokenize,
@@ -33,6 +34,7 @@ TRANSFORMS: tuple[TransformSpec, ...] = (
     encode.SPEC,
     derive.SPEC,
     anomaly.SPEC,
+    k_anonymity.SPEC,
 )
 
 BY_NAME: dict[str, TransformSpec] = {spec.name: spec for spec in TRANSFORMS}

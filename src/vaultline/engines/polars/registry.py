@@ -22,18 +22,31 @@ IMPLEMENTATIONS: dict[str, str] = {
     "encode": "vaultline.engines.polars.encode",
     "derive": "vaultline.engines.polars.derive",
     "anomaly": "vaultline.engines.polars.anomaly",
+    "k_anonymity": "vaultline.engines.polars.k_anonymity",
 }
 
 
 # Slow third-party imports a step will need, started in a background thread when the run begins so
 # they overlap with reading and fitting (scikit-learn alone costs 1.5-2.5 s of start-up).
-PREFETCH: dict[str, tuple[str, ...]] = {"anomaly": ("sklearn.ensemble", "numba")}
+PREFETCH: dict[str, tuple[str, ...]] = {
+    "anomaly": ("sklearn.ensemble", "numba"),
+    "k_anonymity": ("pycanon.anonymity",),
+}
 
 
 def prefetch(step_names: list[str]) -> None:
     modules = [m for name in dict.fromkeys(step_names) for m in PREFETCH.get(name, ())]
     if modules:
-        threading.Thread(target=lambda: [import_module(m) for m in modules], daemon=True).start()
+        threading.Thread(target=_import_quietly, args=(modules,), daemon=True).start()
+
+
+def _import_quietly(modules: list[str]) -> None:
+    # A missing module is reported by the step that needs it, with a fix; not as a thread traceback.
+    for module in modules:
+        try:
+            import_module(module)
+        except ImportError:
+            continue
 
 
 def implementation(name: str) -> StepImplementation:

@@ -1,0 +1,147 @@
+"""The guardrail: a pipeline refuses to write a detected identifier in the clear.
+
+Before any step runs, each source is classified on its first 20,000 rows (a head sample: parsing stops
+there, so the check costs a fraction of a second; `vaultline classify` samples the whole input). The
+result is cached under `<state>/classify/`, keyed by the SHA-256 of the input files, the classifier's
+recognizers and settings, so a rerun on the same input does not classify again.
+
+The spec is then walked, step by step: a column stops being exposed when a protection step (token,
+encryption, FPE, mask, redact, hash, generalize, drop) rewrites or removes it. A column still exposed
+that reaches an output — and whose entity identifies someone (`Entity.identifies`) — is a violation,
+unless `policy.accept_unprotected` names it with a reason. By `policy.on_unprotected_sensitive` the
+run fails before reading a row (`fail`, the default) or records warnings (`warn`).
+
+Columns are tracked by name: a column a step *derives* from a sensitive one (a `derive` expression
+over an email, say) is not followed; `vaultline explain` shows what each step reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vaultline.classify.entities import BY_NAME
+from vaultline.classify.policy import propose
+from vaultline.errors import TerminalError
+from vaultline.spec.models import Pipeline
+from vaultline.state import State
+
+
+class UnprotectedSensitiveError(TerminalError):
+    """An output would hold a column detected as sensitive, with no protection."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    output: str
+    column: str
+    entity: str
+    sensitivity: str
+    match_fraction: float
+    fix: str
+
+    def render(self) -> str:
+        return (
+            f"output '{self.output}' would hold column '{self.column}' in the clear: "
+            f"detected as {self.entity} ({self.sensitivity}, {self.match_fraction:.0%} of sampled values); "
+            f"fix: {self.fix}"
+        )
+
+
+def _recognizers_signature() -> str:
+    from vaultline.classify.registry import RECOGNIZERS
+
+    described = [(type(r).__name__, r.entity, r.candidate, r.keywords, r.needs_context) for r in RECOGNIZERS]
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
+
+
+def classify_sources(pipeline: Pipeline, state: State) -> dict[str, list[dict[str, Any]]]:
+    """Findings per source (value-free JSON), from the cache when the input is unchanged."""
+    from vaultline.classify.classifier import classify_frame
+    from vaultline.classify.sample import head_sample
+    from vaultline.engines.polars.sources import read_source
+
+    cache_dir = state.root / "classify"
+    findings: dict[str, list[dict[str, Any]]] = {}
+    for name, source in pipeline.sources.items():
+        fingerprints = [(f["location"], f["sha256"]) for f in read_source(name, source).fingerprints]
+        key = hashlib.sha256(json.dumps([fingerprints, _recognizers_signature()]).encode()).hexdigest()
+        cached = cache_dir / f"{key}.json"
+        if cached.is_file():
+            findings[name] = json.loads(cached.read_text("utf-8"))
+            continue
+        sample = head_sample(name, source)
+        findings[name] = [f.as_json() for f in classify_frame(sample.frame)]
+        _write_private(cached, json.dumps(findings[name]))
+    return findings
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    partial = path.with_suffix(".partial")
+    partial.write_text(text, "utf-8")
+    partial.replace(path)
+
+
+def exposed_columns(pipeline: Pipeline, detected: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Per output, the detected identifying columns that reach it with no protection on the way."""
+    exposed = {c: f for c, f in detected.items() if f["entity"] and BY_NAME[f["entity"]].identifies}
+    for _, params in pipeline.all_steps():
+        if params.protection.value != "none":
+            for column in params.protected_columns():
+                exposed.pop(column, None)
+    return {
+        name: [c for c in exposed if output.columns is None or c in output.columns]
+        for name, output in pipeline.outputs.items()
+    }
+
+
+def check(pipeline: Pipeline, state: State) -> dict[str, Any]:
+    """Classify the sources, then fail or warn per policy; returns the run report's `guardrail` section."""
+    per_source = classify_sources(pipeline, state)
+    detected = {f["name"]: f for findings in per_source.values() for f in findings if f["entity"]}
+    accepted = pipeline.policy.accept_unprotected
+    violations = [
+        Violation(
+            output,
+            column,
+            detected[column]["entity"],
+            detected[column]["sensitivity"],
+            detected[column]["match_fraction"],
+            _fix(pipeline, column, detected[column]["entity"]),
+        )
+        for output, columns in exposed_columns(pipeline, detected).items()
+        for column in columns
+        if column not in accepted
+    ]
+    section = {
+        "policy": pipeline.policy.on_unprotected_sensitive,
+        "detected": {c: f["entity"] for c, f in detected.items()},
+        "accepted": dict(accepted),
+        "violations": [v.render() for v in violations],
+    }
+    if violations and pipeline.policy.on_unprotected_sensitive == "fail":
+        raise UnprotectedSensitiveError(
+            "\n".join(
+                [
+                    "refusing to write sensitive columns in the clear:",
+                    *(f"  {v.render()}" for v in violations),
+                ]
+            ),
+            hint="add the protection step named for each column, or list the column under "
+            "policy.accept_unprotected with the reason it may stay in the clear",
+        )
+    return section
+
+
+def _fix(pipeline: Pipeline, column: str, entity: str) -> str:
+    profile = pipeline.policy.profile or "hipaa-safe-harbor"
+    proposal = propose(column, entity, profile)
+    name, params = next(iter(proposal.step().items()))
+    fix = f"add the step `- {name}: {json.dumps(params)}`"
+    if proposal.domain and proposal.domain not in pipeline.keys:
+        fix += f" and a key for domain '{proposal.domain}' under `keys:`"
+    return fix

@@ -1,0 +1,1 @@
+"""Recognizers by family; `classify.registry.RECOGNIZERS` lists them in priority order."""

@@ -1,0 +1,47 @@
+"""`vaultline classify`: which columns of a source are sensitive, with evidence and profiles."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import typer
+
+from vaultline.cli.common import emit_json, handles_errors
+
+FormatOption = Annotated[
+    Literal["table", "json"], typer.Option("--format", help="table for people, json for scripts.")
+]
+
+
+@handles_errors
+def classify(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A file or s3:// URL (csv, parquet, jsonl), or SPEC.yaml:SOURCE for a source of a pipeline."
+        ),
+    ],
+    sample_fraction: Annotated[
+        float, typer.Option("--sample-fraction", help="Fraction of rows sampled (at least 1,000 rows).")
+    ] = 0.1,
+    threshold: Annotated[
+        float,
+        typer.Option("--threshold", help="Fraction of sampled values that must validate.", min=0.0, max=1.0),
+    ] = 0.5,
+    source_format: Annotated[
+        str | None,
+        typer.Option("--source-format", help="csv, parquet or jsonl, when the extension does not say."),
+    ] = None,
+    output_format: FormatOption = "table",
+) -> None:
+    """Detect PII, PHI, PCI and credentials column by column, from a sample; never prints a value."""
+    from vaultline.classify.report import classify_location
+    from vaultline.cli.render import findings_table
+
+    report = classify_location(
+        source, fraction=sample_fraction, threshold=threshold, file_format=source_format
+    )
+    if output_format == "json":
+        emit_json(report)
+    else:
+        findings_table(report["source"], report["columns"])

@@ -1,0 +1,196 @@
+"""The policy assistant: `init` drafts a valid, explained spec that runs; `explain` flags weak choices."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from vaultline.classify.assistant import write_spec
+from vaultline.classify.explain import explain
+from vaultline.cli.main import app
+from vaultline.demo.fraud import generate_fraud
+from vaultline.demo.healthplus import generate_healthplus
+from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
+from vaultline.run.runner import run
+from vaultline.spec.loader import load, loads
+from vaultline.state import State
+
+ROWS = 3000
+GOLDEN = Path(__file__).parent / "golden"
+EXAMPLES = Path(__file__).parents[2] / "examples"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("assistant")
+    generate_healthplus(ROWS, out)
+    generate_fraud(ROWS, out)
+    return out / "raw"
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> State:
+    monkeypatch.setenv(PASSPHRASE_ENV, "assistant-test-passphrase")
+    return State(tmp_path / "state").ensure()
+
+
+def steps_by_column(spec: Path) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Column -> (transform, params) for the one-column protection steps of a drafted spec."""
+    found = {}
+    for name, params in load(spec).pipeline.all_steps():
+        for column in params.protected_columns():
+            found[column] = (name, params.model_dump(exclude_defaults=True))
+    return found
+
+
+def test_hipaa_draft_matches_the_golden_spec(raw: Path, tmp_path: Path) -> None:
+    out = tmp_path / "patients.yaml"
+    write_spec(str(raw / "patients.csv"), out, profile="hipaa-safe-harbor", target="out")
+    drafted = out.read_text().split("\n", 1)[1].replace(str(raw), "RAW")  # line 1 holds today's date
+    golden = GOLDEN / "patients_hipaa.yaml"
+    if os.environ.get("VAULTLINE_REGENERATE_GOLDEN"):
+        golden.write_text(drafted)
+    assert drafted == golden.read_text(), "set VAULTLINE_REGENERATE_GOLDEN=1 to accept a deliberate change"
+
+
+def test_every_proposal_is_explained_and_no_value_is_written(raw: Path, tmp_path: Path) -> None:
+    out = tmp_path / "patients.yaml"
+    draft = write_spec(str(raw / "patients.csv"), out, profile="hipaa-safe-harbor")
+    text = out.read_text()
+    for proposal in draft.proposals:
+        block = text.split(f"  # {proposal.column}: ", 1)[1].split("\n  - ", 1)[0]
+        assert all(f"#   {part}:" in block for part in ("use", "why", "risk addressed", "alternative"))
+    with (raw / "patients.csv").open(newline="") as handle:
+        values = {
+            v for row in csv.DictReader(handle) for k, v in row.items() if len(v) >= 5 and k != "gender"
+        }
+    assert [v for v in values if v in text] == []
+
+
+def test_the_drafted_spec_runs_and_passes_the_guardrail(raw: Path, tmp_path: Path, state: State) -> None:
+    out = tmp_path / "patients.yaml"
+    draft = write_spec(
+        str(raw / "patients.csv"), out, profile="hipaa-safe-harbor", target=str(tmp_path / "o")
+    )
+    keyring = LocalKeyring(state.root)
+    for key in draft.keys.values():
+        keyring.create(key)
+    report = run(load(out), state)
+    assert report["status"] == "succeeded"
+    assert report["guardrail"]["violations"] == []
+    written = pq.read_table(report["outputs"][0]["location"])
+    assert {"first_name", "ssn", "email", "date_of_birth"}.isdisjoint(written.column_names)
+    assert "age" in written.column_names
+
+
+def test_profiles_and_uses_change_the_proposals(raw: Path, tmp_path: Path) -> None:
+    pci = tmp_path / "pci.yaml"
+    write_spec(str(raw / "transactions.csv"), pci, profile="pci")
+    chosen = steps_by_column(pci)
+    card = {"columns": ["card_number"], "domain": "card", "preserve_prefix": 6, "preserve_suffix": 4}
+    assert chosen["card_number"] == ("format_preserving", card)
+    assert chosen["customer_id"][0] == "tokenize"
+    assert chosen["email"][0] == "drop"
+    assert chosen["ip_address"] == (
+        "mask",
+        {"columns": ["ip_address"], "style": "custom", "pattern": "[0-9]+$"},
+    )
+    gdpr = tmp_path / "gdpr.yaml"
+    write_spec(str(raw / "transactions.csv"), gdpr, profile="gdpr-pseudonymization", uses=["email=display"])
+    assert steps_by_column(gdpr)["email"] == ("mask", {"columns": ["email"], "style": "email"})
+    joined = tmp_path / "join.yaml"
+    write_spec(str(raw / "transactions.csv"), joined, profile="pci", uses=["email=join_key"])
+    assert steps_by_column(joined)["email"] == ("tokenize", {"columns": ["email"], "domain": "contact"})
+
+
+def test_free_text_gets_span_masking_that_removes_the_spans(tmp_path: Path, state: State) -> None:
+    source = tmp_path / "notes.csv"
+    rows = ["visit_id,clinical_notes"] + [
+        f'{i},"Patient called back from (415) 555-{1000 + i % 9000:04d} about the dressing change, stable"'
+        if i % 2 else f'{i},"Routine review of the wound dressing and medication list, no concerns"'
+        for i in range(1200)
+    ]  # fmt: skip
+    source.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "notes.yaml"
+    write_spec(str(source), out, profile="hipaa-safe-harbor", target=str(tmp_path / "o"))
+    name, params = steps_by_column(out)["clinical_notes"]
+    assert (name, params["style"]) == ("mask", "custom")
+    report = run(load(out), state)
+    notes = pq.read_table(report["outputs"][0]["location"]).column("clinical_notes").to_pylist()
+    assert not any("555-" in note for note in notes)
+    assert sum("Patient called back from" in note for note in notes) == 600
+
+
+def test_init_refuses_to_overwrite_and_rejects_unknown_uses(raw: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.yaml"
+    out.write_text("keep me")
+    result = runner.invoke(app, ["init", str(raw / "patients.csv"), "--out", str(out)])
+    assert result.exit_code == 1 and "already exists" in result.output and out.read_text() == "keep me"
+    result = runner.invoke(
+        app, ["init", str(raw / "patients.csv"), "--out", str(out), "--force", "--use", "x"]
+    )
+    assert result.exit_code == 1 and "COLUMN=USE" in result.output
+    result = runner.invoke(app, ["init", str(raw / "patients.csv"), "--out", str(out), "--force"])
+    assert result.exit_code == 0, result.output
+    assert "vaultline keys create patients_person_key" in result.output
+
+
+SPEC = """\
+version: 1
+name: weak
+keys: {{phi: phi_key}}
+sources:
+  p: {{format: csv, path: "{source}"}}
+steps:
+{steps}
+outputs:
+  o: {{path: out}}
+"""
+
+
+def findings_of(raw: Path, state: State, steps: str) -> dict[str, set[str]]:
+    pipeline = loads(SPEC.format(source=raw / "patients.csv", steps=steps)).pipeline
+    found: dict[str, set[str]] = {}
+    for finding in explain(pipeline, state)["findings"]:
+        found.setdefault(finding["kind"], set()).add(finding["column"])
+    return found
+
+
+def test_explain_flags_weak_choices(raw: Path, state: State) -> None:
+    protect_rest = (
+        "  - drop: {columns: [first_name, last_name, email, phone, street_address, city, date_of_birth,"
+        " admission_date, discharge_date, mrn, insurance_member_id, patient_id]}\n"
+    )
+    found = findings_of(
+        raw, state,
+        protect_rest + "  - hash: {columns: [ssn]}\n  - encrypt_deterministic: {columns: [zip], domain: phi}",
+    )  # fmt: skip
+    assert found == {
+        "unkeyed-hash": {"ssn"},
+        "unneeded-reversible": {"zip"},
+        "quasi-identifier-in-clear": {"gender"},
+    }
+    found = findings_of(raw, state, protect_rest + "  - drop: {columns: [ssn]}")
+    assert found == {"unprotected-sensitive": {"zip"}, "quasi-identifier-in-clear": {"gender", "zip"}}
+    fixed = protect_rest + (
+        "  - drop: {columns: [ssn]}\n  - generalize: {rules: {zip: {rule: zip3}}}\n"
+        "  - k_anonymity: {quasi_identifiers: [zip, gender], min_k: 2, on_violation: suppress}"
+    )
+    assert findings_of(raw, state, fixed) == {}
+
+
+def test_explain_cli_on_the_fraud_example_flags_its_unkeyed_email_hash(raw: Path, state: State) -> None:
+    args = ["explain", str(EXAMPLES / "fraud" / "pipeline.yaml"), "--param", f"source_bucket={raw}"]
+    result = runner.invoke(app, [*args, "--state", str(state.root), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "unkeyed-hash" in result.output and '"profile": "pci"' in result.output
+    strict = runner.invoke(app, [*args, "--state", str(state.root), "--strict"])
+    assert strict.exit_code == 1
+    assert "unkeyed-hash email" in strict.output
