@@ -186,6 +186,7 @@ def test_output_holds_no_value_and_withholds_extremes_of_sensitive_columns() -> 
 def test_the_name_settles_overlapping_layouts() -> None:
     hcpcs = ["J1100", "E0114", "A4253", "G0008", "L3000"] * (ROWS // 5)
     assert finding(pl.Series("hcpcs_cd", hcpcs))[0] == "USA_HCPCS_CODE"  # also an ICD-10 layout
+    assert classify_column(pl.Series("hcpcs_cd", hcpcs)).evidence["also_flagged"] == {"ICD10_CODE": 1.0}
     assert finding(pl.Series("dx_code", hcpcs))[0] == "ICD10_CODE"
     people = ["Ana García", "John O'Brien", "Li Wei", "Marie Curie"] * (ROWS // 4)
     assert finding(pl.Series("Name", people))[0] == "PERSON_NAME"

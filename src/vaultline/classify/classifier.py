@@ -165,6 +165,7 @@ def classify_column(
     values = text.drop_nulls()
     words, whole = name_words(series.name), run_together(series.name)
     best: _Score | None = None
+    flagged: list[_Score] = []
     if values.len():
         scores = [s for r in RECOGNIZERS if (s := _score(r, values, words, whole)) is not None]
         flagged = [s for s in scores if _flags(s, threshold, context_threshold)]
@@ -196,6 +197,12 @@ def classify_column(
         "candidates": best.candidates,
         "validated": best.validated,
         "non_null_sampled": values.len(),
+        # other entities the column also qualified as: a reviewer sees the runner-up
+        "also_flagged": {
+            s.recognizer.entity: round(s.match_fraction, 4)
+            for s in sorted(flagged, key=lambda s: -s.confidence)
+            if s.recognizer.entity != entity.name
+        },
     }
     return ColumnFinding(
         series.name, entity.name, entity.sensitivity.value, round(best.confidence, 4),

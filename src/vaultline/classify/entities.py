@@ -63,7 +63,7 @@ ENTITIES: tuple[Entity, ...] = (
     Entity("MAC_ADDRESS", _PII, "a network hardware (MAC) address", glue=True, safe_harbor=True),
     Entity("URL", _PII, "a web address", safe_harbor=True),
     Entity("DEVICE_ID", _PII, "a device identifier or serial number", safe_harbor=True),
-    Entity("VEHICLE_ID", _PII, "a vehicle identification number (VIN)", safe_harbor=True),
+    Entity("VEHICLE_ID", _PII, "a vehicle identification number (VIN) or licence plate", safe_harbor=True),
     Entity("CREDIT_CARD", _PCI, "a payment card number (PAN)", glue=True, safe_harbor=True),
     Entity("BANK_ACCOUNT", _PCI, "a bank account number", glue=True, safe_harbor=True),
     Entity("IBAN", _PCI, "an International Bank Account Number", safe_harbor=True),

@@ -46,6 +46,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     identity.Passport(),
     identity.DrivingLicense(),
     financial.BankAccount(),
+    network.LicensePlate(),
     network.DeviceId(),
     contact.Zip5(),
     contact.Place(),

@@ -51,7 +51,7 @@ class MacAddress(Recognizer):
 class Vin(Recognizer):
     entity = "VEHICLE_ID"
     candidate = r"(?i)[A-HJ-NPR-Z0-9]{17}"
-    keywords = ("vin", "vehicle", "chassis", "plate", "licenseplate")
+    keywords = ("vin", "vehicle", "chassis")
     validator = "ISO 3779 check digit"
 
     def validate(self, value: str) -> bool:
@@ -61,6 +61,20 @@ class Vin(Recognizer):
         )
         check = total % 11
         return text[8] == ("X" if check == 10 else str(check)) and any(c.isalpha() for c in text)
+
+
+class LicensePlate(Recognizer):
+    """A vehicle registration plate (Safe Harbor lists plates with vehicle ids): only under a plate name."""
+
+    entity = "VEHICLE_ID"
+    candidate = r"(?i)[A-Z0-9]{1,4}[ -]?[A-Z0-9]{1,5}"
+    keywords = ("plate", "licenseplate", "numberplate", "registrationplate", "tag", "vrm")
+    needs_context = True
+    validator = "2-9 letters and digits with both, with a plate keyword"
+
+    def validate(self, value: str) -> bool:
+        text = value.replace(" ", "").replace("-", "")
+        return 2 <= len(text) <= 9 and any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
 
 
 class DeviceId(Recognizer):
