@@ -235,14 +235,18 @@ class LocalKeyring:
         return SecretBytes(hkdf.derive(master.reveal()), f"{ref.name}@{version}:{context}"), version
 
     def generate_data_key(self, ref: KeyRef) -> tuple[SecretBytes, bytes]:
-        master, version = self._material(ref.name, ref.version)
         data_key = secrets.token_bytes(32)
+        wrapped = self.wrap_key(ref, data_key)
+        return SecretBytes(data_key, f"data-key:{ref.name}"), wrapped
+
+    def wrap_key(self, ref: KeyRef, key: bytes) -> bytes:
+        """`key` encrypted (AES-256-GCM) under master key `ref` (its current version unless pinned):
+        magic `VLK1`, the version (4 bytes, big-endian), a 12-byte nonce, ciphertext and tag; the key
+        name and header are authenticated data. `unwrap_data_key` reverses it with any version."""
+        master, version = self._material(ref.name, ref.version)
         nonce = secrets.token_bytes(12)
         header = _WRAP_MAGIC + struct.pack(">I", version)
-        wrapped = (
-            header + nonce + AESGCM(master.reveal()).encrypt(nonce, data_key, ref.name.encode() + header)
-        )
-        return SecretBytes(data_key, f"data-key:{ref.name}@{version}"), wrapped
+        return header + nonce + AESGCM(master.reveal()).encrypt(nonce, key, ref.name.encode() + header)
 
     def unwrap_data_key(self, name: str, wrapped: bytes) -> SecretBytes:
         if len(wrapped) < 8 + 12 + 16 or wrapped[:4] != _WRAP_MAGIC:
