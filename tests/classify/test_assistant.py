@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from parquet_files import read_parquet
 from vaultline.classify.assistant import write_spec
 from vaultline.classify.explain import explain
 from vaultline.cli.main import app
@@ -85,7 +85,7 @@ def test_the_drafted_spec_runs_and_passes_the_guardrail(raw: Path, tmp_path: Pat
     report = run(load(out), state)
     assert report["status"] == "succeeded"
     assert report["guardrail"]["violations"] == []
-    written = pq.read_table(report["outputs"][0]["location"])
+    written = read_parquet(report["outputs"][0]["location"], state.root)
     assert {"first_name", "ssn", "email", "date_of_birth"}.isdisjoint(written.column_names)
     assert "age" in written.column_names
 
@@ -123,7 +123,7 @@ def test_free_text_gets_span_masking_that_removes_the_spans(tmp_path: Path, stat
     name, params = steps_by_column(out)["clinical_notes"]
     assert (name, params["style"]) == ("mask", "custom")
     report = run(load(out), state)
-    notes = pq.read_table(report["outputs"][0]["location"]).column("clinical_notes").to_pylist()
+    notes = read_parquet(report["outputs"][0]["location"], state.root).column("clinical_notes").to_pylist()
     assert not any("555-" in note for note in notes)
     assert sum("Patient called back from" in note for note in notes) == 600
 

@@ -30,7 +30,8 @@ def test_help_is_fast_and_lists_commands() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("[]")
-    for command in ("validate", "run", "schema", "demo", "keys", "runs", "classify", "init", "explain"):
+    commands = ("validate", "run", "schema", "demo", "keys", "runs", "classify", "init", "explain", "doctor")
+    for command in (*commands, "read", "datasets", "gc", "vacuum"):
         assert command in out
 
 

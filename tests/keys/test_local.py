@@ -94,3 +94,19 @@ def test_errors_name_the_key_and_fix(keyring: LocalKeyring) -> None:
         keyring.derive(KeyRef.parse("customer_key@9"), context="x")
     with pytest.raises(KeyringError, match="not a key reference"):
         KeyRef.parse("bad key!")
+
+
+def test_two_keyring_objects_adding_keys_keep_each_others_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run creates default keys through its own provider while another holder of the keyring adds
+    # keys: neither may write back a stale copy that drops the other's keys (they protect data).
+    monkeypatch.setenv(PASSPHRASE_ENV, "two-writers")
+    first, second = LocalKeyring(tmp_path, warn=False), LocalKeyring(tmp_path, warn=False)
+    first.create("a")
+    second.create("b")
+    first.create("c")
+    wrapped = second.wrap_key(KeyRef.parse("b"), b"k" * 32)
+    first.rotate("a")
+    assert {k.name for k in LocalKeyring(tmp_path, warn=False).list()} == {"a", "b", "c"}
+    assert LocalKeyring(tmp_path, warn=False).unwrap_data_key("b", wrapped).reveal() == b"k" * 32

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
+from parquet_files import is_encrypted, read_parquet
 from vaultline.demo.fraud import generate_fraud
 from vaultline.demo.healthplus import generate_healthplus
 from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
@@ -74,7 +74,7 @@ def test_outputs_match_their_recorded_sha256(demo: dict[str, Any], name: str) ->
     for output in demo["reports"][name]["outputs"]:
         data = Path(output["location"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == output["sha256"]
-        assert pq.read_metadata(output["location"]).num_rows == output["rows"]
+        assert read_parquet(output["location"], demo["state"].root).num_rows == output["rows"]
 
 
 def test_input_fingerprints(demo: dict[str, Any]) -> None:
@@ -97,7 +97,8 @@ def test_fraud_report_records_fitted_statistics(demo: dict[str, Any]) -> None:
 
 def test_healthplus_output_is_safe_harbor_shaped(demo: dict[str, Any]) -> None:
     report = demo["reports"]["healthplus"]
-    table = pq.read_table(report["outputs"][0]["location"])
+    table = read_parquet(report["outputs"][0]["location"], demo["state"].root)
+    assert is_encrypted(report["outputs"][0]["location"])
     columns = set(table.column_names)
     assert not columns & {"first_name", "last_name", "street_address", "city", "date_of_birth"}
     assert "age" in columns
@@ -120,9 +121,10 @@ def _sensitive_values(dataset: Any) -> set[str]:
     return values
 
 
-def _parquet_cells(path: Path) -> set[str]:
+def _parquet_cells(path: Path, state_root: Path) -> set[str]:
+    """Every cell, decrypted: a value protected by a transform must not be there even with the keys."""
     cells: set[str] = set()
-    for column in pq.read_table(path).columns:
+    for column in read_parquet(path, state_root).columns:
         cells.update(str(v) for v in column.to_pylist() if v is not None)
     return cells
 
@@ -139,7 +141,7 @@ def test_no_sensitive_value_in_anything_vaultline_wrote(demo: dict[str, Any]) ->
     leaks: list[str] = []
     for path in written:
         if path.suffix == ".parquet":
-            found = sensitive & _parquet_cells(path)
+            found = sensitive & _parquet_cells(path, demo["state"].root)
         else:
             text = path.read_bytes().decode("latin-1")
             found = {v for v in sensitive if v in text}

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
+from parquet_files import read_parquet
 from vaultline.demo.fraud import generate_fraud
 from vaultline.errors import TransformError
 from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
@@ -96,7 +96,7 @@ def test_pipeline_from_s3_to_s3(workspace: dict[str, Any], s3_client: Any, s3_bu
     assert hashlib.sha256(body).hexdigest() == output["sha256"]
     local = workspace["tmp"] / "copy.parquet"
     local.write_bytes(body)
-    assert pq.read_metadata(local).num_rows == report["rows"]["output"]
+    assert read_parquet(local, workspace["state"].root).num_rows == report["rows"]["output"]
 
 
 @pytest.mark.s3
@@ -110,7 +110,7 @@ def test_merchant_mapping_file_on_s3(workspace: dict[str, Any], s3_client: Any, 
         "  - drop:", f"  - encode: {{column: mcc, mapping_file: 's3://{s3_bucket}/ref/mcc.json'}}\n  - drop:"
     )
     report = _run(workspace, spec)
-    table = pq.read_table(report["outputs"][0]["location"])
+    table = read_parquet(report["outputs"][0]["location"], workspace["state"].root)
     categories = set(table.column("mcc_category").to_pylist())
     assert categories == {"grocery", "other"}
     encode = next(s for s in report["steps"] if s["name"] == "encode")

@@ -1,7 +1,8 @@
 """Runs recorded in a small SQL database through SQLAlchemy Core.
 
 SQLite under the state directory by default; `VAULTLINE_CATALOG_URL=postgresql+psycopg://...` for a
-shared catalog. Reports are stored as JSON text: they are value-free by construction.
+shared catalog. Reports are stored as JSON text: they are value-free by construction. The table is
+created and evolved by the catalog's alembic migrations (`schema.open_catalog`), not here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from vaultline.catalog.schema import open_catalog, safe_url
 from vaultline.errors import CatalogError
 
 metadata = sa.MetaData()
@@ -56,17 +58,11 @@ def _now() -> str:
 class RunCatalog:
     def __init__(self, url: str) -> None:
         self.url = url
-        try:
-            self.engine = sa.create_engine(url, future=True)
-            metadata.create_all(self.engine)
-        except sa.exc.SQLAlchemyError as exc:
-            raise CatalogError(
-                f"the catalog at {self._safe_url()} cannot be opened ({type(exc).__name__})",
-                hint="check VAULTLINE_CATALOG_URL or the state directory's permissions",
-            ) from None
+        # The schema is owned by the alembic migrations (catalog/migrations); `runs` above mirrors 0001.
+        self.engine = open_catalog(url)
 
     def _safe_url(self) -> str:
-        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+        return safe_url(self.url)
 
     def start(self, run_id: str, pipeline: str, spec_sha256: str) -> None:
         with self.engine.begin() as conn:

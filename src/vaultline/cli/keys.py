@@ -1,4 +1,8 @@
-"""`vaultline keys`: manage the local keyring. Material is never printed."""
+"""`vaultline keys`: manage keys in the chosen key provider. Material is never printed.
+
+The provider comes from `--provider`, else `VAULTLINE_KEY_PROVIDER`, else the local keyring; providers
+are imported only inside commands so `vaultline --help` never loads boto3.
+"""
 
 from __future__ import annotations
 
@@ -9,43 +13,66 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from vaultline.keys.local import LocalKeyring
+    from vaultline.keys.provider import KeyInfo, KeyProvider
 
 from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
 
 app = typer.Typer(
-    help="Manage the local keyring (keys are stored encrypted; material is never shown).",
+    help="Manage keys (local keyring, AWS KMS or a plug-in provider; material is never shown).",
     no_args_is_help=True,
 )
 
+ProviderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--provider",
+        help="Key provider: local, aws-kms or an installed plug-in (default $VAULTLINE_KEY_PROVIDER, "
+        "else local).",
+        show_default=False,
+    ),
+]
 
-def _keyring(state: Path | None) -> LocalKeyring:
-    from vaultline.keys.local import LocalKeyring
+
+def _provider(state: Path | None, name: str | None) -> KeyProvider:
+    from vaultline.keys.providers import open_provider
     from vaultline.state import State
 
-    return LocalKeyring(State.resolve(state).ensure().root)
+    return open_provider(State.resolve(state).ensure().root, name)
+
+
+def _roles(info: KeyInfo) -> str:
+    return ",".join(info.roles) or "any role"
 
 
 @app.command("create")
 @handles_errors
-def create(
+def create(  # noqa: PLR0917 - typer maps each parameter to an option
     name: Annotated[str, typer.Argument(help="Key name, referenced from specs under `keys:`.")],
     purpose: Annotated[str, typer.Option(help="Free-text purpose, e.g. tokenize.")] = "general",
+    roles: Annotated[
+        str,
+        typer.Option(help="Comma list of roles allowed to derive/unwrap with the key (default: any)."),
+    ] = "",
+    provider: ProviderOption = None,
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Create a new 256-bit key."""
-    info = _keyring(state).create(name, purpose=purpose)
+    from vaultline.keys.principal import parse_roles
+
+    info = _provider(state, provider).create(name, purpose=purpose, roles=parse_roles(roles, where="--roles"))
     emit_json(asdict(info)) if json_out else typer.echo(
-        f"created key {info.name} (version {info.current_version})"
+        f"created key {info.name} (version {info.current_version}, roles: {_roles(info)})"
     )
 
 
 @app.command("list")
 @handles_errors
-def list_keys(state: StateOption = None, json_out: JsonOption = False) -> None:
+def list_keys(
+    provider: ProviderOption = None, state: StateOption = None, json_out: JsonOption = False
+) -> None:
     """List keys with their versions."""
-    infos = _keyring(state).list()
+    infos = _provider(state, provider).list()
     if json_out:
         emit_json([asdict(i) for i in infos])
         return
@@ -55,19 +82,69 @@ def list_keys(state: StateOption = None, json_out: JsonOption = False) -> None:
         versions = ",".join(str(v) for v in info.versions)
         typer.echo(
             f"{info.name:32s} current v{info.current_version}  versions {versions}  "
-            f"{info.purpose}  {info.created}"
+            f"{info.purpose}  roles {_roles(info)}  {info.created}"
         )
+
+
+@app.command("info")
+@handles_errors
+def info(
+    name: Annotated[str, typer.Argument(help="Key to describe.")],
+    provider: ProviderOption = None,
+    state: StateOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show a key's versions, purpose and roles."""
+    key = _provider(state, provider).info(name)
+    if json_out:
+        emit_json(asdict(key))
+        return
+    typer.echo(
+        f"{key.name}: current version {key.current_version}, versions "
+        f"{','.join(str(v) for v in key.versions)}, purpose {key.purpose}, roles {_roles(key)}, "
+        f"created {key.created}"
+    )
 
 
 @app.command("rotate")
 @handles_errors
 def rotate(
     name: Annotated[str, typer.Argument(help="Key to rotate.")],
+    provider: ProviderOption = None,
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Add a new version; new work uses it, old versions stay for existing data (pin with NAME@VERSION)."""
-    info = _keyring(state).rotate(name)
+    info = _provider(state, provider).rotate(name)
     emit_json(asdict(info)) if json_out else typer.echo(
         f"rotated {info.name}: current version {info.current_version}"
     )
+
+
+@app.command("roles")
+@handles_errors
+def roles(
+    name: Annotated[str, typer.Argument(help="Key whose roles to show or change.")],
+    set_: Annotated[
+        str | None,
+        typer.Option(
+            "--set",
+            help="Replace the roles with this comma list ('' makes the key unrestricted). Changing the "
+            "roles of a restricted key needs one of them in $VAULTLINE_ROLES.",
+            show_default=False,
+        ),
+    ] = None,
+    provider: ProviderOption = None,
+    state: StateOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show or set which roles may derive from and unwrap with a key (writing is never restricted)."""
+    from vaultline.keys.principal import parse_roles
+
+    chosen = _provider(state, provider)
+    key = chosen.info(name) if set_ is None else chosen.set_roles(name, parse_roles(set_, where="--set"))
+    if json_out:
+        emit_json({"name": key.name, "roles": list(key.roles)})
+        return
+    verb = "roles of" if set_ is None else "set roles of"
+    typer.echo(f"{verb} {key.name}: {_roles(key)}")

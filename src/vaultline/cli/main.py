@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vaultline.cli import assist, classify, keys, runs
+from vaultline.cli import assist, classify, datasets, doctor, keys, read, runs
 from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
 
 app = typer.Typer(
@@ -20,9 +20,14 @@ app = typer.Typer(
 )
 app.add_typer(keys.app, name="keys")
 app.add_typer(runs.app, name="runs")
+app.add_typer(datasets.app, name="datasets")
+app.command("gc")(datasets.gc)
+app.command("vacuum")(datasets.vacuum)
 app.command()(classify.classify)
 app.command()(assist.init)
 app.command()(assist.explain)
+app.command()(doctor.doctor)
+app.command()(read.read)
 
 
 @app.command()

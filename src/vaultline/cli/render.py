@@ -89,10 +89,14 @@ def summary(report: dict[str, Any]) -> None:
                 else "none written in the clear"
             )
         )
+    versions = report.get("datasets") or {}
     for output in report.get("outputs", []):
+        name = output["name"]
+        version = f" → dataset {name}@{versions[name]}" if name in versions else ""
+        encrypted = "encrypted" if output.get("encryption") else "NOT encrypted"
         console.print(
-            f"  output {output['name']}: {output['location']} "
-            f"({output['rows']:,} rows, sha256 {output['sha256'][:16]}…)"
+            f"  output {output['name']}{version}: {output['location']} "
+            f"({output['rows']:,} rows, {encrypted}, sha256 {output['sha256'][:16]}…)"
         )
     if report.get("quarantine"):
         console.print(f"  quarantine: {report['quarantine']} (values encrypted)")

@@ -4,16 +4,22 @@ The passphrase comes from `VAULTLINE_PASSPHRASE`. Without it a *dev keyring* is 
 passphrase sits beside it (mode 0600) and every use prints a loud warning: fine for a laptop demo,
 never for real data. Data keys are wrapped with AES-GCM under a master key version, the wrapped blob
 carrying that version so rotation never strands old data.
+
+A key may list roles (see keys/principal.py); entries written before roles existed have none and stay
+unrestricted. Every key use is checked and reported to keys/hooks.py before it takes effect.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
 import struct
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,16 +31,20 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from vaultline.errors import KeyringError
+from vaultline.keys.hooks import Action
+from vaultline.keys.principal import admit, normalize_roles
 from vaultline.keys.provider import KeyInfo, KeyRef
 from vaultline.keys.secret import SecretBytes
 
 PASSPHRASE_ENV = "VAULTLINE_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 KEYRING_FILE = "keyring.json"
+LOCK_FILE = "keyring.lock"
 DEV_PASSPHRASE_FILE = "keyring.dev-passphrase"  # noqa: S105 - a file name
 _FORMAT = 1
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 _CHECK = b"vaultline-keyring-check"
 _WRAP_MAGIC = b"VLK1"
+PROVIDER_NAME = "local"
 _warned_dev: set[str] = set()  # warn once per process and keyring, not on every open
 
 
@@ -137,6 +147,25 @@ class LocalKeyring:
         assert self._data is not None
         _write_private(self.path, json.dumps(self._data, indent=2, sort_keys=True))
 
+    @contextmanager
+    def _changing(self) -> Iterator[dict[str, Any]]:
+        """Read-modify-write under an exclusive lock, from what is on disk *now*: two processes (or
+        two keyring objects) adding keys at once must never drop each other's keys."""
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.state_dir / LOCK_FILE, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if self._data is not None and self.path.exists():
+                    fresh: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+                    if fresh["kdf"] == self._data["kdf"]:
+                        self._data = fresh  # same passphrase salt: the derived KEK still opens it
+                    else:
+                        self._data = self._kek = None
+                yield self._load()
+                self._save()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     @property
     def is_dev(self) -> bool:
         return bool(self._load()["dev"])
@@ -162,15 +191,27 @@ class LocalKeyring:
             "ciphertext": _b64(AESGCM(self._kek.reveal()).encrypt(nonce, material, aad)),
         }
 
-    def _material(self, name: str, version: int | None) -> tuple[SecretBytes, int]:
+    def _version(self, name: str, version: int | None) -> int:
+        """The version `version` pins (current when None), checked to exist; nothing is decrypted."""
         entry = self._entry(name)
         chosen = version or int(entry["current"])
-        sealed = entry["versions"].get(str(chosen))
-        if sealed is None:
+        if str(chosen) not in entry["versions"]:
             raise KeyringError(
                 f"key '{name}' has no version {chosen} (versions: {', '.join(entry['versions'])})",
                 hint=f"reference an existing version, e.g. '{name}@{entry['current']}'",
             )
+        return chosen
+
+    def _admit(self, action: Action, name: str, version: int | None, context: str | None = None) -> None:
+        """Roles check and hook notification, before the operation touches any material."""
+        roles = _roles(self._entry(name))
+        admit(
+            provider=PROVIDER_NAME, action=action, key=name, version=version, key_roles=roles, context=context
+        )
+
+    def _material(self, name: str, version: int | None) -> tuple[SecretBytes, int]:
+        chosen = self._version(name, version)
+        sealed = self._entry(name)["versions"][str(chosen)]
         assert self._kek is not None
         try:
             raw = AESGCM(self._kek.reveal()).decrypt(
@@ -189,23 +230,36 @@ class LocalKeyring:
             versions=tuple(sorted(int(v) for v in entry["versions"])),
             created=str(entry["created"]),
             purpose=str(entry["purpose"]),
+            roles=_roles(entry),
         )
 
-    def create(self, name: str, *, purpose: str = "general") -> KeyInfo:
+    def create(self, name: str, *, purpose: str = "general", roles: Sequence[str] = ()) -> KeyInfo:
         KeyRef.parse(name)
-        data = self._load()
-        if name in data["keys"]:
-            raise KeyringError(
-                f"a key named '{name}' already exists", hint=f"rotate it: vaultline keys rotate {name}"
-            )
-        data["keys"][name] = {
-            "created": _now(),
-            "purpose": purpose,
-            "current": 1,
-            "versions": {"1": self._seal(name, 1, secrets.token_bytes(32))},
-        }
-        self._save()
+        chosen_roles = normalize_roles(roles, where=f"key '{name}'")
+        with self._changing() as data:
+            if name in data["keys"]:
+                raise KeyringError(
+                    f"a key named '{name}' already exists", hint=f"rotate it: vaultline keys rotate {name}"
+                )
+            admit(provider=PROVIDER_NAME, action="create", key=name, version=1)
+            data["keys"][name] = {
+                "created": _now(),
+                "purpose": purpose,
+                "roles": list(chosen_roles),
+                "current": 1,
+                "versions": {"1": self._seal(name, 1, secrets.token_bytes(32))},
+            }
         return self._info(name, data["keys"][name])
+
+    def set_roles(self, name: str, roles: Sequence[str]) -> KeyInfo:
+        """Replace the key's roles (empty: unrestricted). A restricted key's roles can only be changed
+        by a caller holding one of them, or anyone could grant themselves access."""
+        chosen_roles = normalize_roles(roles, where=f"key '{name}'")
+        with self._changing():
+            entry = self._entry(name)
+            self._admit("set_roles", name, None)
+            entry["roles"] = list(chosen_roles)
+        return self._info(name, entry)
 
     def ensure(self, name: str, *, purpose: str = "general") -> KeyInfo:
         """The key's info, creating the key first if it does not exist (used by the demo)."""
@@ -214,11 +268,12 @@ class LocalKeyring:
         return self.create(name, purpose=purpose)
 
     def rotate(self, name: str) -> KeyInfo:
-        entry = self._entry(name)
-        version = int(entry["current"]) + 1
-        entry["versions"][str(version)] = self._seal(name, version, secrets.token_bytes(32))
-        entry["current"] = version
-        self._save()
+        with self._changing():
+            entry = self._entry(name)
+            version = int(entry["current"]) + 1
+            self._admit("rotate", name, version)
+            entry["versions"][str(version)] = self._seal(name, version, secrets.token_bytes(32))
+            entry["current"] = version
         return self._info(name, entry)
 
     def list(self) -> list[KeyInfo]:
@@ -230,19 +285,25 @@ class LocalKeyring:
 
     # -- derived and data keys ---------------------------------------------------------------------
     def derive(self, ref: KeyRef, *, context: str) -> tuple[SecretBytes, int]:
+        self._admit("derive", ref.name, self._version(ref.name, ref.version), context)
         master, version = self._material(ref.name, ref.version)
         hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"vaultline/v1/{context}".encode())
         return SecretBytes(hkdf.derive(master.reveal()), f"{ref.name}@{version}:{context}"), version
 
     def generate_data_key(self, ref: KeyRef) -> tuple[SecretBytes, bytes]:
+        self._admit("generate_data_key", ref.name, self._version(ref.name, ref.version))
         data_key = secrets.token_bytes(32)
-        wrapped = self.wrap_key(ref, data_key)
+        wrapped = self._wrap(ref, data_key)
         return SecretBytes(data_key, f"data-key:{ref.name}"), wrapped
 
     def wrap_key(self, ref: KeyRef, key: bytes) -> bytes:
         """`key` encrypted (AES-256-GCM) under master key `ref` (its current version unless pinned):
         magic `VLK1`, the version (4 bytes, big-endian), a 12-byte nonce, ciphertext and tag; the key
         name and header are authenticated data. `unwrap_data_key` reverses it with any version."""
+        self._admit("wrap_key", ref.name, self._version(ref.name, ref.version))
+        return self._wrap(ref, key)
+
+    def _wrap(self, ref: KeyRef, key: bytes) -> bytes:
         master, version = self._material(ref.name, ref.version)
         nonce = secrets.token_bytes(12)
         header = _WRAP_MAGIC + struct.pack(">I", version)
@@ -253,9 +314,15 @@ class LocalKeyring:
             raise KeyringError(f"the wrapped data key for '{name}' is not in Vaultline's format")
         header, nonce, body = wrapped[:8], wrapped[8:20], wrapped[20:]
         (version,) = struct.unpack(">I", header[4:])
+        self._admit("unwrap_data_key", name, self._version(name, version))
         master, _ = self._material(name, version)
         try:
             raw = AESGCM(master.reveal()).decrypt(nonce, body, name.encode() + header)
         except InvalidTag:
             raise KeyringError(f"the wrapped data key does not belong to key '{name}@{version}'") from None
         return SecretBytes(raw, f"data-key:{name}@{version}")
+
+
+def _roles(entry: dict[str, Any]) -> tuple[str, ...]:
+    # Entries written before roles existed have no "roles": unrestricted, as they always were.
+    return tuple(str(role) for role in entry.get("roles") or ())

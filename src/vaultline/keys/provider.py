@@ -1,8 +1,12 @@
-"""The interface every key provider implements (local keyring now; AWS KMS and plug-ins later)."""
+"""The interface every key provider implements: the local keyring, AWS KMS and entry-point plug-ins.
+
+`keys/providers.py` chooses one by name; docs/keys.md explains how to write a plug-in.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,12 +47,22 @@ class KeyInfo:
     versions: tuple[int, ...]
     created: str
     purpose: str
+    roles: tuple[str, ...] = ()
+    """Roles allowed to derive from / unwrap with this key; empty means unrestricted."""
+
+
+class KeyAccessDenied(KeyringError):
+    """The caller holds none of the roles a key is restricted to. Names key and principal, never material."""
 
 
 class KeyProvider(Protocol):
     """Generate, wrap and unwrap data keys and derive per-domain keys. Raises KeyringError when refused."""
 
-    def create(self, name: str, *, purpose: str = "general") -> KeyInfo: ...
+    def create(self, name: str, *, purpose: str = "general", roles: Sequence[str] = ()) -> KeyInfo: ...
+
+    def set_roles(self, name: str, roles: Sequence[str]) -> KeyInfo:
+        """Restrict reading through `name` to `roles` (empty: unrestricted); needs one of the old roles."""
+        ...
 
     def rotate(self, name: str) -> KeyInfo: ...
 
@@ -68,4 +82,8 @@ class KeyProvider(Protocol):
         """`key` wrapped by master key `ref` (current version unless pinned); the master never leaves."""
         ...
 
-    def unwrap_data_key(self, name: str, wrapped: bytes) -> SecretBytes: ...
+    def unwrap_data_key(self, name: str, wrapped: bytes) -> SecretBytes:
+        """The data key inside `wrapped`, whichever version of `name` wrapped it. Raises KeyringError
+        when the blob was wrapped by another key or altered, KeyAccessDenied when the caller's roles
+        do not allow it."""
+        ...

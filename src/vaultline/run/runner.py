@@ -18,14 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from vaultline import __version__
+from vaultline.classify.entities import BY_NAME
 from vaultline.errors import VaultlineError
-from vaultline.keys.local import LocalKeyring
-from vaultline.keys.provider import KeyRef
+from vaultline.keys.provider import KeyProvider, KeyRef
+from vaultline.keys.providers import open_provider
 from vaultline.run.context import RunContext
 from vaultline.spec.loader import LoadedSpec
+from vaultline.spec.models import Pipeline
 from vaultline.state import State
 
 QUARANTINE_KEY = "vaultline-quarantine"
+DEFAULT_KEY_PREFIX = "vaultline-"
 log = logging.getLogger("vaultline.run")
 
 
@@ -71,26 +74,12 @@ def run(
     catalog.start(run_id, pipeline.name, report["spec"]["sha256"])
     log.info("run %s of pipeline %s started", run_id, pipeline.name)
     try:
-        keyring = LocalKeyring(state.root)
-        domains = dict(pipeline.keys)
-        if pipeline.quarantine.domain not in domains:
-            keyring.ensure(QUARANTINE_KEY, purpose="quarantine")
-            domains[pipeline.quarantine.domain] = QUARANTINE_KEY
-        for domain, ref in domains.items():  # fail closed before reading any row
-            keyring.info(KeyRef.parse(ref).name)
-            log.info("key for domain %s: %s", domain, KeyRef.parse(ref).name)
-        ctx = RunContext(provider=keyring, domains=domains, facts_lookup=_facts_lookup(catalog))
-
-        from vaultline.classify import guardrail
-        from vaultline.engines.polars.executor import execute
-
-        on_phase("classifying sources")
-        report["guardrail"] = guardrail.check(pipeline, state)
-        for violation in report["guardrail"]["violations"]:
-            log.warning("guardrail: %s", violation)
-
-        result = execute(pipeline, ctx, run_id=run_id, quarantine_dir=state.quarantine_dir, on_phase=on_phase)
+        provider, domains = _open_keys(pipeline, state)
+        ctx = RunContext(provider=provider, domains=domains, facts_lookup=_facts_lookup(catalog))
+        result = _execute(pipeline, state, ctx, run_id, report, on_phase=on_phase)
         report.update(_report_body(result, ctx))
+        on_phase("committing dataset versions")
+        report["datasets"] = _commit(state, run_id, result, report)
         report["status"] = "succeeded"
         log.info(
             "run %s succeeded: %d rows in, %d out, %d quarantined",
@@ -116,6 +105,96 @@ def run(
         log.removeHandler(handler)
         handler.close()
     return report
+
+
+def _commit(state: State, run_id: str, result: Any, report: dict[str, Any]) -> dict[str, int]:
+    """One catalog transaction per output: only now do its files become a readable version. When a
+    commit fails, this run's files are removed (a crash before this point leaves them for `gc`)."""
+    from vaultline.catalog.datasets import DatasetCatalog, FileEntry
+
+    catalog = DatasetCatalog(state.catalog_url)
+    detected = report.get("guardrail", {}).get("detected", {})
+    versions: dict[str, int] = {}
+    for position, output in enumerate(result.outputs):
+        try:
+            versions[output.name] = catalog.commit_with_retry(
+                output.name,
+                files=[FileEntry(output.location, output.sha256, output.rows, output.bytes)],
+                run_id=run_id,
+                schema={"columns": output.columns},
+                classifications={c: detected[c] for c in output.columns if c in detected},
+                protections={c: p for c, p in report["protections"].items() if c in output.columns},
+                encryption=output.encryption or {"enabled": False},
+                watermark={"inputs": report["inputs"]},
+            )
+        except BaseException:
+            _remove_uncommitted([o.location for o in result.outputs[position:]])
+            raise
+        log.info("dataset %s version %d committed", output.name, versions[output.name])
+    return versions
+
+
+def _remove_uncommitted(paths: list[str]) -> None:
+    from vaultline.storage import locations
+
+    for path in paths:
+        try:
+            locations.filesystem(path).rm(path)
+        except OSError:
+            log.warning("could not remove an uncommitted output file; `vaultline gc` will")
+
+
+def _open_keys(pipeline: Pipeline, state: State) -> tuple[KeyProvider, dict[str, str]]:
+    """The key provider and the token domains; fail closed: every key must answer before a row is read."""
+    provider = open_provider(state.root)
+    domains = dict(pipeline.keys)
+    if pipeline.quarantine.domain not in domains:
+        ensure_key(provider, QUARANTINE_KEY, purpose="quarantine")
+        domains[pipeline.quarantine.domain] = QUARANTINE_KEY
+    for domain, ref in domains.items():
+        provider.info(KeyRef.parse(ref).name)
+        log.info("key for domain %s: %s", domain, KeyRef.parse(ref).name)
+    _ensure_encryption_keys(pipeline, provider)
+    return provider, domains
+
+
+def _execute(
+    pipeline: Pipeline, state: State, ctx: RunContext, run_id: str, report: dict[str, Any], *,
+    on_phase: Callable[[str], None],
+) -> Any:  # fmt: skip
+    """Classify the sources (the guardrail may refuse the run here), then run the engine."""
+    from vaultline.classify import guardrail
+    from vaultline.engines.polars.executor import execute
+
+    on_phase("classifying sources")
+    report["guardrail"] = guardrail.check(pipeline, state)
+    for violation in report["guardrail"]["violations"]:
+        log.warning("guardrail: %s", violation)
+    classes = {c: BY_NAME[e].sensitivity.value for c, e in report["guardrail"]["detected"].items()}
+    return execute(
+        pipeline, ctx, run_id=run_id, quarantine_dir=state.quarantine_dir, on_phase=on_phase, classes=classes
+    )
+
+
+def _ensure_encryption_keys(pipeline: Pipeline, provider: KeyProvider) -> None:
+    """Fail closed before any row is read: every key an output encrypts with must be usable. Keys with
+    Vaultline's default names are created on first use; keys the spec names must already exist."""
+    for output in pipeline.outputs.values():
+        encryption = output.encryption
+        if not encryption.enabled:
+            continue
+        for ref in (encryption.footer_key, *encryption.column_keys.values()):
+            name = KeyRef.parse(ref).name
+            if name.startswith(DEFAULT_KEY_PREFIX):
+                ensure_key(provider, name, purpose="encryption at rest")
+            else:
+                provider.info(name)
+
+
+def ensure_key(provider: KeyProvider, name: str, *, purpose: str) -> None:
+    """Create a key Vaultline manages itself (quarantine, default encryption keys) on first use."""
+    if name not in {info.name for info in provider.list()}:
+        provider.create(name, purpose=purpose)
 
 
 def _facts_lookup(catalog: Any) -> Callable[[str, int], dict[str, Any]]:

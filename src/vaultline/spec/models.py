@@ -64,11 +64,40 @@ def step_params(step: BaseModel) -> StepParams:
     return params
 
 
+KeyName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}(@[1-9][0-9]*)?$")]
+SensitivityClass = Literal["pii", "phi", "pci", "credential"]
+
+
+class Encryption(_Model):
+    """Parquet Modular Encryption of an output (AES-GCM, double wrapping): one key per sensitivity class
+    for the columns of that class, and a footer key. Keys come from the key provider; those named
+    here by default are created in the local keyring on first use."""
+
+    enabled: bool = True
+    """Encrypt this output at rest. Turning it off is recorded in the dataset's catalog entry."""
+    footer_key: KeyName = "vaultline-footer"
+    """Key of the file footer (schema and metadata) and of the columns of no sensitivity class."""
+    column_keys: dict[SensitivityClass, KeyName] = Field(
+        default_factory=lambda: {c: f"vaultline-{c}" for c in ("pii", "phi", "pci", "credential")}
+    )
+    """Sensitivity class -> key of its columns. A reader holding only the `pii` key reads the `pii`
+    columns and the plain ones, never the `phi` ones."""
+    columns: dict[SensitivityClass, list[str]] = Field(default_factory=dict)
+    """Columns assigned to a class by hand. Columns the sources' classification found sensitive are
+    assigned to their class automatically (`classified: true`)."""
+    classified: bool = True
+    """Assign every output column the classification of the sources found sensitive to its class."""
+    plaintext_footer: bool = False
+    """Leave the footer readable so that readers without encryption support see the plain columns."""
+
+
 class Output(_Model):
-    """Where the protected, analysis-ready rows go."""
+    """Where the protected, analysis-ready rows go: a dataset, versioned in the catalog."""
 
     path: str
     """Directory (local or s3://) that receives this run's Parquet file(s)."""
+    encryption: Encryption = Field(default_factory=Encryption)
+    """Encryption at rest; on by default."""
     format: Literal["parquet"] = "parquet"
     columns: list[str] | None = None
     """Columns to write (default: all)."""

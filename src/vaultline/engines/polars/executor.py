@@ -5,14 +5,12 @@ output sinks, the metric aggregates and the quarantine branches together. A step
 the data while planning (`fits_on_data`: bin edges, an anomaly model) gets a materialized flow: the
 plan so far and its quarantine branches are collected into memory once, so the fit and everything
 after it start from there instead of re-reading and re-computing the upstream steps.
-Outputs are written to temporary names and renamed only when everything succeeded, so a failed run
-leaves no partial output under its final name.
+Outputs (encrypted at rest, see outputs.py) are written to temporary names and renamed only when
+everything succeeded, so a failed run leaves no partial output under its final name.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +22,13 @@ import polars as pl
 
 from vaultline.engines.polars.base import INTERNAL, REASON, ROW_ID, StepContext
 from vaultline.engines.polars.errors import engine_failure
+from vaultline.engines.polars.outputs import (
+    OutputReport,
+    discard_outputs,
+    finish_outputs,
+    fsync_rename,
+    plan_outputs,
+)
 from vaultline.engines.polars.registry import implementation, prefetch
 from vaultline.engines.polars.sources import read_source
 from vaultline.errors import TransformError
@@ -54,16 +59,6 @@ class StepReport:
 
 
 @dataclass
-class OutputReport:
-    name: str
-    location: str
-    rows: int
-    sha256: str
-    bytes: int
-    columns: list[str]
-
-
-@dataclass
 class EngineResult:
     fingerprints: list[dict[str, Any]]
     steps: list[StepReport]
@@ -74,25 +69,6 @@ class EngineResult:
     quarantine_location: str | None
     timings: dict[str, float]
     columns_out: list[str]
-
-
-def _sha256_of(location: str) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with locations.filesystem(location).open(location, "rb") as handle:
-        while chunk := handle.read(8 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _fsync_rename(tmp: str, final: str) -> None:
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, final)
 
 
 def _ingest(
@@ -123,18 +99,6 @@ def _check_columns(frame: pl.LazyFrame, index: int, name: str, needed: list[str]
             f"step {index} ({name}) needs column(s) {', '.join(missing)} which the flow does not have",
             hint=f"available columns: {', '.join(visible)}",
         )
-
-
-@dataclass
-class _PendingOutput:
-    name: str
-    target: str
-    final: str
-    columns: list[str]
-
-    @property
-    def is_temporary(self) -> bool:
-        return self.target != self.final
 
 
 @dataclass
@@ -175,33 +139,6 @@ def _plan_steps(
     return plan
 
 
-def _plan_outputs(
-    pipeline: Pipeline, frame: pl.LazyFrame, run_id: str, visible: list[str]
-) -> tuple[list[pl.LazyFrame], list[_PendingOutput]]:
-    sinks: list[pl.LazyFrame] = []
-    pending: list[_PendingOutput] = []
-    for name, output in pipeline.outputs.items():
-        columns = output.columns or visible
-        missing = [c for c in columns if c not in visible]
-        if missing:
-            raise TransformError(f"output {name} asks for column(s) {', '.join(missing)} the flow lacks")
-        directory = output.path.rstrip("/")
-        final = f"{directory}/{pipeline.name}-{run_id}.parquet"
-        # S3 objects appear whole on PUT; local files are written under a hidden name and renamed.
-        target = final if locations.is_remote(final) else f"{directory}/.{pipeline.name}-{run_id}.parquet.tmp"
-        if not locations.is_remote(final):
-            Path(directory).mkdir(parents=True, exist_ok=True)
-        sink = frame.select(columns).sink_parquet(
-            target,
-            compression=output.compression,
-            storage_options=locations.polars_storage_options(target),
-            lazy=True,
-        )
-        sinks.append(sink)
-        pending.append(_PendingOutput(name, target, final, columns))
-    return sinks, pending
-
-
 def _count_quarantine(quarantined: pl.DataFrame | None) -> dict[int, Counter[str]]:
     by_step: dict[int, Counter[str]] = {}
     if quarantined is not None and quarantined.height:
@@ -233,8 +170,11 @@ def _fill_step_counts(steps: list[StepReport], by_step: dict[int, Counter[str]],
 
 
 def execute(
-    pipeline: Pipeline, ctx: Any, *, run_id: str, quarantine_dir: Path, on_phase: Phase
-) -> EngineResult:
+    pipeline: Pipeline, ctx: Any, *, run_id: str, quarantine_dir: Path, on_phase: Phase,
+    classes: dict[str, str] | None = None,
+) -> EngineResult:  # fmt: skip
+    """Run the pipeline; `classes` (column -> sensitivity class) picks each output column's key."""
+    classes = classes or {}
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     prefetch([name for name, _ in pipeline.all_steps()])
@@ -243,7 +183,9 @@ def execute(
     timings["plan_and_fit"] = time.perf_counter() - clock
 
     visible = [c for c in plan.frame.collect_schema().names() if not c.startswith(("__vl", "_vl"))]
-    sinks, pending = _plan_outputs(pipeline, plan.frame, run_id, visible)
+    sinks, pending = plan_outputs(
+        pipeline, plan.frame, run_id, visible, provider=ctx.provider, classes=classes
+    )
     metrics_frame = plan.frame.select(
         pl.len().alias("__rows"), *[e.alias(k) for k, e in plan.metrics.items()]
     )
@@ -262,10 +204,10 @@ def execute(
         rows_input = rows_output + n_quarantined
         _check_quarantine_fraction(pipeline, n_quarantined, rows_input)
     except pl.exceptions.PolarsError as exc:
-        _remove([p.target for p in pending if p.is_temporary])
+        discard_outputs(pending)
         raise engine_failure(exc, "execution") from None
     except BaseException:
-        _remove([p.target for p in pending if p.is_temporary])
+        discard_outputs(pending)
         raise
 
     clock = time.perf_counter()
@@ -273,12 +215,11 @@ def execute(
     quarantine_location = None
     if quarantined is not None and quarantined.height:
         quarantine_location = _write_quarantine(quarantined, pipeline, ctx, run_id, quarantine_dir)
-    outputs: list[OutputReport] = []
-    for output in pending:
-        if output.is_temporary:
-            _fsync_rename(output.target, output.final)
-        digest, size = _sha256_of(output.final)
-        outputs.append(OutputReport(output.name, output.final, rows_output, digest, size, output.columns))
+    try:
+        outputs = finish_outputs(pending, rows_output)
+    except BaseException:
+        discard_outputs(pending)
+        raise
     timings["write"] = time.perf_counter() - clock
 
     _fill_step_counts(plan.steps, by_step, rows_input, metrics_row)
@@ -322,10 +263,5 @@ def _write_quarantine(frame: pl.DataFrame, pipeline: Pipeline, ctx: Any, run_id:
     Path(base).mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = f"{base.rstrip('/')}/.{run_id}.parquet.tmp"
     lazy.collect().write_parquet(tmp)
-    _fsync_rename(tmp, location)
+    fsync_rename(tmp, location)
     return location
-
-
-def _remove(paths: list[str]) -> None:
-    for path in paths:
-        Path(path).unlink(missing_ok=True)

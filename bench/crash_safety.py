@@ -1,0 +1,192 @@
+"""Crash safety, measured: SIGKILL `vaultline run` at random points of its write phase, N times.
+
+    .venv/bin/python bench/crash_safety.py [--rows 200000] [--kills 20] [--seed 1]
+
+Setup: the fraud example on generated data in a fresh work directory. One undisturbed run measures
+when the write phase starts and ends: its report's timings give the seconds spent executing (the
+encrypted output streams to its temporary file then) and writing (rename, quarantine, commit), which
+end with the process. Then, N times, a run is started and killed with SIGKILL at a random instant
+of that window (a run that finished first counts as not killed). After every kill the harness
+checks:
+
+- no partial version visible: every committed version lists files that exist, whose SHA-256 and row
+  count match the catalog, and that decrypt; the number of committed versions equals the number of
+  runs that completed;
+- the catalog is consistent: versions are 1..n without gaps;
+- `vaultline gc --grace 0s` removes every file no version references, and nothing else.
+
+Finally a rerun must complete. The last line is
+`crash_safety kills=N killed=K partial_versions_visible=P reruns_completed=R catalog_consistent=B`.
+tests/run/test_crash_safety.py runs it small in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VAULTLINE = [str(Path(sys.executable).parent / "vaultline")]
+DATASET = "features"
+
+
+@dataclass
+class Outcome:
+    kills: int = 0
+    killed: int = 0
+    partial_versions_visible: int = 0
+    reruns_completed: int = 0
+    catalog_consistent: bool = True
+    completed_runs: int = 0
+
+    def line(self) -> str:
+        return (
+            f"crash_safety kills={self.kills} killed={self.killed} "
+            f"partial_versions_visible={self.partial_versions_visible} "
+            f"reruns_completed={self.reruns_completed} "
+            f"catalog_consistent={str(self.catalog_consistent).lower()}"
+        )
+
+
+def _env(work: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"VAULTLINE_HOME": str(work / ".vaultline"), "VAULTLINE_PASSPHRASE": "crash-safety-bench",
+                "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})  # fmt: skip
+    return env
+
+
+def _command(work: Path) -> list[str]:
+    return [
+        *VAULTLINE, "run", str(ROOT / "examples" / "fraud" / "pipeline.yaml"),
+        "--param", f"source_bucket={work / 'raw'}", "--param", f"target_bucket={work / 'output'}",
+    ]  # fmt: skip
+
+
+def prepare(work: Path, rows: int) -> None:
+    from vaultline.demo.fraud import generate_fraud
+    from vaultline.keys.local import LocalKeyring
+    from vaultline.spec.loader import load
+
+    os.environ.update(_env(work))
+    generate_fraud(rows, work)
+    keyring = LocalKeyring(work / ".vaultline", warn=False)
+    loaded = load(ROOT / "examples" / "fraud" / "pipeline.yaml", {"source_bucket": str(work / "raw")})
+    for ref in loaded.pipeline.keys.values():
+        keyring.ensure(ref.split("@")[0])
+
+
+def timed_run(work: Path) -> tuple[float, float]:
+    """(seconds until the write phase began, total seconds) of an undisturbed run."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [*_command(work), "--json"], env=_env(work), capture_output=True, text=True, check=False
+    )
+    total = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"the undisturbed run failed: {done.stderr[-400:]}")
+    timings = json.loads(done.stdout)["timings"]
+    writing = timings.get("execute", 0.0) + timings.get("write", 0.0)
+    return max(0.0, total - writing - 0.2), total
+
+
+def killed_run(work: Path, delay: float) -> bool:
+    """Start a run, SIGKILL it after `delay` seconds; True when it was still running."""
+    process = subprocess.Popen(_command(work), env=_env(work), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    time.sleep(delay)
+    if process.poll() is not None:
+        return False
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return True
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check(work: Path, expected_versions: int) -> tuple[int, bool]:
+    """(partial versions visible, catalog consistent) after a kill, then gc of the leftovers."""
+    from vaultline.catalog.datasets import DatasetCatalog
+    from vaultline.keys.local import LocalKeyring
+    from vaultline.state import State
+    from vaultline.storage.dataset_reader import read_dataset
+
+    state = State(work / ".vaultline")
+    catalog = DatasetCatalog(state.catalog_url)
+    names = {summary.name for summary in catalog.list()}
+    history = catalog.history(DATASET) if DATASET in names else []
+    numbers = sorted(v.version for v in history)
+    consistent = numbers == list(range(1, len(numbers) + 1)) and len(numbers) == expected_versions
+    partial = 0
+    provider = LocalKeyring(state.root, warn=False)
+    for version in history:
+        files = catalog.files(DATASET, version.version)
+        intact = all(Path(f.location).exists() and _sha256(f.location) == f.sha256 for f in files)
+        rows = read_dataset(catalog, f"{DATASET}@{version.version}", provider)[2].num_rows if intact else -1
+        if not intact or rows != version.row_count:
+            partial += 1
+    referenced = {str(Path(p)) for p in catalog.referenced_locations()}
+    gc = subprocess.run(
+        [*VAULTLINE, "gc", "--grace", "0s"], env=_env(work), capture_output=True, text=True, check=False
+    )
+    if gc.returncode != 0:
+        consistent = False
+    left = {str(p) for p in (work / "output").rglob("*") if p.is_file()}
+    if left != referenced:  # gc removed every leftover and kept every committed file
+        consistent = False
+    return partial, consistent
+
+
+def trials(work: Path, *, rows: int, kills: int, seed: int) -> Outcome:
+    prepare(work, rows)
+    outcome = Outcome(kills=kills)
+    write_at, total = timed_run(work)
+    outcome.completed_runs = 1
+    chance = random.Random(seed)
+    for _ in range(kills):
+        if killed_run(work, chance.uniform(write_at, total)):
+            outcome.killed += 1
+        else:
+            outcome.completed_runs += 1
+        partial, consistent = check(work, outcome.completed_runs)
+        outcome.partial_versions_visible += partial
+        outcome.catalog_consistent &= consistent
+        rerun = subprocess.run(_command(work), env=_env(work), capture_output=True, check=False)
+        if rerun.returncode == 0:
+            outcome.reruns_completed += 1
+            outcome.completed_runs += 1
+    return outcome
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "crash")
+    args = parser.parse_args()
+    import shutil
+
+    shutil.rmtree(args.work, ignore_errors=True)
+    outcome = trials(args.work, rows=args.rows, kills=args.kills, seed=args.seed)
+    print(outcome.line())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Open the catalog database and bring its schema to the newest alembic migration.
+
+`open_catalog(url)` is the only way the catalog modules get an Engine. It checks the schema revision
+with one query and, only when the catalog is behind, upgrades it under a lock so that two processes
+opening a fresh catalog at once do not both create the tables:
+
+- PostgreSQL: a transaction-scoped advisory lock; DDL is transactional, so the whole upgrade commits
+  or nothing does, and the second process finds the catalog already at head.
+- SQLite: `BEGIN IMMEDIATE` takes the database's write lock for the whole upgrade (SQLite's DDL is
+  transactional too once the driver stops issuing its own BEGINs, see `_sqlite_engine`).
+
+Catalogs created before migrations existed hold `vaultline_runs` but no version table: they are
+recognised and stamped at revision 0001, then upgraded, never recreated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+
+from vaultline.errors import CatalogError, RetryableError, VaultlineError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+# Prefixed like the catalog's tables: a shared PostgreSQL database may hold another app's alembic_version.
+VERSION_TABLE = "vaultline_alembic_version"
+RUNS_REVISION = "0001"
+BUSY_TIMEOUT_SECONDS = 30
+# pg_advisory_xact_lock takes a bigint: a stable one derived from a name, so it reads as what it locks.
+MIGRATION_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"vaultline catalog migrations").digest()[:8], "big", signed=True
+)
+# Execution option that makes a SQLite transaction take the write lock when it begins (BEGIN IMMEDIATE).
+_WRITE_OPTION = "vaultline_write"
+# alembic's `context` and `op` are module-level proxies: one upgrade at a time per process, any database.
+_UPGRADE_LOCK = threading.Lock()
+_RUNS_COLUMNS = frozenset(
+    {"run_id", "pipeline", "status", "started_at", "finished_at", "spec_sha256", "rows_in", "rows_out",
+     "rows_quarantined", "error", "report"}
+)  # fmt: skip
+
+
+class CatalogBusy(RetryableError):
+    """The catalog is locked by another writer for longer than the busy timeout; retrying may succeed."""
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked, fit for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(an unparsable catalog URL)"
+
+
+def catalog_failure(url: str, exc: BaseException, doing: str) -> VaultlineError:
+    """A database error as a VaultlineError. Only the exception's type is kept: the driver's message
+    can quote the statement's parameters (file locations, JSON documents), which must not reach logs."""
+    if isinstance(exc, sa.exc.OperationalError) and "locked" in str(exc.orig).lower():
+        return CatalogBusy(
+            f"the catalog at {safe_url(url)} stayed locked by another writer while {doing}",
+            hint=f"another process held it for over {BUSY_TIMEOUT_SECONDS}s; retry, or use PostgreSQL "
+            "(VAULTLINE_CATALOG_URL) when many processes write at once",
+        )
+    return CatalogError(
+        f"the catalog at {safe_url(url)} failed while {doing} ({type(exc).__name__})",
+        hint="check VAULTLINE_CATALOG_URL, that the database is up, and the state directory's permissions",
+    )
+
+
+@contextmanager
+def reading(engine: sa.Engine, url: str, doing: str) -> Iterator[sa.Connection]:
+    """A connection for reads whose database errors become VaultlineErrors (never the driver's text)."""
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except sa.exc.SQLAlchemyError as exc:
+        raise catalog_failure(url, exc, doing) from None
+
+
+def for_writing(engine: sa.Engine) -> sa.Engine:
+    """The same engine, whose transactions on SQLite take the write lock at BEGIN.
+
+    A deferred SQLite transaction that reads and then writes cannot wait for a concurrent writer (the
+    upgrade from reader to writer fails at once with 'database is locked'); an immediate one waits up
+    to the busy timeout and then reads the newest data. PostgreSQL ignores the option."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
+
+def target_metadata() -> sa.MetaData:
+    """Every table the catalog modules define, in one MetaData (for autogenerate and schema tests)."""
+    from vaultline.catalog import datasets, runs
+
+    combined = sa.MetaData()
+    for source in (runs.metadata, datasets.metadata):
+        for table in source.tables.values():
+            table.to_metadata(combined)
+    return combined
+
+
+def _sqlite_engine(url: sa.URL) -> sa.Engine:
+    engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The sqlite3 driver's legacy mode skips BEGIN before SELECT and DDL, which breaks both
+        # repeatable reads and transactional migrations: take transaction control away from it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL lets readers (CLI, other runs) proceed while one writer commits.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN"
+        )
+
+    return engine
+
+
+def _create_engine(url: str) -> sa.Engine:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return sa.create_engine(parsed)
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+@cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic_config())
+
+
+@cache
+def _known_revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in _script().walk_revisions())
+
+
+def head_revision() -> str:
+    head = _script().get_current_head()
+    assert head is not None, "the catalog migrations have no head revision"
+    return head
+
+
+def current_revision(connection: sa.Connection) -> str | None:
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def open_catalog(url: str) -> sa.Engine:
+    """An Engine on the catalog at `url`, its schema upgraded to the newest revision."""
+    engine: sa.Engine | None = None
+    try:
+        engine = _create_engine(url)
+        with engine.connect() as conn:
+            current = current_revision(conn)
+        if current != head_revision():
+            _upgrade(engine, url)
+    except VaultlineError:
+        if engine is not None:
+            engine.dispose()
+        raise
+    except (sa.exc.SQLAlchemyError, CommandError) as exc:
+        if engine is not None:
+            engine.dispose()
+        raise CatalogError(
+            f"the catalog at {safe_url(url)} cannot be opened ({type(exc).__name__})",
+            hint="check VAULTLINE_CATALOG_URL or the state directory's permissions",
+        ) from None
+    return engine
+
+
+def _upgrade(engine: sa.Engine, url: str) -> None:
+    with _UPGRADE_LOCK, for_writing(engine).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        # Re-read under the lock: another process may have upgraded while this one waited.
+        current = current_revision(conn)
+        if current is not None and current not in _known_revisions():
+            raise CatalogError(
+                f"the catalog at {safe_url(url)} is at schema revision {current}, unknown to this Vaultline",
+                hint="upgrade Vaultline on this machine to the version that last migrated the catalog",
+            )
+        if current is None and sa.inspect(conn).has_table("vaultline_runs"):
+            _check_legacy_runs(conn, url)
+            MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).stamp(
+                _script(), RUNS_REVISION
+            )
+        config = _alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def _check_legacy_runs(conn: sa.Connection, url: str) -> None:
+    """A runs table without a version table must be the one the pre-migration code created."""
+    columns = {column["name"] for column in sa.inspect(conn).get_columns("vaultline_runs")}
+    if columns != _RUNS_COLUMNS:
+        missing, extra = sorted(_RUNS_COLUMNS - columns), sorted(columns - _RUNS_COLUMNS)
+        raise CatalogError(
+            f"the catalog at {safe_url(url)} has a vaultline_runs table Vaultline did not create "
+            f"(missing columns: {', '.join(missing) or 'none'}; unexpected: {', '.join(extra) or 'none'})",
+            hint="point VAULTLINE_CATALOG_URL at a database (or PostgreSQL schema) of its own",
+        )

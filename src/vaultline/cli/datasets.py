@@ -1,0 +1,207 @@
+"""`vaultline datasets` (list, show, history) and the top-level `gc` and `vacuum` commands.
+
+`gc` and `vacuum` are plain functions: cli/main.py registers them at the top level. A watermark may
+hold a data value, so it is only ever reported as set or not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
+
+if TYPE_CHECKING:
+    from vaultline.catalog.datasets import DatasetCatalog
+
+app = typer.Typer(help="Versioned datasets: their versions, files and protections.", no_args_is_help=True)
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(\d+)\s*([smhd]?)")
+
+
+def _catalog(state: Path | None) -> DatasetCatalog:
+    from vaultline.catalog.datasets import DatasetCatalog
+    from vaultline.state import State
+
+    return DatasetCatalog(State.resolve(state).ensure().catalog_url)
+
+
+def parse_duration(text: str) -> int:
+    """'24h' → 86400; units s, m, h, d (seconds when none)."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not match:
+        raise typer.BadParameter(
+            f"'{text}' is not a duration: write e.g. 90m, 24h or 7d", param_hint="--grace"
+        )
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _document_lines(title: str, document: Any) -> list[str]:
+    if not document:
+        return [f"{title}: none"]
+    if isinstance(document, dict):
+        return [f"{title}:"] + [
+            f"  {key}: {value if isinstance(value, str) else json.dumps(value, sort_keys=True)}"
+            for key, value in sorted(document.items())
+        ]
+    return [f"{title}: {json.dumps(document, sort_keys=True)}"]
+
+
+@app.command("list")
+@handles_errors
+def list_datasets(state: StateOption = None, json_out: JsonOption = False) -> None:
+    """Every dataset with its latest version."""
+    summaries = _catalog(state).list()
+    if json_out:
+        emit_json([s.as_dict() for s in summaries])
+        return
+    if not summaries:
+        typer.echo("no datasets yet: a dataset appears when a run commits its first version")
+        return
+    from rich.table import Table
+
+    from vaultline.cli.render import console
+
+    table = Table("dataset", "latest", "retained", "rows", "committed", "run")
+    for s in summaries:
+        table.add_row(
+            s.name,
+            str(s.latest_version),
+            f"{s.retained} of {s.versions}",
+            f"{s.row_count:,}",
+            s.latest_committed_at,
+            s.latest_run_id or "-",
+        )
+    console.print(table)
+
+
+@app.command("show")
+@handles_errors
+def show(
+    ref: Annotated[
+        str, typer.Argument(metavar="DATASET[@VERSION]", help="A dataset, latest version unless @N.")
+    ],
+    state: StateOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """One version: its files (sha256, rows), schema, classifications, protections, encryption, run."""
+    catalog = _catalog(state)
+    name, number = catalog.parse_ref(ref)
+    record = catalog.version(name, number)
+    files = catalog.files(name, number)
+    if json_out:
+        emit_json({**record.as_dict(), "files": [f.as_dict() for f in files]})
+        return
+    from vaultline.cli.render import console
+
+    console.print(
+        f"{record.dataset}@{record.version} ({record.status}): committed {record.committed_at} "
+        f"by run {record.run_id or '-'}, {record.row_count:,} rows in {len(files)} file(s)"
+    )
+    # One line per file, never a table: locations and digests are long and must not be cut.
+    console.print("files:", soft_wrap=True)
+    for entry in files:
+        console.print(
+            f"  {entry.location}  rows {entry.rows:,}  bytes {entry.bytes:,}  sha256 {entry.sha256}",
+            soft_wrap=True,
+        )
+    for title, document in (
+        ("schema", record.schema),
+        ("classifications", record.classifications),
+        ("protections", record.protections),
+        ("encryption", record.encryption),
+    ):
+        console.print("\n".join(_document_lines(title, document)))
+    console.print(f"watermark: {'set (value not shown)' if record.watermark is not None else 'none'}")
+
+
+@app.command("history")
+@handles_errors
+def history(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    state: StateOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Every version of a dataset, newest first, vacuumed ones included (the audit trail)."""
+    records = _catalog(state).history(dataset)
+    if json_out:
+        emit_json([r.as_dict() for r in records])
+        return
+    from rich.table import Table
+
+    from vaultline.cli.render import console
+
+    table = Table("version", "status", "committed", "rows", "run", "vacuumed")
+    for r in records:
+        table.add_row(
+            str(r.version),
+            r.status,
+            r.committed_at,
+            f"{r.row_count:,}",
+            r.run_id or "-",
+            r.vacuumed_at or "-",
+        )
+    console.print(table)
+
+
+@handles_errors
+def gc(
+    grace: Annotated[
+        str,
+        typer.Option("--grace", help="Only files older than this (e.g. 90m, 24h, 7d): longer than any run."),
+    ] = "24h",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
+    ] = False,
+    state: StateOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Delete files no committed dataset version references (leftovers of crashed runs, temp files)
+    from every directory that holds a dataset's files."""
+    seconds = parse_duration(grace)
+    catalog = _catalog(state)
+    result = catalog.gc(catalog.roots(), grace_seconds=seconds, dry_run=dry_run)
+    if json_out:
+        emit_json(result.as_dict())
+    else:
+        verb = "would delete" if dry_run else "deleted"
+        typer.echo(
+            f"gc: {result.files_scanned} file(s) under {len(result.roots)} dataset "
+            f"{'directory' if len(result.roots) == 1 else 'directories'}; {verb} "
+            f"{result.files_deleted} ({result.bytes_deleted:,} bytes); kept {result.files_referenced} "
+            f"referenced and {result.files_young} younger than {grace}"
+        )
+    if result.files_failed:
+        typer.echo(f"error: {result.files_failed} file(s) could not be deleted (see the log)", err=True)
+        raise typer.Exit(1)
+
+
+@handles_errors
+def vacuum(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Retain the newest N versions.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
+    ] = False,
+    state: StateOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Delete the files only versions older than the newest N reference; their records stay (audit)."""
+    result = _catalog(state).vacuum(dataset, keep, dry_run=dry_run)
+    if json_out:
+        emit_json(result.as_dict())
+    else:
+        verb = "would vacuum" if dry_run else "vacuumed"
+        versions = ", ".join(map(str, result.vacuumed)) or "none"
+        typer.echo(
+            f"{dataset}: {verb} version(s) {versions}; {result.files_deleted} file(s), "
+            f"{result.bytes_deleted:,} bytes; retained {', '.join(map(str, result.retained))}"
+        )
+    if result.files_failed:
+        typer.echo(f"error: {result.files_failed} file(s) could not be deleted (gc retries them)", err=True)
+        raise typer.Exit(1)

@@ -1,0 +1,64 @@
+"""`vaultline read DATASET[@VERSION]`: a committed version, decrypted with the keys the caller holds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from vaultline.cli.common import StateOption, handles_errors
+from vaultline.errors import TerminalError
+
+
+@handles_errors
+def read(  # noqa: PLR0917 - typer maps each parameter to an option
+    dataset: Annotated[str, typer.Argument(help="DATASET or DATASET@VERSION (default: the latest version).")],
+    columns: Annotated[
+        str | None, typer.Option("--columns", help="Comma-separated columns (default: all).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most this many rows.")] = None,
+    output_format: Annotated[
+        Literal["table", "csv", "json", "parquet"], typer.Option("--format", help="How to print the rows.")
+    ] = "table",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file (required for --format parquet).")
+    ] = None,
+    state: StateOption = None,
+) -> None:
+    """Read a dataset version. A column whose key you do not hold is refused by name, with its key."""
+    from vaultline.catalog.datasets import DatasetCatalog
+    from vaultline.keys.providers import open_provider
+    from vaultline.state import State
+    from vaultline.storage.dataset_reader import read_dataset
+
+    resolved = State.resolve(state)
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    catalog = DatasetCatalog(resolved.catalog_url)
+    name, version, table = read_dataset(
+        catalog, dataset, open_provider(resolved.root), columns=wanted, limit=limit
+    )
+    if output_format == "parquet":
+        if out is None:
+            raise TerminalError("--format parquet writes a file", hint="add --out FILE.parquet")
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, out)  # the caller asked for decrypted rows in a file of their choosing
+        typer.echo(f"wrote {table.num_rows:,} rows of {name}@{version} to {out} (not encrypted)")
+        return
+    import polars as pl
+
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if output_format == "csv":
+        text = frame.write_csv()
+    elif output_format == "json":
+        text = frame.write_ndjson()
+    else:
+        with pl.Config(tbl_rows=50, tbl_cols=-1, fmt_str_lengths=40):
+            text = f"{name}@{version}: {table.num_rows:,} rows\n{frame}\n"
+    if out is not None:
+        out.write_text(text, "utf-8")
+    else:
+        sys.stdout.write(text)

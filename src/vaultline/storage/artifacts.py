@@ -1,0 +1,396 @@
+"""Whole-file encryption for artifacts that are not Parquet: landing copies of raw CSV, exported reports.
+
+The format is the AWS Encryption SDK message format, so the AWS Encryption CLI (or any ESDK) can read
+what Vaultline writes: framed (64 KiB frames, streamed both ways, never a whole-file read), the
+committing, signing suite AES-256-GCM + HKDF-SHA512 + key commitment + ECDSA P-384, commitment policy
+REQUIRE_ENCRYPT_REQUIRE_DECRYPT, and an encryption context (dataset, run id, purpose...) that is
+authenticated with the data and checked on decrypt.
+
+The data key is wrapped by one of:
+- `KeyringKey`: a raw AES-256-GCM wrapping key derived from a Vaultline key provider (the local
+  keyring or any other: `derive(KeyRef, context="artifact")`); the message records `vaultline` /
+  `<name>@<version>`, so rotating the key never strands old artifacts.
+- `KmsKey`: an AWS KMS key (ARN, key id or alias), called through a boto3 client whose endpoint is
+  `VAULTLINE_KMS_ENDPOINT`, else `VAULTLINE_S3_ENDPOINT` (moto and LocalStack serve every service on
+  one endpoint), else botocore's usual resolution — the same order as the aws-kms key provider.
+
+Writes go to a temp file, are fsynced and renamed (S3: uploaded in one PUT once complete), so a
+failure — a tampered frame found half-way, a bad signature at the end — never leaves a partial
+plaintext or ciphertext behind. Errors name the file and never carry key material or data.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from vaultline.errors import (
+    KeyringError,
+    KeyUnavailableError,
+    OutputError,
+    SourceError,
+    TerminalError,
+)
+from vaultline.keys.provider import KeyProvider, KeyRef
+from vaultline.keys.secret import SecretBytes
+from vaultline.storage.locations import filesystem, is_remote
+
+FRAME_LENGTH = 65536
+KEY_NAMESPACE = "vaultline"  # the raw keyring's provider id, recorded in every wrapped data key
+DERIVE_CONTEXT = "artifact"  # the keyring derives the wrapping key for this purpose only
+KMS_ENDPOINT_ENV = "VAULTLINE_KMS_ENDPOINT"
+_CHUNK = 1 << 20  # bytes asked of the SDK stream per read: many frames, bounded memory
+_MAX_DATA_KEYS = 4  # Vaultline writes one wrapped key; refusing floods of them is a cheap DoS guard
+_RESERVED_PREFIX = "aws-crypto-"  # context keys the SDK reserves for itself
+
+
+class ArtifactError(TerminalError):
+    """An encrypted artifact cannot be decrypted as asked: altered, wrong key or wrong context."""
+
+
+@dataclass(frozen=True)
+class KeyringKey:
+    """Wrap with a key derived from a Vaultline key provider (`name`, or a pinned `name@2`)."""
+
+    provider: KeyProvider = field(repr=False)
+    key: str
+
+
+@dataclass(frozen=True)
+class KmsKey:
+    """Wrap with an AWS KMS key: ARN, key id or `alias/...` (resolved to the key ARN before use)."""
+
+    key_id: str
+    region: str | None = None
+
+
+KeyringSpec = KeyringKey | KmsKey
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    """What was written: value-free facts for reports and logs."""
+
+    location: str
+    key: str
+    context: dict[str, str]
+    plaintext_bytes: int
+    frame_length: int
+
+
+def kms_endpoint() -> str | None:
+    """The KMS endpoint override; None lets botocore resolve it (AWS_ENDPOINT_URL_KMS, config, AWS)."""
+    return os.environ.get(KMS_ENDPOINT_ENV) or os.environ.get("VAULTLINE_S3_ENDPOINT") or None
+
+
+def parse_keyring(text: str, provider: KeyProvider) -> KeyringSpec:
+    """`kms:<arn|key id|alias/...>`, or a Vaultline key name (`name`, `name@2`, `keyring:name`)."""
+    if text.startswith("kms:"):
+        return KmsKey(text.removeprefix("kms:"))
+    name = text.removeprefix("keyring:")
+    KeyRef.parse(name)  # fail early, with the keyring's own message, on a malformed name
+    return KeyringKey(provider, name)
+
+
+# -- public API ------------------------------------------------------------------------------------------
+def encrypt_file(
+    src: str | Path, dst: str | Path, keyring_spec: KeyringSpec, *, context: Mapping[str, str]
+) -> ArtifactInfo:
+    """Encrypt `src` into `dst` (local path or s3://) under `keyring_spec`, binding `context` to it."""
+    from aws_encryption_sdk.identifiers import Algorithm
+
+    expected = _checked_context(context, where=str(dst))
+    key_provider, label = _encrypt_provider(keyring_spec)
+    with _open_source(src) as source, _atomic_output(dst) as out:
+        encryptor = _client().stream(
+            mode="e",
+            source=source,
+            key_provider=key_provider,
+            encryption_context=expected,
+            frame_length=FRAME_LENGTH,
+            algorithm=Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
+        )
+        with _sdk_errors(str(src), label, encrypting=True):
+            while chunk := encryptor.read(_CHUNK):
+                out.write(chunk)
+            encryptor.close()
+        plaintext_bytes = source.tell()  # the SDK read the source to its end
+    return ArtifactInfo(str(dst), label, expected, plaintext_bytes, FRAME_LENGTH)
+
+
+def decrypt_file(
+    src: str | Path, dst: str | Path, keyring_spec: KeyringSpec, *, context: Mapping[str, str]
+) -> ArtifactInfo:
+    """Decrypt `src` into `dst`; refuse (before writing a byte) unless the artifact carries `context`.
+
+    `context` is what the caller expects: every pair must be in the artifact's encryption context.
+    """
+    from aws_encryption_sdk.identifiers import ContentType
+
+    expected = _checked_context(context, where=str(src))
+    key_provider, label = _decrypt_provider(keyring_spec)
+    with _open_source(src) as source:
+        decryptor = _client().stream(mode="d", source=source, key_provider=key_provider)
+        with _sdk_errors(str(src), label, encrypting=False):
+            header = decryptor.header  # reads the header and unwraps the data key: no plaintext yet
+        if header.content_type != ContentType.FRAMED_DATA:
+            # An unframed body can only be checked after reading it whole: not streamed, so refused.
+            raise ArtifactError(
+                f"{src} is an unframed Encryption SDK message, which Vaultline does not read",
+                hint="re-encrypt it with a frame length (vaultline writes 64 KiB frames)",
+            )
+        found = {
+            k: str(v) for k, v in header.encryption_context.items() if not k.startswith(_RESERVED_PREFIX)
+        }
+        _match_context(found, expected, where=str(src))
+        written = 0
+        with _atomic_output(dst) as out, _sdk_errors(str(src), label, encrypting=False):
+            while chunk := decryptor.read(_CHUNK):
+                out.write(chunk)
+                written += len(chunk)
+            decryptor.close()  # verifies the footer signature; the temp file is discarded if it fails
+    return ArtifactInfo(str(dst), label, found, written, int(header.frame_length))
+
+
+# -- keys ------------------------------------------------------------------------------------------------
+def _client() -> Any:
+    import aws_encryption_sdk
+    from aws_encryption_sdk.identifiers import CommitmentPolicy
+
+    return aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+        max_encrypted_data_keys=_MAX_DATA_KEYS,
+    )
+
+
+def _encrypt_provider(spec: KeyringSpec) -> tuple[Any, str]:
+    if isinstance(spec, KmsKey):
+        return _kms_master_key(spec)
+    ref = KeyRef.parse(spec.key)
+    secret, version = spec.provider.derive(ref, context=DERIVE_CONTEXT)
+    key_id = f"{ref.name}@{version}"
+    return _raw_provider({key_id: secret}), key_id
+
+
+def _decrypt_provider(spec: KeyringSpec) -> tuple[Any, str]:
+    if isinstance(spec, KmsKey):
+        return _kms_master_key(spec)
+    ref = KeyRef.parse(spec.key)
+    # The artifact may predate a rotation: offer every version unless the reference pins one.
+    versions = [ref.version] if ref.version else list(spec.provider.info(ref.name).versions)
+    keys = {
+        f"{ref.name}@{v}": spec.provider.derive(KeyRef(ref.name, v), context=DERIVE_CONTEXT)[0]
+        for v in versions
+    }
+    return _raw_provider(keys), str(ref)
+
+
+def _raw_provider(keys: dict[str, SecretBytes]) -> Any:
+    """An ESDK raw AES-256-GCM master key provider over keyring-derived keys (`name@version` ids)."""
+    from aws_encryption_sdk.identifiers import (
+        EncryptionKeyType,
+        WrappingAlgorithm,
+    )
+    from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
+    from aws_encryption_sdk.key_providers.raw import RawMasterKeyProvider
+
+    # Defined here so the SDK (and boto3 under it) is imported only when an artifact is handled.
+    class _KeyringProvider(RawMasterKeyProvider):  # type: ignore[misc]
+        provider_id = KEY_NAMESPACE
+
+        def __init__(self, **_kwargs: Any) -> None:  # the SDK builds its config in __new__
+            pass
+
+        def _get_raw_key(self, key_id: bytes) -> Any:
+            # The material leaves SecretBytes only here, straight into the SDK's wrapping key.
+            return WrappingKey(
+                wrapping_algorithm=WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING,
+                wrapping_key=keys[key_id.decode()].reveal(),
+                wrapping_key_type=EncryptionKeyType.SYMMETRIC,
+            )
+
+    provider = _KeyringProvider()
+    provider.add_master_keys_from_list([key_id.encode() for key_id in keys])
+    return provider
+
+
+def _kms_master_key(spec: KmsKey) -> tuple[Any, str]:
+    """A KMS master key on an explicit boto3 client (the only way to give it an endpoint URL)."""
+    import boto3
+    from aws_encryption_sdk.key_providers.kms import KMSMasterKey
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+
+    region = spec.region or (spec.key_id.split(":")[3] if spec.key_id.startswith("arn:") else None)
+    config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"})
+    try:
+        client = boto3.client("kms", region_name=region, endpoint_url=kms_endpoint(), config=config)
+        # Strict decryption matches the key ARN recorded in the message, so aliases are resolved first.
+        arn = str(client.describe_key(KeyId=spec.key_id)["KeyMetadata"]["Arn"])
+    except NoRegionError:
+        raise KeyringError(
+            f"no AWS region for KMS key '{spec.key_id}'", hint="set AWS_REGION or give the key's full ARN"
+        ) from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise KeyringError(
+            f"KMS key '{spec.key_id}' cannot be used ({code})",
+            hint="check the key id or alias, its region, and kms:DescribeKey/GenerateDataKey/Decrypt grants",
+        ) from None
+    except BotoCoreError as exc:
+        raise KeyUnavailableError(
+            f"AWS KMS cannot be reached for key '{spec.key_id}' ({type(exc).__name__})",
+            hint=f"check the network, credentials and {KMS_ENDPOINT_ENV}",
+        ) from None
+    return KMSMasterKey(key_id=arn, client=client), arn
+
+
+# -- context ---------------------------------------------------------------------------------------------
+def _checked_context(context: Mapping[str, str], *, where: str) -> dict[str, str]:
+    if not context:
+        raise ArtifactError(
+            f"{where}: an encryption context is required",
+            hint="pass e.g. {'dataset': ..., 'run_id': ..., 'purpose': 'landing'}",
+        )
+    for key, value in context.items():
+        if not isinstance(key, str) or not isinstance(value, str) or not key:
+            raise ArtifactError(f"{where}: encryption context keys and values must be non-empty strings")
+        if key.startswith(_RESERVED_PREFIX):
+            raise ArtifactError(f"{where}: encryption context key '{key}' uses the SDK's reserved prefix")
+    return dict(context)
+
+
+def _match_context(found: Mapping[str, str], expected: Mapping[str, str], *, where: str) -> None:
+    """Every expected pair must be in the artifact. Errors name the keys only, never the values."""
+    missing = sorted(k for k in expected if k not in found)
+    differ = sorted(k for k in expected if k in found and found[k] != expected[k])
+    if missing or differ:
+        parts = [f"missing {', '.join(missing)}"] if missing else []
+        parts += [f"different {', '.join(differ)}"] if differ else []
+        raise ArtifactError(
+            f"{where}: the encryption context does not match ({'; '.join(parts)})",
+            hint="decrypt with the dataset / run id / purpose the artifact was written for",
+        )
+
+
+# -- I/O -------------------------------------------------------------------------------------------------
+@contextmanager
+def _open_source(src: str | Path) -> Iterator[IO[bytes]]:
+    location = str(src)
+    try:
+        handle: IO[bytes] = filesystem(location).open(location, "rb")
+    except FileNotFoundError:
+        raise SourceError(f"{location} does not exist", hint="check the path or the bucket/key") from None
+    except PermissionError:
+        raise SourceError(
+            f"{location} cannot be read", hint="check the file's or bucket's permissions"
+        ) from None
+    except OSError as exc:  # a directory, a dropped connection...
+        raise SourceError(f"{location} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    with handle:
+        yield handle
+
+
+@contextmanager
+def _atomic_output(dst: str | Path) -> Iterator[IO[bytes]]:
+    """A private temp file beside `dst` (S3: in the temp dir) that becomes `dst` only on success."""
+    location = str(dst)
+    local = Path(tempfile.gettempdir()) if is_remote(location) else Path(location).absolute().parent
+    try:
+        local.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{Path(location).name}.", suffix=".tmp", dir=local)
+    except OSError as exc:
+        raise OutputError(
+            f"{location} cannot be written ({exc.strerror})", hint="check the directory"
+        ) from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:  # mkstemp: mode 0600, only this user can read it
+            yield out
+            try:
+                out.flush()
+                os.fsync(out.fileno())
+            except OSError as exc:
+                raise OutputError(f"{location} cannot be written ({exc.strerror})") from None
+        _commit(tmp, location)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _commit(tmp: Path, location: str) -> None:
+    try:
+        if is_remote(location):
+            filesystem(location).put_file(str(tmp), location)  # one PUT of the complete file
+        else:
+            os.replace(tmp, location)
+            _fsync_dir(Path(location).absolute().parent)
+    except OSError as exc:
+        raise OutputError(
+            f"{location} cannot be written ({exc.strerror or type(exc).__name__})",
+            hint="check the directory or bucket exists and that this user may write to it",
+        ) from None
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (best effort: some filesystems refuse fsync on directories)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _sdk_errors(where: str, key: str, *, encrypting: bool) -> Iterator[None]:
+    """SDK, crypto and KMS failures as one-line Vaultline errors naming the file (never a traceback)."""
+    from aws_encryption_sdk.exceptions import (
+        AWSEncryptionSDKClientError,
+        DecryptKeyError,
+        GenerateKeyError,
+        MasterKeyProviderError,
+    )
+    from botocore.exceptions import BotoCoreError
+    from cryptography.exceptions import InvalidSignature, InvalidTag
+
+    try:
+        yield
+    except BotoCoreError as exc:
+        raise KeyUnavailableError(
+            f"{where}: AWS KMS could not be reached for key {key} ({type(exc).__name__})",
+            hint=f"check the network, credentials and {KMS_ENDPOINT_ENV}",
+        ) from None
+    except OSError as exc:  # reading the source or writing the temp file (disk full, S3 read dropped)
+        raise OutputError(f"{where}: I/O failed ({exc.strerror or type(exc).__name__})") from None
+    except (GenerateKeyError, MasterKeyProviderError) as exc:
+        if encrypting:
+            raise KeyringError(
+                f"{where}: key {key} could not produce a data key ({type(exc).__name__})",
+                hint="check the key exists, is enabled and that the credentials may use it",
+            ) from None
+        raise _integrity(where) from None
+    except DecryptKeyError:
+        raise ArtifactError(
+            f"{where}: key {key} cannot decrypt this artifact's data key",
+            hint="use the key it was encrypted under; if that is the key, the file was altered",
+        ) from None
+    except (AWSEncryptionSDKClientError, InvalidTag, InvalidSignature, ValueError, EOFError) as exc:
+        if encrypting and not isinstance(exc, (InvalidTag, InvalidSignature)):
+            raise OutputError(f"{where}: encryption failed ({type(exc).__name__})") from None
+        raise _integrity(where) from None
+
+
+def _integrity(where: str) -> ArtifactError:
+    return ArtifactError(
+        f"{where} failed its integrity check: it was altered or truncated, or is not an encrypted artifact",
+        hint="restore it from the original; nothing was written",
+    )

@@ -1,0 +1,212 @@
+"""vacuum (keep the newest N versions' files) and gc (collect uncommitted leftovers), on real files:
+local directories on SQLite and PostgreSQL catalogs, and S3 objects on the moto server."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dataset_helpers import DOCS, age, commit, write_file
+
+from vaultline.catalog import cleanup, maintenance
+from vaultline.catalog.datasets import (
+    DatasetCatalog,
+    DatasetError,
+    DatasetNotFound,
+    FileEntry,
+    VersionVacuumed,
+)
+from vaultline.storage.locations import filesystem
+
+DAY = 86400
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[DatasetCatalog]:
+    opened = DatasetCatalog(catalog_url)
+    yield opened
+    opened.engine.dispose()
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_vacuum_keeps_the_newest_versions_files_and_deletes_the_rest(
+    catalog: DatasetCatalog, tmp_path: Path
+) -> None:
+    root = tmp_path / "out" / "sales"
+    shared = write_file(root / "shared.parquet", b"shared by every version", rows=10)
+    entries = [write_file(root / f"v{n}.parquet", f"version {n}".encode(), rows=n) for n in range(1, 6)]
+    for entry in entries:
+        commit(catalog, "sales", [shared, entry])  # each version: the shared file plus one of its own
+    other = write_file(tmp_path / "out" / "other" / "o.parquet", b"another dataset")
+    commit(catalog, "other", [other])
+
+    dry = catalog.vacuum("sales", keep=2, dry_run=True)
+    assert (dry.vacuumed, dry.files_deleted, dry.dry_run) == ([1, 2, 3], 3, True)
+    assert all(Path(e.location).exists() for e in entries)  # a dry run deletes nothing
+    assert [v.status for v in catalog.history("sales")] == ["committed"] * 5
+
+    result = catalog.vacuum("sales", keep=2)
+    assert (result.retained, result.vacuumed) == ([4, 5], [1, 2, 3])
+    assert result.files_deleted == 3 and result.bytes_deleted == sum(e.bytes for e in entries[:3])
+    assert [Path(e.location).exists() for e in entries] == [False, False, False, True, True]
+    # retained files, the shared one and other datasets' files are intact, byte for byte
+    for entry in (shared, entries[3], entries[4], other):
+        assert _sha(Path(entry.location)) == entry.sha256
+    with pytest.raises(VersionVacuumed):
+        catalog.files("sales", 2)
+    assert [f.location for f in catalog.files("sales", 4)] == sorted([shared.location, entries[3].location])
+
+    again = catalog.vacuum("sales", keep=2)  # nothing left to do
+    assert (again.vacuumed, again.files_deleted) == ([], 0)
+    assert catalog.vacuum("sales", keep=1).vacuumed == [4]
+    assert Path(shared.location).exists() and not Path(entries[3].location).exists()
+
+
+def test_vacuum_never_deletes_a_file_another_dataset_references(
+    catalog: DatasetCatalog, tmp_path: Path
+) -> None:
+    common = write_file(tmp_path / "common.parquet", b"referenced twice")
+    commit(catalog, "a", [common])
+    commit(catalog, "a", [write_file(tmp_path / "a2.parquet", b"a2")])
+    commit(catalog, "b", [common])
+    assert catalog.vacuum("a", keep=1).files_deleted == 0
+    assert _sha(Path(common.location)) == common.sha256
+
+
+def test_vacuum_arguments(catalog: DatasetCatalog, tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFound, match="no dataset named nope"):
+        catalog.vacuum("nope", keep=1)
+    commit(catalog, "sales", [write_file(tmp_path / "a.parquet", b"a")])
+    with pytest.raises(DatasetError, match="keep at least 1 version, not 0"):
+        catalog.vacuum("sales", keep=0)
+
+
+def test_gc_collects_old_unreferenced_files_and_nothing_else(catalog: DatasetCatalog, tmp_path: Path) -> None:
+    root = tmp_path / "out" / "sales"
+    kept_old = write_file(root / "sales-r1.parquet", b"committed long ago")
+    age(Path(kept_old.location), 10 * DAY)  # old, but referenced: never touched
+    commit(catalog, "sales", [kept_old])
+    crashed = root / "sales-r2.parquet"  # written by a run that died before committing
+    crashed.write_bytes(b"uncommitted output")
+    temp = root / ".sales-r3.parquet.tmp"  # a crashed run's temp file
+    temp.write_bytes(b"partial")
+    fresh = root / "sales-r4.parquet"  # a run still in progress: within the grace period
+    fresh.write_bytes(b"being written")
+    unrelated = root / "notes.txt"  # not a kind of file any dataset holds
+    unrelated.write_bytes(b"keep me")
+    hidden = root / ".vaultline" / "quarantine" / "q.parquet"  # hidden directories are never scanned
+    hidden.parent.mkdir(parents=True)
+    hidden.write_bytes(b"evidence")
+    for path in (crashed, temp, unrelated, hidden):
+        age(path, 2 * DAY)
+
+    roots = catalog.roots()
+    assert roots == [str(root)]
+    dry = catalog.gc(roots, grace_seconds=DAY, dry_run=True)
+    assert (dry.files_deleted, dry.bytes_deleted, dry.dry_run) == (2, len(b"uncommitted output") + 7, True)
+    assert crashed.exists() and temp.exists()
+
+    result = catalog.gc(roots, grace_seconds=DAY)
+    assert (result.files_scanned, result.files_referenced, result.files_young) == (4, 1, 1)
+    assert (result.files_deleted, result.bytes_deleted, result.files_failed) == (
+        2,
+        len(b"uncommitted output") + 7,
+        0,
+    )
+    assert not crashed.exists() and not temp.exists()
+    assert _sha(Path(kept_old.location)) == kept_old.sha256
+    assert fresh.exists() and unrelated.exists() and hidden.exists()
+
+    # once the grace period has passed the in-progress file is collected too, if it was never committed
+    assert catalog.gc(roots, grace_seconds=0).files_deleted == 1
+    assert not fresh.exists() and Path(kept_old.location).exists()
+
+
+def test_gc_skips_a_file_committed_while_it_was_scanning(
+    catalog: DatasetCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "out"
+    commit(catalog, "sales", [write_file(root / "a.parquet", b"a")])
+    late = root / "b.parquet"
+    late.write_bytes(b"committed during gc")
+    age(late, 2 * DAY)
+    real = maintenance._referenced_now
+
+    def commit_first(catalog_: DatasetCatalog, locations: list[str]) -> set[str]:
+        commit(catalog, "sales", [FileEntry(str(late), _sha(late), 1, late.stat().st_size)])
+        return real(catalog_, locations)
+
+    monkeypatch.setattr(maintenance, "_referenced_now", commit_first)
+    result = catalog.gc(catalog.roots(), grace_seconds=DAY)
+    assert result.files_deleted == 0 and late.exists()
+
+
+def test_gc_after_a_vacuum_that_crashed_before_deleting(
+    catalog: DatasetCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vacuum marks versions first and deletes after: files a crash left behind are unreferenced, so
+    gc collects them (and never a committed version's file)."""
+    entries = [write_file(tmp_path / "out" / f"v{n}.parquet", f"v{n}".encode()) for n in (1, 2)]
+    for entry in entries:
+        commit(catalog, "sales", [entry])
+    with monkeypatch.context() as crash:
+        crash.setattr(cleanup, "delete", lambda targets, *, dry_run: cleanup.Deletion())
+        catalog.vacuum("sales", keep=1)
+    assert Path(entries[0].location).exists()
+    for entry in entries:
+        age(Path(entry.location), 2 * DAY)
+    assert catalog.gc(catalog.roots(), grace_seconds=DAY).files_deleted == 1
+    assert not Path(entries[0].location).exists() and Path(entries[1].location).exists()
+
+
+def test_gc_rejects_a_negative_grace(catalog: DatasetCatalog) -> None:
+    with pytest.raises(DatasetError, match="grace period"):
+        catalog.gc([], grace_seconds=-1)
+
+
+@pytest.mark.s3
+def test_vacuum_and_gc_on_s3(catalog: DatasetCatalog, s3_bucket: str) -> None:
+    fs = filesystem(f"s3://{s3_bucket}")
+    root = f"s3://{s3_bucket}/out/sales"
+
+    def put(name: str, content: bytes) -> FileEntry:
+        location = f"{root}/{name}"
+        fs.pipe(location, content)
+        return FileEntry(location, hashlib.sha256(content).hexdigest(), 1, len(content))
+
+    versions = [put(f"sales-r{n}.parquet", f"version {n}".encode()) for n in range(1, 4)]
+    for entry in versions:
+        catalog.commit("sales", files=[entry], run_id=None, **DOCS)
+    put("sales-crashed.parquet", b"never committed")
+    fs.pipe(f"s3://{s3_bucket}/out/sales_archive/x.parquet", b"a sibling prefix, not under the root")
+
+    result = catalog.vacuum("sales", keep=1)
+    assert (result.vacuumed, result.files_deleted) == ([1, 2], 2)
+    assert [fs.exists(e.location) for e in versions] == [False, False, True]
+
+    assert catalog.roots() == [root]
+    young = catalog.gc(catalog.roots(), grace_seconds=3600)
+    assert (young.files_deleted, young.files_young, young.files_referenced) == (0, 1, 1)
+    swept = catalog.gc(catalog.roots(), grace_seconds=0)
+    assert (swept.files_deleted, swept.bytes_deleted) == (1, len(b"never committed"))
+    assert not fs.exists(f"{root}/sales-crashed.parquet")
+    assert fs.cat(versions[2].location) == b"version 3"
+    assert fs.exists(f"s3://{s3_bucket}/out/sales_archive/x.parquet")
+
+
+def test_roots_and_locations_are_normalised_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cleanup.normalize("out/./a.parquet") == str(tmp_path / "out" / "a.parquet")
+    assert cleanup.normalize("file:///data/x/../a.parquet") == "/data/a.parquet"
+    assert cleanup.normalize("s3://b/a//x/../y.parquet") == "s3://b/a//x/../y.parquet"  # keys are names
+    # nested roots are scanned once, through the outer one; the filesystem root is never scanned
+    assert cleanup.collapse_roots(["/a/b", "/a", "/ab", "/", "s3://b/x/", "s3://b/x/y", "s3://"]) == [
+        "/a",
+        "/ab",
+        "s3://b/x",
+    ]
