@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ROWS ?= 2000000
 
-.PHONY: demo test lint bench setup setup-dev clean
+.PHONY: demo test lint bench bench-encryption bench-crash bench-detection setup setup-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ test: setup-dev lint
 
 bench: setup-dev
 	$(BIN)/python bench/bench_pipeline.py --rows $(ROWS)
+
+bench-encryption: setup-dev
+	$(BIN)/python bench/bench_encryption_overhead.py --rows 1000000
+
+bench-crash: setup-dev
+	$(BIN)/python bench/crash_safety.py --rows 200000 --kills 20
+
+bench-detection: setup-dev
+	$(BIN)/python bench/detection/harness.py --rows 5000 --seeds 0 1 2
+	$(BIN)/python bench/detection/harness.py --speed
 
 clean:
 	rm -rf $(VENV) vaultline-demo .vaultline bench/out

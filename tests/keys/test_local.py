@@ -110,3 +110,20 @@ def test_two_keyring_objects_adding_keys_keep_each_others_keys(
     first.rotate("a")
     assert {k.name for k in LocalKeyring(tmp_path, warn=False).list()} == {"a", "b", "c"}
     assert LocalKeyring(tmp_path, warn=False).unwrap_data_key("b", wrapped).reveal() == b"k" * 32
+
+
+def test_a_keyring_object_sees_keys_and_versions_created_after_it_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, "late-readers")
+    early = LocalKeyring(tmp_path, warn=False)
+    early.create("a")
+    other = LocalKeyring(tmp_path, warn=False)
+    other.create("late")
+    other.rotate("a")
+    late_blob, rotated_blob = (
+        other.wrap_key(KeyRef.parse("late"), b"x" * 32),
+        other.wrap_key(KeyRef.parse("a"), b"y" * 32),
+    )
+    assert early.unwrap_data_key("late", late_blob).reveal() == b"x" * 32
+    assert early.unwrap_data_key("a", rotated_blob).reveal() == b"y" * 32

@@ -121,6 +121,39 @@ def rotate(
     )
 
 
+@app.command("rewrap")
+@handles_errors
+def rewrap(
+    name: Annotated[str, typer.Argument(help="Key whose stored material moves onto its current version.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be re-wrapped.")] = False,
+    provider: ProviderOption = None,
+    state: StateOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Re-wrap the key material of every dataset file encrypted with NAME, without rewriting data.
+
+    Files with external key material are re-wrapped in place; files keeping it in their footer are
+    listed (they stay readable with the old key version; rewriting them is the only way to move them)."""
+    from vaultline.catalog.datasets import DatasetCatalog
+    from vaultline.state import State
+    from vaultline.storage.rewrap import rewrap_key
+
+    resolved = State.resolve(state)
+    result = rewrap_key(
+        DatasetCatalog(resolved.catalog_url), _provider(state, provider), name, dry_run=dry_run
+    )
+    if json_out:
+        emit_json({"rewrapped": result.rewrapped, "internal_key_material": result.internal})
+        return
+    verb = "would re-wrap" if dry_run else "re-wrapped"
+    typer.echo(f"{verb} {len(result.rewrapped)} file(s) encrypted with {name}")
+    if result.internal:
+        typer.echo(
+            f"{len(result.internal)} file(s) keep their key material in the footer: still readable with the "
+            "old key version; set `encryption.key_material: external` for outputs to re-wrap later"
+        )
+
+
 @app.command("roles")
 @handles_errors
 def roles(

@@ -55,3 +55,61 @@ def show(
     from vaultline.cli.render import summary
 
     summary(report)
+
+
+ARTIFACT_KEY = "vaultline-artifacts"
+
+
+@app.command("export")
+@handles_errors
+def export(
+    run_id: Annotated[str, typer.Argument(help="Run id from `vaultline runs list`.")],
+    out: Annotated[Path, typer.Option("--out", help="Encrypted report file (local or s3://).")],
+    key: Annotated[
+        str, typer.Option("--key", help="Keyring key NAME[@VERSION], or kms:ARN|alias for AWS KMS.")
+    ] = ARTIFACT_KEY,
+    state: StateOption = None,
+) -> None:
+    """Export a run's report encrypted (AWS Encryption SDK format, 64 KiB frames) for an auditor."""
+    import json
+    import tempfile
+
+    from vaultline.keys.providers import open_provider
+    from vaultline.run.runner import ensure_key
+    from vaultline.state import State
+    from vaultline.storage.artifacts import encrypt_file, parse_keyring
+
+    resolved = State.resolve(state)
+    provider = open_provider(resolved.root)
+    if key == ARTIFACT_KEY:
+        ensure_key(provider, ARTIFACT_KEY, purpose="exported artifacts")
+    report = _catalog(state).report(run_id)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", dir=resolved.root, delete=True) as plain:
+        plain.write(json.dumps(report, indent=2, sort_keys=True, default=str))
+        plain.flush()
+        info = encrypt_file(plain.name, str(out), parse_keyring(key, provider), context=_context(run_id))
+    typer.echo(f"exported run {run_id} to {info.location} ({info.plaintext_bytes:,} bytes, key {info.key})")
+
+
+@app.command("decrypt-export")
+@handles_errors
+def decrypt_export(
+    run_id: Annotated[str, typer.Argument(help="The run the export claims to be (checked).")],
+    src: Annotated[Path, typer.Argument(help="An encrypted export from `vaultline runs export`.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the decrypted report.")],
+    key: Annotated[str, typer.Option("--key", help="The key it was exported with.")] = ARTIFACT_KEY,
+    state: StateOption = None,
+) -> None:
+    """Decrypt an exported report; refused when it was altered or is another run's."""
+    from vaultline.keys.providers import open_provider
+    from vaultline.state import State
+    from vaultline.storage.artifacts import decrypt_file, parse_keyring
+
+    provider = open_provider(State.resolve(state).root)
+    decrypt_file(str(src), str(out), parse_keyring(key, provider), context=_context(run_id))
+    typer.echo(f"decrypted the report of run {run_id} to {out}")
+
+
+def _context(run_id: str) -> dict[str, str]:
+    """Authenticated with the file: an export of one run cannot pass for another's."""
+    return {"vaultline:artifact": "run-report", "vaultline:run_id": run_id}

@@ -147,6 +147,15 @@ class LocalKeyring:
         assert self._data is not None
         _write_private(self.path, json.dumps(self._data, indent=2, sort_keys=True))
 
+    def _refresh(self) -> None:
+        """Re-read the file; the derived KEK is kept when the passphrase salt is unchanged."""
+        if self._data is not None and self.path.exists():
+            fresh: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+            if fresh["kdf"] == self._data["kdf"]:
+                self._data = fresh
+            else:
+                self._data = self._kek = None
+
     @contextmanager
     def _changing(self) -> Iterator[dict[str, Any]]:
         """Read-modify-write under an exclusive lock, from what is on disk *now*: two processes (or
@@ -155,12 +164,7 @@ class LocalKeyring:
         with open(self.state_dir / LOCK_FILE, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                if self._data is not None and self.path.exists():
-                    fresh: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
-                    if fresh["kdf"] == self._data["kdf"]:
-                        self._data = fresh  # same passphrase salt: the derived KEK still opens it
-                    else:
-                        self._data = self._kek = None
+                self._refresh()
                 yield self._load()
                 self._save()
             finally:
@@ -173,6 +177,9 @@ class LocalKeyring:
     # -- master keys -------------------------------------------------------------------------------
     def _entry(self, name: str) -> dict[str, Any]:
         keys: dict[str, Any] = self._load()["keys"]
+        if name not in keys:
+            self._refresh()  # another process or keyring object may have created it since we read
+            keys = self._load()["keys"]
         if name not in keys:
             known = ", ".join(sorted(keys)) or "none yet"
             raise KeyringError(
@@ -194,6 +201,9 @@ class LocalKeyring:
     def _version(self, name: str, version: int | None) -> int:
         """The version `version` pins (current when None), checked to exist; nothing is decrypted."""
         entry = self._entry(name)
+        if version is not None and str(version) not in entry["versions"]:
+            self._refresh()  # rotated by another process since we read
+            entry = self._entry(name)
         chosen = version or int(entry["current"])
         if str(chosen) not in entry["versions"]:
             raise KeyringError(

@@ -89,6 +89,10 @@ class Encryption(_Model):
     """Assign every output column the classification of the sources found sensitive to its class."""
     plaintext_footer: bool = False
     """Leave the footer readable so that readers without encryption support see the plain columns."""
+    key_material: Literal["internal", "external"] = "internal"
+    """Where the wrapped keys live: in the file's footer (one object per output), or in a
+    `_KEY_MATERIAL_FOR_<file>.json` beside it, which `vaultline keys rewrap` re-wraps after a rotation
+    without rewriting the data."""
 
 
 class Output(_Model):

@@ -12,7 +12,7 @@ from typing import Any, get_args
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from vaultline.spec.models import Output, Pipeline, Policy, Quarantine
+from vaultline.spec.models import Encryption, Output, Pipeline, Policy, Quarantine
 from vaultline.spec.sources import CsvOptions, Source
 from vaultline.transforms.registry import TRANSFORMS
 
@@ -83,7 +83,8 @@ def render() -> str:
     out = [HEADER]
     for title, model in (
         ("Pipeline (top level)", Pipeline), ("sources.NAME", Source), ("sources.NAME.csv", CsvOptions),
-        ("outputs.NAME", Output), ("quarantine", Quarantine), ("policy", Policy),
+        ("outputs.NAME", Output), ("outputs.NAME.encryption", Encryption), ("quarantine", Quarantine),
+        ("policy", Policy),
     ):  # fmt: skip
         out += [f"## {title}", "", (model.__doc__ or "").strip(), "", *_fields(model), ""]
     out += ["## steps", "", "Each step is a one-key mapping `- <transform>: {params}`, applied in order.", ""]

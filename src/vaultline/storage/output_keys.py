@@ -25,6 +25,7 @@ class ColumnKeys:
     classes: dict[str, str] = field(default_factory=dict)
     """column -> sensitivity class, for every encrypted column."""
     plaintext_footer: bool = False
+    external_key_material: bool = False
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -34,6 +35,7 @@ class ColumnKeys:
             "plaintext_footer": self.plaintext_footer,
             "column_keys": self.column_keys,
             "classes": self.classes,
+            "key_material": "external" if self.external_key_material else "internal",
         }
 
 
@@ -69,4 +71,5 @@ def column_keys(
         if key is not None:
             keyed.setdefault(key, []).append(column)
             encrypted[column] = class_name
-    return ColumnKeys(encryption.footer_key, keyed, encrypted, encryption.plaintext_footer)
+    external = encryption.key_material == "external"
+    return ColumnKeys(encryption.footer_key, keyed, encrypted, encryption.plaintext_footer, external)

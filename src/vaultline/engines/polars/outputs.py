@@ -22,6 +22,7 @@ import polars as pl
 from vaultline.errors import TransformError
 from vaultline.spec.models import Pipeline
 from vaultline.storage import locations
+from vaultline.storage.encrypted_parquet import key_material_path
 from vaultline.storage.output_keys import ColumnKeys, column_keys
 
 # Rows handed to the encrypting writer at a time: each call becomes a Parquet row group.
@@ -50,7 +51,10 @@ class _EncryptingSink:
     def _open(self) -> Any:
         from vaultline.storage.encrypted_parquet import EncryptionPlan, open_writer
 
-        plan = EncryptionPlan(self.keys.footer_key, self.keys.column_keys, self.keys.plaintext_footer)
+        keys = self.keys
+        plan = EncryptionPlan(
+            keys.footer_key, keys.column_keys, keys.plaintext_footer, keys.external_key_material
+        )
         filesystem = locations.filesystem(self.target) if locations.is_remote(self.target) else None
         return open_writer(self.target, self.schema, plan, self.provider, compression=self.compression,
                            filesystem=filesystem)  # fmt: skip
@@ -109,7 +113,10 @@ def plan_outputs(
         if keys is not None and not keys.column_keys:
             # Nothing classified: every column under the footer key (pyarrow cannot encrypt a footer
             # alone, and an output of only plain columns is still data at rest).
-            keys = ColumnKeys(keys.footer_key, {keys.footer_key: list(columns)}, {}, keys.plaintext_footer)
+            keys = ColumnKeys(
+                keys.footer_key, {keys.footer_key: list(columns)}, {}, keys.plaintext_footer,
+                keys.external_key_material,
+            )  # fmt: skip
         sink: _EncryptingSink | None = None
         if keys is None:
             sinks.append(
@@ -134,6 +141,8 @@ def finish_outputs(pending: list[PendingOutput], rows: int) -> list[OutputReport
         if output.sink is not None:
             output.sink.close()
         if output.is_temporary:
+            if output.keys is not None and output.keys.external_key_material:
+                fsync_rename(key_material_path(output.target), key_material_path(output.final))
             fsync_rename(output.target, output.final)
         digest, size = sha256_of(output.final)
         encryption = output.keys.as_json() if output.keys else None
@@ -151,6 +160,7 @@ def discard_outputs(pending: list[PendingOutput]) -> None:
                 output.sink.writer.close()
         if output.is_temporary:
             Path(output.target).unlink(missing_ok=True)
+            Path(key_material_path(output.target)).unlink(missing_ok=True)
 
 
 def sha256_of(location: str) -> tuple[str, int]:

@@ -1,0 +1,55 @@
+"""`vaultline runs export`: a run report leaves the machine only encrypted (AWS Encryption SDK format)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vaultline.cli.main import app
+from vaultline.demo.fraud import generate_fraud
+from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
+from vaultline.run.runner import run
+from vaultline.spec.loader import loads
+from vaultline.state import State
+
+SPEC = """\
+version: 1
+name: exported
+keys: {{c: customer_key}}
+sources:
+  tx: {{format: csv, path: "{raw}/transactions.csv"}}
+steps:
+  - tokenize: {{columns: [customer_id, email, device_id], domain: c}}
+  - drop: {{columns: [card_number, account_number, ip_address]}}
+outputs:
+  o: {{path: "{out}"}}
+"""
+
+
+def test_export_is_encrypted_bound_to_its_run_and_decrypts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, "export-test")
+    state = State(tmp_path / "state").ensure()
+    LocalKeyring(state.root, warn=False).create("customer_key")
+    data = generate_fraud(800, tmp_path / "gen")
+    report = run(loads(SPEC.format(raw=data.data_path.parent, out=tmp_path / "out")), state)
+    cli = CliRunner()
+    sealed = tmp_path / "report.json.enc"
+    done = cli.invoke(
+        app, ["runs", "export", report["run_id"], "--out", str(sealed), "--state", str(state.root)]
+    )
+    assert done.exit_code == 0, done.output
+    assert b"exported" not in sealed.read_bytes() and b"tokenize" not in sealed.read_bytes()
+    plain = tmp_path / "report.json"
+    back = cli.invoke(app, ["runs", "decrypt-export", report["run_id"], str(sealed), "--out", str(plain),
+                            "--state", str(state.root)])  # fmt: skip
+    assert back.exit_code == 0, back.output
+    assert json.loads(plain.read_text())["run_id"] == report["run_id"]
+    wrong = cli.invoke(app, ["runs", "decrypt-export", "20990101T000000Z-000000", str(sealed), "--out",
+                             str(tmp_path / "x.json"), "--state", str(state.root)])  # fmt: skip
+    assert wrong.exit_code != 0 and "Traceback" not in wrong.output
+    assert not (tmp_path / "x.json").exists()
