@@ -387,7 +387,8 @@ class ChunkedCsv:
     """
 
     def __init__(self, path: Path, columns: Sequence[str], chunk_rows: int, ragged_field: str | None = None):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # generated records are realistic PII: the directory is the owner's alone, as doctor checks
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._columns = list(columns)
         self._chunk_rows = chunk_rows
         self._ragged_field = ragged_field

@@ -107,7 +107,7 @@ def plan_outputs(
         remote = locations.is_remote(final)
         target = final if remote else f"{directory}/.{pipeline.name}-{run_id}.parquet.tmp"
         if not remote:
-            Path(directory).mkdir(parents=True, exist_ok=True)
+            Path(directory).mkdir(parents=True, exist_ok=True, mode=0o700)
         selected = frame.select(columns)
         keys = column_keys(output.encryption, columns, classes, output=name)
         if keys is not None and not keys.column_keys:
