@@ -23,20 +23,15 @@ protects each column, and unwraps each key before pyarrow touches the column (py
 process when a column-metadata unwrap fails). A refused key becomes `ColumnKeyUnavailable` naming the
 columns, their key reference and the columns that can be read; a failure after every key unwrapped is
 corruption (`EncryptedDataCorrupt`). pyarrow exposes neither the column crypto metadata nor the
-encrypted footer's raw bytes, so this module reads the Thrift footer itself (a small compact-protocol
-reader below) and, for an encrypted footer, lets pyarrow decrypt it with the footer key and
-re-serialise it (`FileMetaData.__reduce__`).
+encrypted footer's raw bytes, so `parquet_footer.py` reads the Thrift footer itself; an encrypted
+footer is first decrypted by pyarrow with the footer key and re-serialised (`FileMetaData.__reduce__`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import os
-import struct
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +51,34 @@ from vaultline.storage.kms_client import (
     kms_client_factory,
     unwrap_master_wrapped,
 )
+from vaultline.storage.parquet_footer import (  # key_material_path and the errors are public here too
+    KEY_MATERIAL_PREFIX,
+    EncryptedDataCorrupt,
+    Footer,
+    KeyMaterial,
+    key_material_path,
+    parse_thrift,
+    read_footer,
+)
+
+__all__ = [
+    "KEY_MATERIAL_PREFIX",
+    "ColumnEncryption",
+    "ColumnKeyUnavailable",
+    "EncryptedDataCorrupt",
+    "EncryptionInfo",
+    "EncryptionPlan",
+    "FooterKeyUnavailable",
+    "RewrapUnsupported",
+    "describe",
+    "key_material_path",
+    "open_writer",
+    "read_table",
+    "rewrap",
+    "write_table",
+]
 
 ALGORITHM = "AES_GCM_V1"
-KEY_MATERIAL_PREFIX = "_KEY_MATERIAL_FOR_"  # pyarrow's (and parquet-mr's) name for external key material
 _DATA_KEY_BITS = 256
 _SEPARATORS = (":", ";", ",")  # pyarrow passes column keys as "key: col, col; key: col"
 
@@ -91,10 +111,6 @@ class ColumnKeyUnavailable(KeyringError):
 
 class FooterKeyUnavailable(KeyringError):
     """The file's footer is encrypted under a key the caller's provider refused: nothing is readable."""
-
-
-class EncryptedDataCorrupt(SourceError):
-    """Every key unwrapped, yet decryption failed: the file or its key material was altered."""
 
 
 class RewrapUnsupported(TerminalError):
@@ -261,120 +277,6 @@ def _resolve(path: str | Path, filesystem: Any) -> tuple[pafs.FileSystem, str]:
     return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), stripped
 
 
-def key_material_path(path: str | Path) -> str:
-    """Where pyarrow keeps a file's external key material: `_KEY_MATERIAL_FOR_<name>.json` beside it."""
-    text = str(path)
-    head, _, name = text.rpartition("/")
-    sidecar = f"{KEY_MATERIAL_PREFIX}{name}.json"
-    return f"{head}/{sidecar}" if head else sidecar
-
-
-# -- Thrift compact protocol (just enough to read Parquet footers) ----------------------------------
-class _Thrift:
-    """A reader of Thrift compact-protocol structs into {field id: value} dicts (lists as lists)."""
-
-    def __init__(self, buf: bytes) -> None:
-        self.buf = buf
-        self.pos = 0
-
-    def varint(self) -> int:
-        result = shift = 0
-        while True:
-            byte = self.buf[self.pos]
-            self.pos += 1
-            result |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return result
-            shift += 7
-
-    def zigzag(self) -> int:
-        n = self.varint()
-        return (n >> 1) ^ -(n & 1)
-
-    def value(self, kind: int) -> Any:
-        if kind in (1, 2):  # booleans live in the field header
-            return kind == 1
-        if kind == 3:
-            self.pos += 1
-            return self.buf[self.pos - 1]
-        if kind in (4, 5, 6):
-            return self.zigzag()
-        if kind == 7:
-            self.pos += 8
-            return struct.unpack_from("<d", self.buf, self.pos - 8)[0]
-        if kind == 8:
-            size = self.varint()
-            self.pos += size
-            return self.buf[self.pos - size : self.pos]
-        if kind in (9, 10):
-            head = self.buf[self.pos]
-            self.pos += 1
-            size = head >> 4 if head >> 4 != 15 else self.varint()
-            return [self.element(head & 0x0F) for _ in range(size)]
-        if kind == 11:
-            size = self.varint()
-            if not size:
-                return {}
-            types = self.buf[self.pos]
-            self.pos += 1
-            return {self.value(types >> 4): self.value(types & 0x0F) for _ in range(size)}
-        if kind == 12:
-            return self.struct()
-        raise ValueError(f"unknown Thrift type {kind}")
-
-    def element(self, kind: int) -> Any:
-        if kind in (1, 2):  # in a list a boolean takes a byte of its own
-            self.pos += 1
-            return self.buf[self.pos - 1] == 1
-        return self.value(kind)
-
-    def struct(self) -> dict[int, Any]:
-        fields: dict[int, Any] = {}
-        last = 0
-        while True:
-            head = self.buf[self.pos]
-            self.pos += 1
-            if head == 0:
-                return fields
-            last = last + (head >> 4) if head >> 4 else self.zigzag()
-            fields[last] = self.value(head & 0x0F)
-
-
-def _thrift(buf: bytes, where: str) -> tuple[dict[int, Any], int]:
-    reader = _Thrift(buf)
-    try:
-        return reader.struct(), reader.pos
-    except (IndexError, ValueError, struct.error):
-        raise EncryptedDataCorrupt(
-            "the Parquet footer cannot be parsed", where=where, hint="the file is truncated or not Parquet"
-        ) from None
-
-
-# -- what a file says about its keys ----------------------------------------------------------------
-@dataclass(frozen=True)
-class _Material:
-    """One Parquet key's material: which master key wraps it, and the master-wrapped text."""
-
-    master_key_id: str
-    wrapped: str  # the KEK (double wrapping) or DEK (single), wrapped by the provider, base64
-    double_wrapping: bool
-    external: bool
-
-    @property
-    def version(self) -> int | None:
-        """The master key version in a Vaultline VLK1 envelope (readable without any key)."""
-        try:
-            blob = base64.b64decode(self.wrapped[:12])
-        except (binascii.Error, ValueError):
-            return None
-        return struct.unpack(">I", blob[4:8])[0] if blob[:4] == b"VLK1" and len(blob) >= 8 else None
-
-    @property
-    def label(self) -> str:
-        version = self.version
-        return self.master_key_id if version is None else f"{self.master_key_id} (v{version})"
-
-
 @dataclass(frozen=True)
 class ColumnEncryption:
     """One Parquet column (leaf path): its key reference (None = plaintext) and master key version."""
@@ -425,122 +327,6 @@ class EncryptionInfo:
         }
 
 
-@dataclass
-class _Footer:
-    """A file's footer as far as it can be read with the keys at hand."""
-
-    fs: pafs.FileSystem
-    path: str
-    where: str
-    encrypted_footer: bool
-    algorithm: str | None
-    footer_material: _Material | None
-    metadata: dict[int, Any] | None  # FileMetaData; None while an encrypted footer is undecrypted
-    _sidecar: dict[str, str] | None = field(default=None, repr=False)
-
-    def material(self, key_metadata: bytes | str) -> _Material:
-        """The material a column's (or the footer's) key metadata points at: inline or in the sidecar."""
-        try:
-            meta = json.loads(key_metadata)
-            if meta.get("internalStorage", True) is False:
-                return self.sidecar_material(str(meta["keyReference"]))
-            return self._parse(meta, external=False)
-        except (ValueError, KeyError, TypeError):
-            raise self._corrupt_material() from None
-
-    def sidecar_material(self, reference: str) -> _Material:
-        try:
-            return self._parse(json.loads(self.sidecar()[reference]), external=True)
-        except (ValueError, KeyError, TypeError):
-            raise self._corrupt_material() from None
-
-    @staticmethod
-    def _parse(meta: dict[str, Any], *, external: bool) -> _Material:
-        double = bool(meta["doubleWrapping"])
-        return _Material(
-            master_key_id=str(meta["masterKeyID"]),
-            wrapped=str(meta["wrappedKEK"] if double else meta["wrappedDEK"]),
-            double_wrapping=double,
-            external=external,
-        )
-
-    def _corrupt_material(self) -> KeyMaterialCorrupt:
-        return KeyMaterialCorrupt(
-            "the file's key material is not Parquet key material (PKMT1)",
-            where=self.where,
-            hint="the file or its _KEY_MATERIAL_FOR_ file was altered; restore it from its source",
-        )
-
-    def sidecar(self) -> dict[str, str]:
-        if self._sidecar is None:
-            sidecar = key_material_path(self.path)
-            try:
-                with self.fs.open_input_stream(sidecar) as handle:
-                    self._sidecar = json.loads(handle.read())
-            except FileNotFoundError:
-                raise SourceError(
-                    f"the file keeps its keys in {sidecar.rpartition('/')[2]}, which is missing",
-                    where=self.where,
-                    hint="move or copy the _KEY_MATERIAL_FOR_ file together with the Parquet file",
-                ) from None
-        assert self._sidecar is not None
-        return self._sidecar
-
-    def columns(self) -> list[tuple[str, _Material | None]] | None:
-        """Each column's leaf path and key material (None = plaintext); None for a file without rows."""
-        assert self.metadata is not None
-        row_groups = self.metadata.get(4) or []
-        if not row_groups:
-            return None
-        out: list[tuple[str, _Material | None]] = []
-        for chunk in row_groups[0].get(1, []):
-            crypto = chunk.get(8) or {}
-            with_column_key = crypto.get(2)
-            if with_column_key is not None:
-                path = ".".join(p.decode() for p in with_column_key[1])
-                out.append((path, self.material(with_column_key[2])))
-            else:
-                path = ".".join(p.decode() for p in chunk[3][3])
-                out.append((path, self.footer_material if 1 in crypto else None))
-        return out
-
-
-def _read_footer(fs: pafs.FileSystem, path: str, where: str) -> _Footer:
-    try:
-        with fs.open_input_file(path) as handle:
-            size = handle.size()
-            if size < 12:
-                raise EncryptedDataCorrupt("the file is too short to be Parquet", where=where)
-            handle.seek(size - 8)
-            tail = handle.read(8)
-            (length,) = struct.unpack("<I", tail[:4])
-            if tail[4:] not in (b"PAR1", b"PARE") or length > size - 12:
-                raise EncryptedDataCorrupt(
-                    "the file does not end like Parquet", where=where, hint="it is truncated or not Parquet"
-                )
-            handle.seek(size - 8 - length)
-            raw = handle.read(length)
-    except FileNotFoundError:
-        raise SourceError("the file does not exist", where=where, hint="check the path") from None
-    footer = _Footer(fs, path, where, tail[4:] == b"PARE", None, None, None)
-    if footer.encrypted_footer:
-        crypto, _ = _thrift(raw, where)
-        footer.algorithm = _algorithm(crypto.get(1))
-        footer.footer_material = footer.material(crypto[2]) if 2 in crypto else None
-    else:
-        footer.metadata, _ = _thrift(raw, where)
-        footer.algorithm = _algorithm(footer.metadata.get(8))
-        signing = footer.metadata.get(9)
-        footer.footer_material = footer.material(signing) if signing is not None else None
-    return footer
-
-
-def _algorithm(union: dict[int, Any] | None) -> str | None:
-    if not union:
-        return None
-    return {1: "AES_GCM_V1", 2: "AES_GCM_CTR_V1"}.get(next(iter(union)), "unknown")
-
-
 # -- keys the caller holds --------------------------------------------------------------------------
 class _CheckedKeys:
     """The caller's provider, unwrapping each master-wrapped key once: checked before pyarrow needs it,
@@ -567,7 +353,7 @@ class _CheckedKeys:
                 raise
         return self._unwrapped[memo]
 
-    def refusal(self, material: _Material) -> str | None:
+    def refusal(self, material: KeyMaterial) -> str | None:
         """None when the provider unwraps this key, else its (value-free) reason."""
         try:
             unwrap_master_wrapped(self, material.wrapped, material.master_key_id)
@@ -578,14 +364,14 @@ class _CheckedKeys:
         return None
 
 
-def _decryption_properties(footer: _Footer, keys: KeyWrapper) -> Any:
+def _decryption_properties(footer: Footer, keys: KeyWrapper) -> Any:
     factory = pe.CryptoFactory(kms_client_factory(keys))
     return factory.file_decryption_properties(
         pe.KmsConnectionConfig(), pe.DecryptionConfiguration(), footer.path, footer.fs
     )
 
 
-def _decrypt_footer(footer: _Footer, keys: _CheckedKeys) -> None:
+def _decrypt_footer(footer: Footer, keys: _CheckedKeys) -> None:
     """Let pyarrow decrypt an encrypted footer, then read its re-serialised Thrift (column crypto
     metadata included; pyarrow decrypts no column metadata for this)."""
     assert footer.footer_material is not None
@@ -597,7 +383,7 @@ def _decrypt_footer(footer: _Footer, keys: _CheckedKeys) -> None:
             raise
         except (OSError, pa.ArrowException) as exc:
             raise _corrupt(footer.where, exc) from None
-    footer.metadata, _ = _thrift(bytes(serialized), footer.where)
+    footer.metadata, _ = parse_thrift(bytes(serialized), footer.where)
 
 
 _CRYPTO_FAILURES = ("decrypt", "base64", "deserializing", "signature")
@@ -632,7 +418,7 @@ def describe(
     """
     fs, target = _resolve(path, filesystem)
     where = str(path)
-    footer = _read_footer(fs, target, where)
+    footer = read_footer(fs, target, where)
     note = None
     if footer.encrypted_footer and provider is not None:
         keys = _CheckedKeys(provider, where)
@@ -685,7 +471,7 @@ def read_table(
     """
     fs, target = _resolve(path, filesystem)
     where = str(path)
-    footer = _read_footer(fs, target, where)
+    footer = read_footer(fs, target, where)
     if footer.algorithm is None:  # a plain Parquet file: nothing to decrypt
         return _read(footer, columns, None)
     keys = _CheckedKeys(provider, where)
@@ -727,7 +513,7 @@ def read_table(
     return _read(footer, columns, _decryption_properties(footer, keys))
 
 
-def _wanted(layout: list[tuple[str, _Material | None]], columns: list[str] | None, where: str) -> list[str]:
+def _wanted(layout: list[tuple[str, KeyMaterial | None]], columns: list[str] | None, where: str) -> list[str]:
     names = [name for name, _ in layout]
     if columns is None:
         return names
@@ -742,7 +528,7 @@ def _wanted(layout: list[tuple[str, _Material | None]], columns: list[str] | Non
     return wanted
 
 
-def _read(footer: _Footer, columns: list[str] | None, properties: Any) -> pa.Table:
+def _read(footer: Footer, columns: list[str] | None, properties: Any) -> pa.Table:
     try:
         table: pa.Table = pq.read_table(
             footer.path, columns=columns, filesystem=footer.fs, decryption_properties=properties
@@ -764,7 +550,7 @@ def rewrap(path: str | Path, provider: KeyWrapper, *, filesystem: Any = None) ->
     """
     fs, target = _resolve(path, filesystem)
     where = str(path)
-    footer = _read_footer(fs, target, where)
+    footer = read_footer(fs, target, where)
     if footer.footer_material is None:
         raise RewrapUnsupported("the file is not encrypted: there are no keys to re-wrap", where=where)
     if not footer.footer_material.external:
