@@ -221,3 +221,16 @@ def test_cli_roles(keyring: LocalKeyring, monkeypatch: pytest.MonkeyPatch) -> No
     master, _ = LocalKeyring(keyring.state_dir)._material("cli_key", None)
     for result in (made, shown, cleared, info):
         assert master.reveal().hex() not in result.output
+
+
+def test_a_key_can_be_granted_to_one_principal_by_name(
+    keyring: LocalKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ring = keyring
+    ring.create("alice_only", roles=["principal:alice@example.org"])
+    wrapped = ring.wrap_key(KeyRef.parse("alice_only"), b"k" * 32)  # writing stays open to anyone
+    monkeypatch.setenv(PRINCIPAL_ENV, "alice@example.org")
+    assert ring.unwrap_data_key("alice_only", wrapped).reveal() == b"k" * 32
+    monkeypatch.setenv(PRINCIPAL_ENV, "bob")
+    with pytest.raises(KeyAccessDenied, match="principal 'bob'"):
+        ring.unwrap_data_key("alice_only", wrapped)

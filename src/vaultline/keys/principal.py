@@ -3,8 +3,9 @@
 The principal is `VAULTLINE_PRINCIPAL` (else the OS user name) and the roles are `VAULTLINE_ROLES`, a
 comma list. Both are read on every call rather than cached, so a long-lived process picks up changes.
 
-Roles mark who may *read* through a key: `derive` and `unwrap_data_key` of a key that lists roles are
-refused unless the caller holds one of them, and so is changing those roles. Writing (`wrap_key`,
+Roles mark who may *read* through a key (an entry `principal:NAME` admits one principal by name):
+`derive` and `unwrap_data_key` of a key that lists roles are refused unless the caller holds one of
+them, and so is changing those roles. Writing (`wrap_key`,
 `generate_data_key`) stays open, so a pipeline can protect data it will never be allowed to read
 back. A key without roles, including every key written before roles existed, is unrestricted.
 
@@ -27,8 +28,10 @@ from vaultline.keys.provider import KeyAccessDenied
 
 ROLES_ENV = "VAULTLINE_ROLES"
 PRINCIPAL_ENV = "VAULTLINE_PRINCIPAL"
-# Letters, digits and `_ . -`: safe in a KMS tag value and in a comma list, and never a value.
-_ROLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Letters, digits and `_ . -`: safe in a KMS tag value and in a comma list, and never a value. An
+# entry `principal:NAME` grants one principal (`@` allowed for user@domain names) rather than a role.
+_ROLE = re.compile(r"^(principal:[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
+PRINCIPAL_PREFIX = "principal:"
 # Reading through a key (and changing who may) needs a role; writing under it does not.
 GUARDED_ACTIONS: frozenset[Action] = frozenset({"derive", "unwrap_data_key", "set_roles"})
 
@@ -77,6 +80,8 @@ def refusal(
 ) -> KeyAccessDenied | None:
     """The error to raise if `caller` may not perform `action` on a key restricted to `key_roles`."""
     if action not in GUARDED_ACTIONS or not key_roles or caller.roles.intersection(key_roles):
+        return None
+    if f"{PRINCIPAL_PREFIX}{caller.principal}" in key_roles:
         return None
     held = ", ".join(sorted(caller.roles)) or "none"
     return KeyAccessDenied(
