@@ -52,10 +52,13 @@ class Violation:
 
 
 def _recognizers_signature() -> str:
+    from vaultline.classify import classifier
     from vaultline.classify.registry import RECOGNIZERS
 
-    described = [(type(r).__name__, r.entity, r.candidate, r.keywords, r.needs_context) for r in RECOGNIZERS]
-    return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
+    described = [(type(r).__name__, r.entity, r.candidate, r.keywords, r.column_names, r.needs_context)
+                 for r in RECOGNIZERS]  # fmt: skip
+    settings = (classifier.DEFAULT_THRESHOLD, classifier.DEFAULT_CONTEXT_THRESHOLD, classifier.MAX_VALIDATED)
+    return hashlib.sha256(json.dumps([described, settings]).encode()).hexdigest()[:16]
 
 
 def classify_sources(pipeline: Pipeline, state: State) -> dict[str, list[dict[str, Any]]]:
@@ -67,13 +70,14 @@ def classify_sources(pipeline: Pipeline, state: State) -> dict[str, list[dict[st
     cache_dir = state.root / "classify"
     findings: dict[str, list[dict[str, Any]]] = {}
     for name, source in pipeline.sources.items():
-        fingerprints = [(f["location"], f["sha256"]) for f in read_source(name, source).fingerprints]
+        ingest = read_source(name, source)
+        fingerprints = [(f["location"], f["sha256"]) for f in ingest.fingerprints]
         key = hashlib.sha256(json.dumps([fingerprints, _recognizers_signature()]).encode()).hexdigest()
         cached = cache_dir / f"{key}.json"
         if cached.is_file():
             findings[name] = json.loads(cached.read_text("utf-8"))
             continue
-        sample = head_sample(name, source)
+        sample = head_sample(name, source, ingest=ingest)
         findings[name] = [f.as_json() for f in classify_frame(sample.frame)]
         _write_private(cached, json.dumps(findings[name]))
     return findings

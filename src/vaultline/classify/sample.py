@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from vaultline.engines.polars.base import ROW_ID
-from vaultline.engines.polars.sources import read_source
+from vaultline.engines.polars.sources import Ingest, read_source
 from vaultline.errors import SourceError
 from vaultline.spec.sources import CsvOptions, Source
 
@@ -48,9 +48,9 @@ def source_for(location: str, file_format: str | None = None, delimiter: str | N
     return Source.model_validate({"format": file_format, "path": location, "csv": csv})
 
 
-def head_sample(name: str, source: Source, rows: int = MAX_ROWS) -> Sample:
+def head_sample(name: str, source: Source, rows: int = MAX_ROWS, *, ingest: Ingest | None = None) -> Sample:
     """The first `rows` rows: what a pipeline's guardrail classifies (parsing stops there)."""
-    ingest = read_source(name, source)
+    ingest = ingest or read_source(name, source)
     frame = ingest.frame.head(rows).collect(engine="streaming")
     visible = [c for c in frame.columns if not c.startswith(("__vl", "_vl"))]
     return Sample(frame.select(visible), ingest.fingerprints)
