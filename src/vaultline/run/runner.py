@@ -171,6 +171,15 @@ def _execute(
     for violation in report["guardrail"]["violations"]:
         log.warning("guardrail: %s", violation)
     classes = {c: BY_NAME[e].sensitivity.value for c, e in report["guardrail"]["detected"].items()}
+    landing = {name: source for name, source in pipeline.sources.items() if source.landing}
+    if landing:
+        from vaultline.engines.polars.sources import read_source
+        from vaultline.run.landing import LANDING_KEY, land
+
+        on_phase("keeping encrypted landing copies")
+        ensure_key(ctx.provider, LANDING_KEY, purpose="landing copies")
+        prints = {name: read_source(name, source).fingerprints for name, source in landing.items()}
+        report["landing"] = land(pipeline, run_id, ctx.provider, prints)
     return execute(
         pipeline, ctx, run_id=run_id, quarantine_dir=state.quarantine_dir, on_phase=on_phase, classes=classes
     )

@@ -48,6 +48,10 @@ class Source(BaseModel):
     query: str | None = None
     batch_rows: int = Field(default=100_000, ge=1000)
     """Rows per batch when streaming a table."""
+    landing: str | None = None
+    """Directory (local or s3://) that keeps an encrypted copy of every input file a run reads
+    (AWS Encryption SDK format, key `vaultline-landing`), under `<landing>/<run id>/`: the raw zone of
+    a data lake, never in the clear. Files only (not postgres)."""
 
     @model_validator(mode="after")
     def _where(self) -> Source:
@@ -58,6 +62,8 @@ class Source(BaseModel):
                 raise ValueError("a postgres source needs exactly one of `table` or `query`")
             if self.path:
                 raise ValueError("a postgres source takes `url` and `table`/`query`, not `path`")
+            if self.landing:
+                raise ValueError("`landing` keeps copies of input files; a postgres source has none")
         else:
             if not self.path:
                 raise ValueError(f"a {self.format} source needs `path`")
