@@ -438,3 +438,18 @@ def _properties(provider: Any) -> Any:
 def test_key_material_path_is_beside_the_file() -> None:
     assert key_material_path("s3://b/dir/x.parquet") == "s3://b/dir/_KEY_MATERIAL_FOR_x.parquet.json"
     assert key_material_path("x.parquet") == "_KEY_MATERIAL_FOR_x.parquet.json"
+
+
+def test_encrypted_columns_carry_no_min_max_statistics(tmp_path: Path, keyring: LocalKeyring) -> None:
+    # A column's min/max are values of it (the oldest birth date is someone's): only plain columns keep them.
+    for name in ("stats_footer", "stats_pii"):
+        keyring.create(name)
+    table = pa.table({"id": [3, 1, 2], "email": ["c@x.org", "a@x.org", "b@x.org"]})
+    path = tmp_path / "stats.parquet"
+    write_table(table, path, EncryptionPlan("stats_footer", {"stats_pii": ["email"]}), keyring)
+    properties = pe.CryptoFactory(kms_client_factory(keyring)).file_decryption_properties(
+        pe.KmsConnectionConfig(), pe.DecryptionConfiguration()
+    )
+    row_group = pq.ParquetFile(path, decryption_properties=properties).metadata.row_group(0)
+    stats = {row_group.column(i).path_in_schema: row_group.column(i).is_stats_set for i in range(2)}
+    assert stats == {"id": True, "email": False}
