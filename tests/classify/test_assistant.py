@@ -194,3 +194,11 @@ def test_explain_cli_on_the_fraud_example_flags_its_unkeyed_email_hash(raw: Path
     strict = runner.invoke(app, [*args, "--state", str(state.root), "--strict"])
     assert strict.exit_code == 1
     assert "unkeyed-hash email" in strict.output
+
+
+def test_explain_reasons_from_names_when_a_source_cannot_be_read(state: State) -> None:
+    spec = SPEC.format(source="/nonexistent/patients.csv", steps="  - hash: {columns: [ssn]}")
+    result = explain(loads(spec).pipeline, state)
+    assert result["note"] is not None and "column names only" in result["note"]
+    assert [(s["column"], s["transform"]) for s in result["steps"]] == [("ssn", "hash")]
+    assert {f["kind"] for f in result["findings"]} == {"unkeyed-hash"}

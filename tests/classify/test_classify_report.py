@@ -117,3 +117,14 @@ def test_cli_errors_say_what_and_how_without_a_traceback(raw: Path, tmp_path: Pa
     assert unknown.exit_code != 0 and "--source-format" in unknown.output
     fraction = cli(str(raw / "transactions.csv"), "--sample-fraction", "0")
     assert fraction.exit_code != 0 and "sample fraction" in fraction.output
+
+
+def test_parquet_and_jsonl_sources_classify_like_the_csv(raw: Path, tmp_path: Path) -> None:
+    import polars as pl
+
+    frame = pl.read_csv(raw / "transactions.csv", infer_schema=False, truncate_ragged_lines=True)
+    frame.write_parquet(tmp_path / "tx.parquet")
+    frame.write_ndjson(tmp_path / "tx.jsonl")
+    for name in ("tx.parquet", "tx.jsonl"):
+        report = classify_location(str(tmp_path / name))
+        assert {c["name"]: c["entity"] for c in report["columns"]} == EXPECTED["transactions"], name

@@ -68,3 +68,21 @@ def test_a_reader_without_the_phi_key_reads_pii_and_plain_columns_only(
     assert allowed.exit_code == 0, allowed.output
     monkeypatch.setenv(ROLES_ENV, "privacy_office")
     assert read(state, "admissions", "--columns", "mrn", "--limit", "3").exit_code == 0
+
+
+def test_read_exports_decrypted_parquet_only_to_an_explicit_file(
+    health: dict[str, Any], tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    state = health["state"]
+    report = run(health["loaded"], state)
+    refused = runner.invoke(app, ["read", "admissions", "--format", "parquet", "--state", str(state.root)])
+    assert refused.exit_code != 0 and "--out" in refused.output
+    out = tmp_path / "export.parquet"
+    done = runner.invoke(
+        app, ["read", "admissions", "--format", "parquet", "--out", str(out), "--columns", "age,gender",
+              "--state", str(state.root)],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert pq.read_table(out).num_rows == report["rows"]["output"]  # plain Parquet, as asked
