@@ -204,3 +204,15 @@ def test_ssns_inside_free_text_are_not_read_as_phone_numbers() -> None:
     result = classify_column(pl.Series("intake_notes", notes))
     assert result.entity == "USA_SSN"
     assert set(result.evidence["entities_in_text"]) == {"USA_SSN"}
+
+
+def test_column_names_in_other_languages_give_context() -> None:
+    r = rng()
+    births = [f"19{r.randint(30, 99)}-0{r.randint(1, 9)}-1{r.randint(0, 9)}" for _ in range(ROWS)]
+    names = ["Jürgen", "Amélie", "José", "Giulia"] * (ROWS // 4)
+    postal = [f"{r.randint(10000, 99999)}" for _ in range(ROWS)]
+    cases = {"Geburtsdatum": (births, "DATE_OF_BIRTH"), "fecha_nacimiento": (births, "DATE_OF_BIRTH"),
+             "prénom": (names, "PERSON_NAME"), "Vorname": (names, "PERSON_NAME"), "PLZ": (postal, "ZIP_CODE"),
+             "code_postal": (postal, "ZIP_CODE")}  # fmt: skip
+    for column, (values, entity) in cases.items():
+        assert finding(pl.Series(column, values))[0] == entity, column

@@ -47,7 +47,7 @@ MAX_VALIDATED = 2_000
 FREE_TEXT = 0.5
 SPAN_ENTITIES = ("EMAIL", "PHONE_NUMBER", "USA_SSN", "CREDIT_CARD", "IP_ADDRESS", "URL", "IBAN",
                  "USA_MEDICARE_BENEFICIARY_IDENTIFIER", "CREDENTIAL")  # fmt: skip
-_SPLIT = re.compile(r"[^a-z0-9]+")
+_SPLIT = re.compile(r"[\W_]+")  # any non-letter, non-digit: `straße`, `teléfono` stay whole words
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")  # dateOfBirth, CPTCode
 _TRIM = " \t,;:.!?()[]<>\"'"
 

@@ -33,7 +33,7 @@ def _valid_phone(value: str) -> bool:
 class Email(Recognizer):
     entity = "EMAIL"
     candidate = r"[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}"
-    keywords = ("email", "mail", "emailaddress")
+    keywords = ("email", "mail", "emailaddress", "courriel", "correo", "correoelectronico")
     validator = "email-validator (syntax; DNS off)"
 
     def validate(self, value: str) -> bool:
@@ -61,7 +61,11 @@ class FormattedPhone(Recognizer):
         r"|[0-9]{2,5} [0-9]{4,8})"
         r"(\s*(x|ext\.?)\s*[0-9]{1,5})?"
     )
-    keywords = ("phone", "tel", "telephone", "mobile", "cell", "fax", "contact", "msisdn")
+    keywords = (
+        "phone", "tel", "telephone", "mobile", "cell", "fax", "contact", "msisdn",
+        "telefon", "telefonnummer", "handy", "mobil", "téléphone", "portable", "teléfono", "telefono",
+        "móvil", "movil", "celular", "telefoonnummer",
+    )  # fmt: skip
     validator = "phonenumbers.is_valid_number"
 
     def validate(self, value: str) -> bool:
@@ -97,6 +101,9 @@ class PersonName(Recognizer):
         "cardholdername", "holdername", "accountholder", "nameoncard", "contactname", "membername",
         "subscribername", "insuredname", "guarantorname", "employeename", "personname", "clientname",
         "physicianname", "providername", "doctorname", "nextofkin", "emergencycontact", "spousename",
+        # German, French, Spanish, Italian, Dutch given/family names
+        "vorname", "nachname", "familienname", "prénom", "prenom", "nomdefamille", "apellido",
+        "apellidos", "nombrecompleto", "cognome", "voornaam", "achternaam",
     )  # fmt: skip
     column_names = ("name", "names", "nombre", "nom", "cardholder", "holder")
     needs_context = True
@@ -121,15 +128,10 @@ class StreetAddress(Recognizer):
         r"|(.*\p{L}(straße|strasse|str\.|weg|platz|allee|gasse|straat|laan|plein|gracht)\s*\d+.*)"
     )
     keywords = (
-        "address",
-        "addr",
-        "street",
-        "residence",
-        "line1",
-        "address1",
-        "addressline1",
-        "streetaddress",
-    )
+        "address", "addr", "street", "residence", "line1", "address1", "addressline1", "streetaddress",
+        "adresse", "anschrift", "straße", "strasse", "dirección", "direccion", "domicilio", "calle",
+        "indirizzo", "adres", "straat",
+    )  # fmt: skip
     validator = "house number + street type"
 
     def validate(self, value: str) -> bool:
@@ -151,7 +153,9 @@ class Place(Recognizer):
     entity = "LOCATION"
     candidate = r"\p{L}[\p{L}'’.-]*([ -]\p{L}[\p{L}'’.-]*){0,4}"
     keywords = ("city", "town", "county", "municipality", "locality", "village", "borough", "precinct",
-                "district", "neighborhood", "neighbourhood", "suburb", "parish")  # fmt: skip
+                "district", "neighborhood", "neighbourhood", "suburb", "parish",
+                "stadt", "wohnort", "ville", "commune", "ciudad", "municipio", "città", "citta", "comune",
+                "woonplaats", "gemeente")  # fmt: skip
     needs_context = True
     validator = "place-name layout, with a city/county keyword"
 
@@ -159,7 +163,10 @@ class Place(Recognizer):
 class ZipPlus4(Recognizer):
     entity = "ZIP_CODE"
     candidate = r"[0-9]{5}-[0-9]{4}"
-    keywords = ("zip", "zipcode", "postal", "postcode", "zip5", "zip3")
+    keywords = (
+        "zip", "zipcode", "postal", "postcode", "zip5", "zip3",
+        "plz", "postleitzahl", "codepostal", "codigopostal", "códigopostal",
+    )  # fmt: skip
     validator = "ZIP+4 format"
 
 

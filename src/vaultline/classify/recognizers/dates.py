@@ -25,7 +25,10 @@ def parse_date(value: str) -> date | None:
 class DateOfBirth(Recognizer):
     entity = "DATE_OF_BIRTH"
     candidate = r"[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}([T ].*)?|[0-9]{8}"
-    keywords: ClassVar[tuple[str, ...]] = ("dob", "birth", "birthdate", "birthday", "born", "dateofbirth")
+    keywords: ClassVar[tuple[str, ...]] = (
+        "dob", "birth", "birthdate", "birthday", "born", "dateofbirth",
+        "geburtsdatum", "geburtstag", "naissance", "nacimiento", "nascita", "geboortedatum",
+    )  # fmt: skip
     needs_context = True
     validator = "calendar date between 1900 and today, with a birth keyword"
 
