@@ -23,7 +23,6 @@ tests/run/test_crash_safety.py runs it small in CI.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -128,14 +127,6 @@ def killed_run(work: Path, delay: float) -> bool:
     return True
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(8 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check(work: Path, completed: int) -> tuple[int, bool, int, int]:
     """(partial versions visible, catalog consistent, versions, leftover files) after a kill and gc.
 
@@ -145,6 +136,7 @@ def check(work: Path, completed: int) -> tuple[int, bool, int, int]:
     from vaultline.keys.local import LocalKeyring
     from vaultline.state import State
     from vaultline.storage.dataset_reader import read_dataset
+    from vaultline.storage.locations import sha256_of
 
     state = State(work / ".vaultline")
     catalog = DatasetCatalog(state.catalog_url)
@@ -157,7 +149,7 @@ def check(work: Path, completed: int) -> tuple[int, bool, int, int]:
         provider = LocalKeyring(state.root, warn=False)
         for version in history:
             files = catalog.files(DATASET, version.version)
-            intact = all(Path(f.location).exists() and _sha256(f.location) == f.sha256 for f in files)
+            intact = all(Path(f.location).exists() and sha256_of(f.location)[0] == f.sha256 for f in files)
             ref = f"{DATASET}@{version.version}"
             rows = read_dataset(catalog, ref, provider)[2].num_rows if intact else -1
             if not intact or rows != version.row_count:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,3 +38,15 @@ class State:
     @property
     def catalog_url(self) -> str:
         return os.environ.get(CATALOG_ENV) or f"sqlite:///{self.root / 'catalog.db'}"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a state file (owner-only, 0600) through a temp file, fsync and rename: a crash never leaves
+    a torn keyring or cache entry behind."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -10,12 +10,12 @@ from typer.testing import CliRunner
 
 from vaultline.cli.main import app
 from vaultline.demo.fraud import generate_fraud
-from vaultline.engines.polars.outputs import sha256_of
 from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
 from vaultline.run.runner import run
 from vaultline.spec.loader import loads
 from vaultline.state import State
 from vaultline.storage.encrypted_parquet import describe
+from vaultline.storage.locations import sha256_of
 
 SPEC = """\
 version: 1

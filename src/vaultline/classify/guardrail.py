@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vaultline.classify.entities import BY_NAME
 from vaultline.classify.policy import propose
 from vaultline.errors import TerminalError
 from vaultline.spec.models import Pipeline
-from vaultline.state import State
+from vaultline.state import State, write_private
+
+if TYPE_CHECKING:
+    from vaultline.engines.polars.sources import Ingest
 
 
 class UnprotectedSensitiveError(TerminalError):
@@ -61,8 +64,11 @@ def _recognizers_signature() -> str:
     return hashlib.sha256(json.dumps([described, settings]).encode()).hexdigest()[:16]
 
 
-def classify_sources(pipeline: Pipeline, state: State) -> dict[str, list[dict[str, Any]]]:
-    """Findings per source (value-free JSON), from the cache when the input is unchanged."""
+def classify_sources(
+    pipeline: Pipeline, state: State, ingests: Mapping[str, Ingest] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Findings per source (value-free JSON), from the cache when the input is unchanged. `ingests`:
+    sources already planned by the caller (the runner hands the engine the same plans)."""
     from vaultline.classify.classifier import classify_frame
     from vaultline.classify.sample import head_sample
     from vaultline.engines.polars.sources import read_source
@@ -70,7 +76,7 @@ def classify_sources(pipeline: Pipeline, state: State) -> dict[str, list[dict[st
     cache_dir = state.root / "classify"
     findings: dict[str, list[dict[str, Any]]] = {}
     for name, source in pipeline.sources.items():
-        ingest = read_source(name, source)
+        ingest = ingests[name] if ingests and name in ingests else read_source(name, source)
         fingerprints = [(f["location"], f["sha256"]) for f in ingest.fingerprints]
         key = hashlib.sha256(json.dumps([fingerprints, _recognizers_signature()]).encode()).hexdigest()
         cached = cache_dir / f"{key}.json"
@@ -79,15 +85,9 @@ def classify_sources(pipeline: Pipeline, state: State) -> dict[str, list[dict[st
             continue
         sample = head_sample(name, source, ingest=ingest)
         findings[name] = [f.as_json() for f in classify_frame(sample.frame)]
-        _write_private(cached, json.dumps(findings[name]))
+        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_private(cached, json.dumps(findings[name]))
     return findings
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    partial = path.with_suffix(".partial")
-    partial.write_text(text, "utf-8")
-    partial.replace(path)
 
 
 def exposed_columns(pipeline: Pipeline, detected: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
@@ -103,9 +103,9 @@ def exposed_columns(pipeline: Pipeline, detected: dict[str, dict[str, Any]]) -> 
     }
 
 
-def check(pipeline: Pipeline, state: State) -> dict[str, Any]:
+def check(pipeline: Pipeline, state: State, ingests: Mapping[str, Ingest] | None = None) -> dict[str, Any]:
     """Classify the sources, then fail or warn per policy; returns the run report's `guardrail` section."""
-    per_source = classify_sources(pipeline, state)
+    per_source = classify_sources(pipeline, state, ingests)
     detected = {f["name"]: f for findings in per_source.values() for f in findings if f["entity"]}
     accepted = pipeline.policy.accept_unprotected
     violations = [

@@ -35,6 +35,7 @@ from vaultline.keys.hooks import Action
 from vaultline.keys.principal import admit, normalize_roles
 from vaultline.keys.provider import KeyInfo, KeyRef
 from vaultline.keys.secret import SecretBytes
+from vaultline.state import write_private
 
 PASSPHRASE_ENV = "VAULTLINE_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 KEYRING_FILE = "keyring.json"
@@ -60,17 +61,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write through a temp file, fsync, rename: a crash never leaves a torn keyring."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 class LocalKeyring:
     """A KeyProvider backed by one JSON file of encrypted master keys under the state directory."""
 
@@ -89,7 +79,7 @@ class LocalKeyring:
             return env.encode("utf-8"), False
         if creating or dev_file.exists():
             if creating:
-                _write_private(dev_file, secrets.token_urlsafe(32))
+                write_private(dev_file, secrets.token_urlsafe(32))
             if self._warn and str(self.path) not in _warned_dev:
                 _warned_dev.add(str(self.path))
                 sys.stderr.write(
@@ -145,7 +135,7 @@ class LocalKeyring:
 
     def _save(self) -> None:
         assert self._data is not None
-        _write_private(self.path, json.dumps(self._data, indent=2, sort_keys=True))
+        write_private(self.path, json.dumps(self._data, indent=2, sort_keys=True))
 
     def _refresh(self) -> None:
         """Re-read the file; the derived KEK is kept when the passphrase salt is unchanged."""

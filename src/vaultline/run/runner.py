@@ -162,27 +162,35 @@ def _execute(
     pipeline: Pipeline, state: State, ctx: RunContext, run_id: str, report: dict[str, Any], *,
     on_phase: Callable[[str], None],
 ) -> Any:  # fmt: skip
-    """Classify the sources (the guardrail may refuse the run here), then run the engine."""
+    """Classify the sources (the guardrail may refuse the run here), then run the engine.
+
+    Each source is planned (listed and fingerprinted: one full read of its bytes) once, here, and the
+    same plan serves the guardrail, the landing copies and the engine."""
     from vaultline.classify import guardrail
     from vaultline.engines.polars.executor import execute
+    from vaultline.engines.polars.sources import read_source
 
+    ingests = {}
+    for name, source in pipeline.sources.items():
+        on_phase(f"reading source {name}")
+        ingests[name] = read_source(name, source)
     on_phase("classifying sources")
-    report["guardrail"] = guardrail.check(pipeline, state)
+    report["guardrail"] = guardrail.check(pipeline, state, ingests)
     for violation in report["guardrail"]["violations"]:
         log.warning("guardrail: %s", violation)
     classes = {c: BY_NAME[e].sensitivity.value for c, e in report["guardrail"]["detected"].items()}
     landing = {name: source for name, source in pipeline.sources.items() if source.landing}
     if landing:
-        from vaultline.engines.polars.sources import read_source
         from vaultline.run.landing import LANDING_KEY, land
 
         on_phase("keeping encrypted landing copies")
         ensure_key(ctx.provider, LANDING_KEY, purpose="landing copies")
-        prints = {name: read_source(name, source).fingerprints for name, source in landing.items()}
+        prints = {name: ingests[name].fingerprints for name in landing}
         report["landing"] = land(pipeline, run_id, ctx.provider, prints)
     return execute(
-        pipeline, ctx, run_id=run_id, quarantine_dir=state.quarantine_dir, on_phase=on_phase, classes=classes
-    )
+        pipeline, ctx, run_id=run_id, quarantine_dir=state.quarantine_dir, on_phase=on_phase, classes=classes,
+        ingests=ingests,
+    )  # fmt: skip
 
 
 def _ensure_encryption_keys(pipeline: Pipeline, provider: KeyProvider) -> None:

@@ -36,6 +36,7 @@ from vaultline.errors import (
     SourceError,
     TerminalError,
 )
+from vaultline.keys.aws_kms import KMS_ENDPOINT_ENV, kms_endpoint
 from vaultline.keys.provider import KeyProvider, KeyRef
 from vaultline.keys.secret import SecretBytes
 from vaultline.storage.locations import filesystem, is_remote
@@ -43,7 +44,6 @@ from vaultline.storage.locations import filesystem, is_remote
 FRAME_LENGTH = 65536
 KEY_NAMESPACE = "vaultline"  # the raw keyring's provider id, recorded in every wrapped data key
 DERIVE_CONTEXT = "artifact"  # the keyring derives the wrapping key for this purpose only
-KMS_ENDPOINT_ENV = "VAULTLINE_KMS_ENDPOINT"
 _CHUNK = 1 << 20  # bytes asked of the SDK stream per read: many frames, bounded memory
 _MAX_DATA_KEYS = 4  # Vaultline writes one wrapped key; refusing floods of them is a cheap DoS guard
 _RESERVED_PREFIX = "aws-crypto-"  # context keys the SDK reserves for itself
@@ -81,11 +81,6 @@ class ArtifactInfo:
     context: dict[str, str]
     plaintext_bytes: int
     frame_length: int
-
-
-def kms_endpoint() -> str | None:
-    """The KMS endpoint override; None lets botocore resolve it (AWS_ENDPOINT_URL_KMS, config, AWS)."""
-    return os.environ.get(KMS_ENDPOINT_ENV) or os.environ.get("VAULTLINE_S3_ENDPOINT") or None
 
 
 def parse_keyring(text: str, provider: KeyProvider) -> KeyringSpec:

@@ -194,7 +194,7 @@ def _kms_key_state(key_id: str, s3: Any) -> str | None:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from vaultline.storage.artifacts import kms_endpoint
+    from vaultline.keys.aws_kms import kms_endpoint
 
     region = key_id.split(":")[3] if key_id.startswith("arn:") else s3.meta.region_name
     try:

@@ -8,7 +8,6 @@ refused by name, with the key (`ColumnKeyUnavailable`).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from vaultline.catalog.datasets import DatasetCatalog
@@ -22,11 +21,7 @@ class DatasetFileChanged(TerminalError):
 
 
 def _verified(location: str, sha256: str) -> None:
-    digest = hashlib.sha256()
-    with locations.filesystem(location).open(location, "rb") as handle:
-        while chunk := handle.read(8 << 20):
-            digest.update(chunk)
-    if digest.hexdigest() != sha256:
+    if locations.sha256_of(location)[0] != sha256:
         raise DatasetFileChanged(
             f"{location} does not match the SHA-256 its dataset version recorded",
             hint="the file was modified or replaced after commit: restore it, or read another version",

@@ -7,6 +7,7 @@ Credentials follow the usual AWS chain and are never read or printed by Vaultlin
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any
 
@@ -74,3 +75,14 @@ def read_bytes(location: str) -> bytes:
         raise SourceError(
             f"access to {location} was refused", hint="check the credentials' permissions"
         ) from None
+
+
+def sha256_of(location: str) -> tuple[str, int]:
+    """SHA-256 (hex) and size of a file or object, streamed in 8 MiB chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with filesystem(location).open(location, "rb") as handle:
+        while chunk := handle.read(8 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

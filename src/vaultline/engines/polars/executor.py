@@ -30,7 +30,7 @@ from vaultline.engines.polars.outputs import (
     plan_outputs,
 )
 from vaultline.engines.polars.registry import implementation, prefetch
-from vaultline.engines.polars.sources import read_source
+from vaultline.engines.polars.sources import Ingest, read_source
 from vaultline.errors import TransformError
 from vaultline.spec.models import Pipeline
 from vaultline.storage import locations
@@ -72,14 +72,14 @@ class EngineResult:
 
 
 def _ingest(
-    pipeline: Pipeline, on_phase: Phase
+    pipeline: Pipeline, on_phase: Phase, planned: dict[str, Ingest]
 ) -> tuple[pl.LazyFrame, list[pl.LazyFrame], list[dict[str, Any]]]:
     frames: list[pl.LazyFrame] = []
     quarantines: list[pl.LazyFrame] = []
     fingerprints: list[dict[str, Any]] = []
     for name, source in pipeline.sources.items():
         on_phase(f"reading source {name}")
-        ingest = read_source(name, source)
+        ingest = planned[name] if name in planned else read_source(name, source)
         frames.append(ingest.frame.with_columns(pl.lit(name).alias(SOURCE)))
         if ingest.quarantine is not None:
             quarantines.append(
@@ -171,14 +171,15 @@ def _fill_step_counts(steps: list[StepReport], by_step: dict[int, Counter[str]],
 
 def execute(
     pipeline: Pipeline, ctx: Any, *, run_id: str, quarantine_dir: Path, on_phase: Phase,
-    classes: dict[str, str] | None = None,
+    classes: dict[str, str] | None = None, ingests: dict[str, Ingest] | None = None,
 ) -> EngineResult:  # fmt: skip
-    """Run the pipeline; `classes` (column -> sensitivity class) picks each output column's key."""
+    """Run the pipeline; `classes` (column -> sensitivity class) picks each output column's key;
+    `ingests`: sources the caller already planned (read otherwise)."""
     classes = classes or {}
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     prefetch([name for name, _ in pipeline.all_steps()])
-    frame, quarantines, fingerprints = _ingest(pipeline, on_phase)
+    frame, quarantines, fingerprints = _ingest(pipeline, on_phase, ingests or {})
     plan = _plan_steps(pipeline, ctx, frame, quarantines, on_phase)
     timings["plan_and_fit"] = time.perf_counter() - clock
 

@@ -11,7 +11,6 @@ never collide, and only the catalog commit that follows makes a file part of a d
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +143,7 @@ def finish_outputs(pending: list[PendingOutput], rows: int) -> list[OutputReport
             if output.keys is not None and output.keys.external_key_material:
                 fsync_rename(key_material_path(output.target), key_material_path(output.final))
             fsync_rename(output.target, output.final)
-        digest, size = sha256_of(output.final)
+        digest, size = locations.sha256_of(output.final)
         encryption = output.keys.as_json() if output.keys else None
         reports.append(
             OutputReport(output.name, output.final, rows, digest, size, output.columns, encryption)
@@ -161,16 +160,6 @@ def discard_outputs(pending: list[PendingOutput]) -> None:
         if output.is_temporary:
             Path(output.target).unlink(missing_ok=True)
             Path(key_material_path(output.target)).unlink(missing_ok=True)
-
-
-def sha256_of(location: str) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with locations.filesystem(location).open(location, "rb") as handle:
-        while chunk := handle.read(8 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def fsync_rename(tmp: str, final: str) -> None:
