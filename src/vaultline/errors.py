@@ -92,3 +92,12 @@ class OutputError(TerminalError):
 
 class CatalogError(TerminalError):
     """The catalog database is unreachable or inconsistent."""
+
+
+class AuditError(TerminalError):
+    """The audit log was asked something it cannot do: a bad action name, an unusable verification input."""
+
+
+class AuditUnavailableError(RetryableError):
+    """The audit log cannot be written (directory, disk, key provider or copy location failed); the
+    audited operation stops (fail closed)."""

@@ -116,8 +116,9 @@ def test_cli_provider_option(tmp_path: Path, plugins: dict[str, Callable[[], Any
     assert (tmp_path / "plugin-keys" / "keyring.json").exists()
     listed = runner.invoke(app, ["list", "--provider", "memory", "--json", *state])
     assert [k["name"] for k in json.loads(listed.stdout)] == ["plugged"]
-    local = runner.invoke(app, ["list", *state])  # the default provider does not see the plug-in's keys
-    assert "no keys yet" in local.output
+    # The default provider does not see the plug-in's keys; it holds only the audit log's own key.
+    local = runner.invoke(app, ["list", "--json", *state])
+    assert [k["name"] for k in json.loads(local.stdout)] == ["vaultline-audit"]
     rotated = runner.invoke(app, ["rotate", "plugged", "--provider", "memory", *state])
     assert "current version 2" in rotated.output
     info = runner.invoke(app, ["info", "plugged", "--provider", "memory", *state])

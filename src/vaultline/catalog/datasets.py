@@ -19,7 +19,8 @@ import builtins
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,12 +69,33 @@ __all__ = [
     "VacuumResult",
     "VersionConflict",
     "VersionNotFound",
+    "VersionRequest",
     "VersionVacuumed",
     "metadata",
     "split_ref",
 ]
 
 log = logging.getLogger("vaultline.catalog")
+
+
+@dataclass(frozen=True)
+class VersionRequest:
+    """One dataset version a run asks to commit. `append`: keep the latest version's files too."""
+
+    dataset: str
+    files: Sequence[FileEntry]
+    schema: Mapping[str, Any] = field(default_factory=dict)
+    classifications: Mapping[str, Any] = field(default_factory=dict)
+    protections: Mapping[str, Any] = field(default_factory=dict)
+    encryption: Mapping[str, Any] = field(default_factory=dict)
+    watermark: Mapping[str, Any] | None = None
+    append: bool = False
+
+    def documents(self) -> dict[str, str | None]:
+        return {
+            what: document(self.dataset, what, getattr(self, what))
+            for what in ("schema", "classifications", "protections", "encryption", "watermark")
+        }
 
 
 class DatasetCatalog:
@@ -102,33 +124,87 @@ class DatasetCatalog:
 
         `expected_version` is the version the caller built on (0: the dataset must not exist yet);
         when the latest differs, `VersionConflict` is raised and nothing is written."""
-        check_name(dataset)
-        entries = checked_files(dataset, files)
-        documents = {
-            "schema": document(dataset, "schema", schema),
-            "classifications": document(dataset, "classifications", classifications),
-            "protections": document(dataset, "protections", protections),
-            "encryption": document(dataset, "encryption", encryption),
-            "watermark": document(dataset, "watermark", watermark),
-        }
+        request = VersionRequest(
+            dataset, files, schema=schema, classifications=classifications, protections=protections,
+            encryption=encryption, watermark=watermark,
+        )  # fmt: skip
         try:
             with for_writing(self.engine).begin() as conn:
-                lock_dataset(conn, dataset, create=True)
-                latest = self._latest_number(conn, dataset) or 0
-                if expected_version is not None and latest != expected_version:
-                    raise VersionConflict(
-                        f"dataset {dataset} is at version {latest}, not the expected {expected_version}",
-                        hint="another run committed first: re-read the latest version and build on it",
-                    )
-                self._refuse_vacuumed_files(conn, dataset, [e.location for e in entries])
-                number = latest + 1
-                self._insert_version(
-                    conn, dataset=dataset, number=number, run_id=run_id, documents=documents, entries=entries
-                )
+                number = self._commit_in(conn, request, run_id, expected_version)
         except sa.exc.SQLAlchemyError as exc:
             raise catalog_failure(self.url, exc, f"committing dataset {dataset}") from None
+        return number
+
+    def commit_run(
+        self,
+        requests: Sequence[VersionRequest],
+        *,
+        run_id: str,
+        also: Callable[[sa.Connection], None] | None = None,
+        attempts: int = 5,
+    ) -> dict[str, int]:
+        """Commit a new version of every dataset a run wrote, and whatever `also` writes (the run's
+        bookmarks), in ONE transaction: all of it becomes visible together or none of it does.
+
+        Datasets are locked in name order, so two runs committing overlapping outputs cannot deadlock.
+        Retried like `commit_with_retry` on a version conflict or a busy catalog; `also` runs again in
+        each attempt and may raise to roll everything back."""
+        ordered = sorted(requests, key=lambda r: r.dataset)
+        for attempt in range(1, attempts + 1):
+            try:
+                with for_writing(self.engine).begin() as conn:
+                    numbers = {r.dataset: self._commit_in(conn, r, run_id, None) for r in ordered}
+                    if also is not None:
+                        also(conn)
+                return numbers
+            except sa.exc.SQLAlchemyError as exc:
+                error = catalog_failure(self.url, exc, f"committing the outputs of run {run_id}")
+                if not isinstance(error, CatalogBusy) or attempt >= attempts:
+                    raise error from None
+            except VersionConflict:
+                if attempt >= attempts:
+                    raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 (not cryptographic)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _commit_in(
+        self, conn: sa.Connection, request: VersionRequest, run_id: str | None, expected_version: int | None
+    ) -> int:
+        dataset = request.dataset
+        check_name(dataset)
+        entries = checked_files(dataset, request.files)
+        documents = request.documents()
+        lock_dataset(conn, dataset, create=True)
+        latest = self._latest_number(conn, dataset) or 0
+        if expected_version is not None and latest != expected_version:
+            raise VersionConflict(
+                f"dataset {dataset} is at version {latest}, not the expected {expected_version}",
+                hint="another run committed first: re-read the latest version and build on it",
+            )
+        if request.append and latest:
+            entries = self._appended(conn, request, latest) + entries
+        self._refuse_vacuumed_files(conn, dataset, [e.location for e in entries])
+        number = latest + 1
+        self._insert_version(
+            conn, dataset=dataset, number=number, run_id=run_id, documents=documents, entries=entries
+        )
         log.info("committed dataset %s version %d (%d files)", dataset, number, len(entries))
         return number
+
+    def _appended(
+        self, conn: sa.Connection, request: VersionRequest, latest: int
+    ) -> builtins.list[FileEntry]:
+        """The files of the latest version, which an appending commit keeps; its schema must match."""
+        previous = self._fetch(conn, request.dataset, latest)
+        if previous.status == COMMITTED and previous.schema != dict(request.schema):
+            raise DatasetError(
+                f"cannot append to dataset {request.dataset}: its columns differ from version {latest}'s",
+                hint="make the output's columns match, or write with `mode: overwrite` to start a new layout",
+            )
+        query = sa.select(
+            files_table.c.location, files_table.c.sha256, files_table.c.rows, files_table.c.bytes
+        ).where(files_table.c.dataset == request.dataset, files_table.c.version == latest)
+        return [FileEntry(**row._mapping) for row in conn.execute(query)]
 
     def commit_with_retry(
         self,

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vaultline.catalog.schema import open_catalog, safe_url
+from vaultline.catalog.schema import open_catalog, reading, safe_url
 from vaultline.errors import CatalogError
 
 metadata = sa.MetaData()
@@ -101,6 +101,24 @@ class RunCatalog:
             query = query.where(runs.c.pipeline == pipeline)
         with self.engine.connect() as conn:
             return [RunRecord(**row._mapping) for row in conn.execute(query.limit(limit))]
+
+    def latest_succeeded(self, pipeline: str) -> str | None:
+        """The id of the pipeline's newest succeeded run that read rows (a run that found nothing new
+        to read is no baseline for drift or trends), or None."""
+        query = (
+            sa.select(runs.c.run_id)
+            .where(runs.c.pipeline == pipeline, runs.c.status == "succeeded", runs.c.rows_in > 0)
+            .order_by(runs.c.started_at.desc(), runs.c.run_id.desc())
+            .limit(1)
+        )
+        with reading(self.engine, self.url, "finding the latest succeeded run") as conn:
+            run_id: str | None = conn.execute(query).scalar()
+        return run_id
+
+    def latest_succeeded_report(self, pipeline: str) -> dict[str, Any] | None:
+        """The report of `latest_succeeded(pipeline)`, or None before the pipeline's first such run."""
+        run_id = self.latest_succeeded(pipeline)
+        return None if run_id is None else self.report(run_id)
 
     def report(self, run_id: str) -> dict[str, Any]:
         with self.engine.connect() as conn:

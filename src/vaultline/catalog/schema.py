@@ -99,10 +99,17 @@ def for_writing(engine: sa.Engine) -> sa.Engine:
 
 def target_metadata() -> sa.MetaData:
     """Every table the catalog modules define, in one MetaData (for autogenerate and schema tests)."""
-    from vaultline.catalog import datasets, runs
+    from vaultline.catalog import bookmarks, datasets, metrics, quality, runs, tables
 
     combined = sa.MetaData()
-    for source in (runs.metadata, datasets.metadata):
+    for source in (
+        runs.metadata,
+        datasets.metadata,
+        bookmarks.metadata,
+        tables.metadata,
+        quality.metadata,
+        metrics.metadata,
+    ):
         for table in source.tables.values():
             table.to_metadata(combined)
     return combined

@@ -77,6 +77,9 @@ def classify_sources(
     findings: dict[str, list[dict[str, Any]]] = {}
     for name, source in pipeline.sources.items():
         ingest = ingests[name] if ingests and name in ingests else read_source(name, source)
+        if ingest.nothing_new:
+            findings[name] = []
+            continue
         fingerprints = [(f["location"], f["sha256"]) for f in ingest.fingerprints]
         key = hashlib.sha256(json.dumps([fingerprints, _recognizers_signature()]).encode()).hexdigest()
         cached = cache_dir / f"{key}.json"

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
+from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
 
 Profile = Literal["hipaa-safe-harbor", "pci", "gdpr-pseudonymization"]
 
@@ -37,14 +37,16 @@ def init(  # noqa: PLR0917 - typer maps each parameter to an option
         typer.Option("--source-format", help="csv, parquet or jsonl, when the extension does not say."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+    state: StateOption = None,
 ) -> None:
     """Classify SOURCE and draft a complete, valid pipeline spec, each protection with its reason."""
     from vaultline.classify.assistant import write_spec
 
-    draft = write_spec(
-        source, out, force=force, profile=profile, uses=use or [], fraction=sample_fraction,
-        file_format=source_format,
-    )  # fmt: skip
+    with audited(state, "source.classify", identifiers={"path": source}, details={"draft": True}):
+        draft = write_spec(
+            source, out, force=force, profile=profile, uses=use or [], fraction=sample_fraction,
+            file_format=source_format,
+        )  # fmt: skip
     typer.echo(f"wrote {out}: {len(draft.proposals)} column(s) protected under {profile}; review every step.")
     for key in draft.keys.values():
         typer.echo(f"  vaultline keys create {key}")

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from vaultline.cli.common import emit_json, handles_errors
+from vaultline.cli.common import StateOption, audited, emit_json, handles_errors
 
 FormatOption = Annotated[
     Literal["table", "json"], typer.Option("--format", help="table for people, json for scripts.")
@@ -14,7 +14,7 @@ FormatOption = Annotated[
 
 
 @handles_errors
-def classify(
+def classify(  # noqa: PLR0917 - typer maps each parameter to an option
     source: Annotated[
         str,
         typer.Argument(
@@ -33,14 +33,17 @@ def classify(
         typer.Option("--source-format", help="csv, parquet or jsonl, when the extension does not say."),
     ] = None,
     output_format: FormatOption = "table",
+    state: StateOption = None,
 ) -> None:
     """Detect PII, PHI, PCI and credentials column by column, from a sample; never prints a value."""
     from vaultline.classify.report import classify_location
     from vaultline.cli.render import findings_table
 
-    report = classify_location(
-        source, fraction=sample_fraction, threshold=threshold, file_format=source_format
-    )
+    with audited(state, "source.classify", identifiers={"path": source}) as operation:
+        report = classify_location(
+            source, fraction=sample_fraction, threshold=threshold, file_format=source_format
+        )
+        operation.details["columns"] = len(report["columns"])
     if output_format == "json":
         emit_json(report)
     else:

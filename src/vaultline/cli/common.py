@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from vaultline.errors import VaultlineError
+
+if TYPE_CHECKING:
+    from vaultline.audit.log import Operation
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -41,3 +45,25 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
+
+
+@contextmanager
+def audited(
+    state: Path | None,
+    action: str,
+    *,
+    resource: str | None = None,
+    identifiers: Mapping[str, str] | None = None,
+    details: Mapping[str, str | int | float | bool | None] | None = None,
+) -> Iterator[Operation]:
+    """Run a command's work as one audited operation: the intent is fsynced before it starts (fail
+    closed: no audit log, no operation), key uses inside are recorded, the outcome when it ends.
+    `identifiers` (paths, key names) are stored as keyed hashes only."""
+    from vaultline.audit import audit_session
+    from vaultline.state import State
+
+    with (
+        audit_session(State.resolve(state).ensure()) as log,
+        log.operation(action, resource=resource, identifiers=identifiers, details=details) as operation,
+    ):
+        yield operation

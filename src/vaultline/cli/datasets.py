@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
+from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
 
 if TYPE_CHECKING:
     from vaultline.catalog.datasets import DatasetCatalog
@@ -165,7 +165,9 @@ def gc(
     from every directory that holds a dataset's files."""
     seconds = parse_duration(grace)
     catalog = _catalog(state)
-    result = catalog.gc(catalog.roots(), grace_seconds=seconds, dry_run=dry_run)
+    with audited(state, "gc", details={"dry_run": dry_run, "grace_seconds": seconds}) as operation:
+        result = catalog.gc(catalog.roots(), grace_seconds=seconds, dry_run=dry_run)
+        operation.details.update(files_deleted=result.files_deleted, files_failed=result.files_failed)
     if json_out:
         emit_json(result.as_dict())
     else:
@@ -192,7 +194,9 @@ def vacuum(
     json_out: JsonOption = False,
 ) -> None:
     """Delete the files only versions older than the newest N reference; their records stay (audit)."""
-    result = _catalog(state).vacuum(dataset, keep, dry_run=dry_run)
+    with audited(state, "vacuum", resource=dataset, details={"keep": keep, "dry_run": dry_run}) as operation:
+        result = _catalog(state).vacuum(dataset, keep, dry_run=dry_run)
+        operation.details.update(versions=len(result.vacuumed), files_deleted=result.files_deleted)
     if json_out:
         emit_json(result.as_dict())
     else:

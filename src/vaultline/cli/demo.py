@@ -24,6 +24,7 @@ def _examples_dir() -> Path:
 
 
 def run_demo(*, rows: int, out: Path, json_out: bool) -> None:
+    from vaultline.audit import audit_session
     from vaultline.cli.render import console, progress, summary
     from vaultline.demo.fraud import generate_fraud
     from vaultline.demo.healthplus import generate_healthplus
@@ -42,23 +43,25 @@ def run_demo(*, rows: int, out: Path, json_out: bool) -> None:
     }
     keyring = LocalKeyring(state.root)
     reports: dict[str, Any] = {}
-    for example in EXAMPLES:
-        target = out / "pipelines" / example
-        shutil.copytree(_examples_dir() / example, target, dirs_exist_ok=True)
-        loaded = load(
-            target / "pipeline.yaml",
-            {
-                "source_bucket": str(out / "raw"),
-                "target_bucket": str(out / "output"),
-                **_extra(example, target),
-            },
-        )
-        for ref in loaded.pipeline.keys.values():
-            keyring.ensure(ref.split("@")[0], purpose=f"demo {example}")
-        with progress(enabled=not json_out) as on_phase:
-            reports[example] = run(loaded, state, on_phase=on_phase)
-        if not json_out:
-            summary(reports[example])
+    # One audit session around key creation and both runs: the demo's key uses are recorded too.
+    with audit_session(state, checkpoint_reason="demo-end"):
+        for example in EXAMPLES:
+            target = out / "pipelines" / example
+            shutil.copytree(_examples_dir() / example, target, dirs_exist_ok=True)
+            loaded = load(
+                target / "pipeline.yaml",
+                {
+                    "source_bucket": str(out / "raw"),
+                    "target_bucket": str(out / "output"),
+                    **_extra(example, target),
+                },
+            )
+            for ref in loaded.pipeline.keys.values():
+                keyring.ensure(ref.split("@")[0], purpose=f"demo {example}")
+            with progress(enabled=not json_out) as on_phase:
+                reports[example] = run(loaded, state, on_phase=on_phase)
+            if not json_out:
+                summary(reports[example])
     if json_out:
         emit_json(
             {"out": str(out), "datasets": {k: v.__dict__ for k, v in datasets.items()}, "reports": reports}

@@ -15,7 +15,7 @@ import typer
 if TYPE_CHECKING:
     from vaultline.keys.provider import KeyInfo, KeyProvider
 
-from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
+from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
 
 app = typer.Typer(
     help="Manage keys (local keyring, AWS KMS or a plug-in provider; material is never shown).",
@@ -60,7 +60,10 @@ def create(  # noqa: PLR0917 - typer maps each parameter to an option
     """Create a new 256-bit key."""
     from vaultline.keys.principal import parse_roles
 
-    info = _provider(state, provider).create(name, purpose=purpose, roles=parse_roles(roles, where="--roles"))
+    with audited(state, "keys.create", identifiers={"key": name}, details={"purpose": purpose}):
+        info = _provider(state, provider).create(
+            name, purpose=purpose, roles=parse_roles(roles, where="--roles")
+        )
     emit_json(asdict(info)) if json_out else typer.echo(
         f"created key {info.name} (version {info.current_version}, roles: {_roles(info)})"
     )
@@ -115,7 +118,9 @@ def rotate(
     json_out: JsonOption = False,
 ) -> None:
     """Add a new version; new work uses it, old versions stay for existing data (pin with NAME@VERSION)."""
-    info = _provider(state, provider).rotate(name)
+    with audited(state, "keys.rotate", identifiers={"key": name}) as operation:
+        info = _provider(state, provider).rotate(name)
+        operation.details["version"] = info.current_version
     emit_json(asdict(info)) if json_out else typer.echo(
         f"rotated {info.name}: current version {info.current_version}"
     )
@@ -139,9 +144,11 @@ def rewrap(
     from vaultline.storage.rewrap import rewrap_key
 
     resolved = State.resolve(state)
-    result = rewrap_key(
-        DatasetCatalog(resolved.catalog_url), _provider(state, provider), name, dry_run=dry_run
-    )
+    with audited(state, "keys.rewrap", identifiers={"key": name}, details={"dry_run": dry_run}) as operation:
+        result = rewrap_key(
+            DatasetCatalog(resolved.catalog_url), _provider(state, provider), name, dry_run=dry_run
+        )
+        operation.details["files"] = len(result.rewrapped)
     if json_out:
         emit_json({"rewrapped": result.rewrapped, "internal_key_material": result.internal})
         return
@@ -175,7 +182,12 @@ def roles(
     from vaultline.keys.principal import parse_roles
 
     chosen = _provider(state, provider)
-    key = chosen.info(name) if set_ is None else chosen.set_roles(name, parse_roles(set_, where="--set"))
+    if set_ is None:
+        key = chosen.info(name)
+    else:
+        with audited(state, "keys.set_roles", identifiers={"key": name}) as operation:
+            key = chosen.set_roles(name, parse_roles(set_, where="--set"))
+            operation.details["roles"] = len(key.roles)
     if json_out:
         emit_json({"name": key.name, "roles": list(key.roles)})
         return

@@ -8,7 +8,22 @@ from typing import Annotated
 
 import typer
 
-from vaultline.cli import assist, classify, datasets, doctor, keys, read, runs
+from vaultline.cli import (
+    assist,
+    audit,
+    bookmarks,
+    catalog_tables,
+    classify,
+    crawl,
+    datasets,
+    doctor,
+    keys,
+    lineage,
+    metrics,
+    read,
+    retention,
+    runs,
+)
 from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
 
 app = typer.Typer(
@@ -21,6 +36,11 @@ app = typer.Typer(
 app.add_typer(keys.app, name="keys")
 app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(audit.app, name="audit")
+app.add_typer(catalog_tables.app, name="catalog")
+app.add_typer(retention.app, name="retention")
+app.add_typer(bookmarks.app, name="bookmarks")
+app.add_typer(metrics.app, name="alarms")
 app.command("gc")(datasets.gc)
 app.command("vacuum")(datasets.vacuum)
 app.command()(classify.classify)
@@ -28,6 +48,9 @@ app.command()(assist.init)
 app.command()(assist.explain)
 app.command()(doctor.doctor)
 app.command()(read.read)
+app.command()(lineage.lineage)
+app.command()(crawl.crawl)
+app.command("metrics")(metrics.metrics)
 
 
 @app.command()
@@ -70,6 +93,9 @@ def run(
     param: Annotated[
         list[str] | None, typer.Option("--param", help="Override a parameter: KEY=VALUE.")
     ] = None,
+    reset_bookmark: Annotated[
+        bool, typer.Option("--reset-bookmark", help="Read incremental sources from the beginning again.")
+    ] = False,
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -83,7 +109,7 @@ def run(
     for warning in loaded.warnings:
         sys.stderr.write(f"warning: {spec}: {warning.render()}\n")
     with progress(enabled=not json_out) as on_phase:
-        report = run_pipeline(loaded, State.resolve(state), on_phase=on_phase)
+        report = run_pipeline(loaded, State.resolve(state), on_phase=on_phase, reset_bookmarks=reset_bookmark)
     if json_out:
         emit_json(report)
     else:

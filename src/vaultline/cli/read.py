@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from vaultline.cli.common import StateOption, handles_errors
-from vaultline.errors import TerminalError
+from vaultline.cli.common import StateOption, audited, handles_errors
+from vaultline.errors import TerminalError, VaultlineError
+
+if TYPE_CHECKING:
+    from vaultline.catalog.datasets import DatasetCatalog
+    from vaultline.state import State
 
 
 @handles_errors
@@ -36,9 +40,17 @@ def read(  # noqa: PLR0917 - typer maps each parameter to an option
     resolved = State.resolve(state)
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     catalog = DatasetCatalog(resolved.catalog_url)
-    name, version, table = read_dataset(
-        catalog, dataset, open_provider(resolved.root), columns=wanted, limit=limit
-    )
+    details = {
+        "columns": len(wanted) if wanted else "all",
+        "format": output_format,
+        "to_file": out is not None,
+    }
+    with audited(state, "dataset.read", resource=dataset.split("@", 1)[0], details=details) as operation:
+        name, version, table = read_dataset(
+            catalog, dataset, open_provider(resolved.root), columns=wanted, limit=limit
+        )
+        operation.details.update(version=version, rows=table.num_rows)
+    _access_alarms(resolved, catalog, name, version)
     if output_format == "parquet":
         if out is None:
             raise TerminalError("--format parquet writes a file", hint="add --out FILE.parquet")
@@ -62,3 +74,27 @@ def read(  # noqa: PLR0917 - typer maps each parameter to an option
         out.write_text(text, "utf-8")
     else:
         sys.stdout.write(text)
+
+
+def _access_alarms(state: State, catalog: DatasetCatalog, dataset: str, version: int) -> None:
+    """Evaluate the `unusual_access` rules of the pipeline that produced the dataset, after the read is
+    recorded. An alarm never blocks the read that triggered it; problems go to stderr, value-free."""
+    from vaultline.catalog.runs import RunCatalog
+    from vaultline.monitor.observe import check_access
+    from vaultline.spec.loader import load
+
+    run_id = catalog.version(dataset, version).run_id
+    if run_id is None:
+        return
+    try:
+        report = RunCatalog(state.catalog_url).report(run_id)
+        spec = Path(report["spec"]["file"])
+        if not spec.is_file():
+            return
+        rules = [
+            r for r in load(spec, report.get("params") or {}).pipeline.alarms if r.kind == "unusual_access"
+        ]
+        for event in check_access(state, rules) if rules else []:
+            sys.stderr.write(f"alarm ({event.severity}) {event.rule}: {event.message}\n")
+    except VaultlineError as exc:
+        sys.stderr.write(f"warning: unusual-access rules were not evaluated: {exc.message}\n")

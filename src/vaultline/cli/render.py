@@ -56,6 +56,12 @@ def summary(report: dict[str, Any]) -> None:
         f"  rows: {rows.get('input', 0):,} in, {rows.get('output', 0):,} out, "
         f"{rows.get('quarantined', 0):,} quarantined"
     )
+    for source, mark in (report.get("incremental") or {}).items():
+        console.print(
+            f"  incremental {source}: "
+            + (f"{mark['new_files']} new file(s)" if mark["by"] == "files" else "rows above the watermark")
+            + ("" if mark["new_input"] else " — nothing new, no version committed")
+        )
     console.print(_steps_table(report))
     reasons = _reasons_table(report)
     if reasons.row_count:

@@ -10,7 +10,7 @@ import typer
 if TYPE_CHECKING:
     from vaultline.catalog.runs import RunCatalog
 
-from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
+from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
 
 app = typer.Typer(help="Past runs and their reports.", no_args_is_help=True)
 
@@ -81,10 +81,13 @@ def export(
 
     resolved = State.resolve(state)
     provider = open_provider(resolved.root)
-    if key == ARTIFACT_KEY:
-        ensure_key(provider, ARTIFACT_KEY, purpose="exported artifacts")
     report = _catalog(state).report(run_id)
-    with tempfile.NamedTemporaryFile("w", suffix=".json", dir=resolved.root, delete=True) as plain:
+    with (
+        audited(state, "run.export", resource=run_id, identifiers={"path": str(out), "key": key}),
+        tempfile.NamedTemporaryFile("w", suffix=".json", dir=resolved.root, delete=True) as plain,
+    ):
+        if key == ARTIFACT_KEY:
+            ensure_key(provider, ARTIFACT_KEY, purpose="exported artifacts")
         plain.write(json.dumps(report, indent=2, sort_keys=True, default=str))
         plain.flush()
         info = encrypt_file(plain.name, str(out), parse_keyring(key, provider), context=_context(run_id))
@@ -106,7 +109,8 @@ def decrypt_export(
     from vaultline.storage.artifacts import decrypt_file, parse_keyring
 
     provider = open_provider(State.resolve(state).root)
-    decrypt_file(str(src), str(out), parse_keyring(key, provider), context=_context(run_id))
+    with audited(state, "run.decrypt_export", resource=run_id, identifiers={"path": str(src), "key": key}):
+        decrypt_file(str(src), str(out), parse_keyring(key, provider), context=_context(run_id))
     typer.echo(f"decrypted the report of run {run_id} to {out}")
 
 

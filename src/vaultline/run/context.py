@@ -23,6 +23,8 @@ class RunContext:
     facts_lookup: Callable[[str, int], dict[str, Any]] | None = None
     key_versions: dict[str, int] = field(default_factory=dict)
     """Domain/purpose -> master key version used, for the report."""
+    previous_run_report: Callable[[], dict[str, Any] | None] | None = None
+    """The report of the pipeline's latest succeeded run that read rows (None before the first one)."""
 
     def domain_key(self, domain: str, purpose: str) -> SecretBytes:
         if domain not in self.domains:
@@ -42,6 +44,14 @@ class RunContext:
         if self.facts_lookup is None:
             raise KeyringError("no run catalog is available to look up earlier runs")
         return self.facts_lookup(run_id, step_index)
+
+    def previous_run_facts(self, step: str) -> tuple[str, list[dict[str, Any]]] | None:
+        """(run id, facts of each `step` step) of the pipeline's latest succeeded run, or None: what
+        drift expectations compare with."""
+        report = self.previous_run_report() if self.previous_run_report is not None else None
+        if not report:
+            return None
+        return report["run_id"], [s["facts"] for s in report.get("steps", []) if s.get("name") == step]
 
     def for_step(self, index: int) -> RunContext:
         self.step_index = index

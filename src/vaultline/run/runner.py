@@ -12,10 +12,10 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vaultline import __version__
 from vaultline.classify.entities import BY_NAME
@@ -23,9 +23,15 @@ from vaultline.errors import VaultlineError
 from vaultline.keys.provider import KeyProvider, KeyRef
 from vaultline.keys.providers import open_provider
 from vaultline.run.context import RunContext
+from vaultline.run.drift import SchemaDriftError, check_drift
 from vaultline.spec.loader import LoadedSpec
 from vaultline.spec.models import Pipeline
 from vaultline.state import State
+
+if TYPE_CHECKING:
+    from vaultline.audit import AuditLog
+    from vaultline.catalog.bookmarks import Advance, SourceBookmark
+    from vaultline.engines.polars.sources import Ingest
 
 QUARANTINE_KEY = "vaultline-quarantine"
 DEFAULT_KEY_PREFIX = "vaultline-"
@@ -50,88 +56,269 @@ def _open_log(run_dir: Path) -> logging.Handler:
 
 
 def run(
-    loaded: LoadedSpec, state: State, *, on_phase: Callable[[str], None] = lambda _: None
+    loaded: LoadedSpec,
+    state: State,
+    *,
+    on_phase: Callable[[str], None] = lambda _: None,
+    reset_bookmarks: bool = False,
 ) -> dict[str, Any]:
-    """Execute the spec and return its report (also stored in the catalog and under the run directory)."""
+    """Execute the spec and return its report (also stored in the catalog and under the run directory).
+
+    Fail closed: without a writable audit log nothing runs; every source read, key use, commit and
+    the run's outcome are recorded, and a signed checkpoint closes every run, even one that did nothing.
+    `reset_bookmarks`: forget what the pipeline's incremental sources delivered before, first."""
+    from vaultline.audit import audit_session
+
+    state.ensure()
+    with audit_session(state, checkpoint_reason="run-end") as audit:
+        return _audited_run(loaded, state, audit, on_phase=on_phase, reset_bookmarks=reset_bookmarks)
+
+
+def _audited_run(
+    loaded: LoadedSpec,
+    state: State,
+    audit: AuditLog,
+    *,
+    on_phase: Callable[[str], None],
+    reset_bookmarks: bool,
+) -> dict[str, Any]:
     from vaultline.catalog.runs import RunCatalog
+    from vaultline.lineage.emitter import LineageEmitter
+    from vaultline.run.governance import after_run
 
     pipeline = loaded.pipeline
-    state.ensure()
     catalog = RunCatalog(state.catalog_url)
     run_id = new_run_id()
     run_dir = state.run_dir(run_id)
     handler = _open_log(run_dir)
     started = time.perf_counter()
-    report: dict[str, Any] = {
-        "run_id": run_id,
-        "pipeline": pipeline.name,
-        "vaultline_version": __version__,
-        "spec": {"file": loaded.file, "sha256": _spec_sha256(loaded)},
-        "params": loaded.params,
-        "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        "warnings": [w.render() for w in loaded.warnings],
-    }
+    report = _new_report(loaded, run_id)
+    audit.record(
+        "run.start", resource=pipeline.name, run_id=run_id, details={"spec_sha256": report["spec"]["sha256"]}
+    )
     catalog.start(run_id, pipeline.name, report["spec"]["sha256"])
     log.info("run %s of pipeline %s started", run_id, pipeline.name)
+    lineage = LineageEmitter(state, pipeline)
+    if warning := lineage.start(run_id, report):
+        report["warnings"].append(warning)
     try:
         provider, domains = _open_keys(pipeline, state)
-        ctx = RunContext(provider=provider, domains=domains, facts_lookup=_facts_lookup(catalog))
-        result = _execute(pipeline, state, ctx, run_id, report, on_phase=on_phase)
-        report.update(_report_body(result, ctx))
-        on_phase("committing dataset versions")
-        report["datasets"] = _commit(state, run_id, result, report)
-        report["status"] = "succeeded"
-        log.info(
-            "run %s succeeded: %d rows in, %d out, %d quarantined",
-            run_id, result.rows_input, result.rows_output, result.rows_input - result.rows_output,
+        ctx = RunContext(
+            provider=provider, domains=domains, facts_lookup=_facts_lookup(catalog),
+            previous_run_report=lambda: catalog.latest_succeeded_report(pipeline.name),
         )  # fmt: skip
-    except VaultlineError as exc:
-        report["status"] = "failed"
-        report["error"] = exc.render()
-        log.error("run %s failed: %s", run_id, exc.render())
-        raise
+        read = _read_sources(pipeline, state, report, audit, reset=reset_bookmarks, on_phase=on_phase)
+        if read.nothing_new:
+            report.update(_nothing_new_body(read))
+            log.info("run %s: every incremental source was already delivered; nothing to do", run_id)
+        else:
+            result = _execute(
+                pipeline, state, ctx, run_id, report=report, ingests=read.ingests, on_phase=on_phase
+            )
+            report.update(_report_body(result, ctx))
+            on_phase("committing dataset versions")
+            report["datasets"] = _commit(state, run_id, pipeline, result, report=report, read=read)
+            for name, number in report["datasets"].items():
+                audit.record("dataset.commit", resource=name, run_id=run_id, details={"version": number})
+            log.info(
+                "run %s succeeded: %d rows in, %d out, %d quarantined",
+                run_id, result.rows_input, result.rows_output, result.rows_input - result.rows_output,
+            )  # fmt: skip
+        report["status"] = "succeeded"
     except Exception as exc:
-        report["status"] = "failed"
-        report["error"] = f"unexpected {type(exc).__name__}"
-        log.error("run %s failed with an unexpected %s", run_id, type(exc).__name__)
+        _failed(report, exc)
         raise
     finally:
         report["finished_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
         report["seconds"] = round(time.perf_counter() - started, 3)
+        after_run(state, pipeline, report, lineage)
         (run_dir / "report.json").write_text(
             json.dumps(report, indent=2, sort_keys=True, default=str), "utf-8"
         )
         catalog.finish(run_id, json.loads(json.dumps(report, default=str)))
         log.removeHandler(handler)
         handler.close()
+        audit.record(
+            "run.end",
+            outcome="succeeded" if report.get("status") == "succeeded" else "failed",
+            resource=pipeline.name,
+            run_id=run_id,
+            details=_run_end_details(report),
+        )
     return report
 
 
-def _commit(state: State, run_id: str, result: Any, report: dict[str, Any]) -> dict[str, int]:
-    """One catalog transaction per output: only now do its files become a readable version. When a
-    commit fails, this run's files are removed (a crash before this point leaves them for `gc`)."""
-    from vaultline.catalog.datasets import DatasetCatalog, FileEntry
+def _new_report(loaded: LoadedSpec, run_id: str) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "pipeline": loaded.pipeline.name,
+        "vaultline_version": __version__,
+        "spec": {"file": loaded.file, "sha256": _spec_sha256(loaded)},
+        "params": loaded.params,
+        "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "warnings": [w.render() for w in loaded.warnings],
+    }
 
-    catalog = DatasetCatalog(state.catalog_url)
+
+def _failed(report: dict[str, Any], exc: Exception) -> None:
+    """Mark the report failed with a value-free error, keeping what the error carries for the report."""
+    from vaultline.transforms.expect import DataQualityError, summarize
+
+    report["status"] = "failed"
+    if not isinstance(exc, VaultlineError):
+        report["error"] = f"unexpected {type(exc).__name__}"
+        log.error("run %s failed with an unexpected %s", report["run_id"], type(exc).__name__)
+        return
+    report["error"] = exc.render()
+    if isinstance(exc, DataQualityError):
+        report["quality"] = summarize(exc.results)
+    if isinstance(exc, SchemaDriftError):
+        report["schema_drift"] = exc.report
+    log.error("run %s failed: %s", report["run_id"], exc.render())
+
+
+def _run_end_details(report: dict[str, Any]) -> dict[str, int | float | str]:
+    rows = report.get("rows") or {}
+    details: dict[str, int | float | str] = {"seconds": report["seconds"]}
+    details |= {f"rows_{k}": v for k, v in rows.items() if isinstance(v, int)}
+    if report.get("status") != "succeeded":
+        details["error"] = str(report.get("error", "")).split("\n", 1)[0][:200]
+    return details
+
+
+@dataclass
+class _SourcesRead:
+    """Every source planned once (listed, fingerprinted) and the bookmarks the incremental ones used."""
+
+    ingests: dict[str, Ingest]
+    bookmarks: dict[str, SourceBookmark]
+    reset: bool = False
+    """The bookmarks were reset first: everything is read again, so outputs are overwritten."""
+
+    @property
+    def nothing_new(self) -> bool:
+        return all(ingest.nothing_new for ingest in self.ingests.values())
+
+    def advances(self, pipeline: Pipeline) -> list[Advance]:
+        from vaultline.catalog.bookmarks import Advance
+
+        moves = []
+        for name, bookmark in self.bookmarks.items():
+            ingest, incremental = self.ingests[name], pipeline.sources[name].incremental
+            assert incremental is not None
+            moves.append(
+                Advance(
+                    name, bookmark.kind, bookmark.run_id,
+                    column=incremental.column, watermark=ingest.watermark,
+                    new_files=tuple((f["location"], f["sha256"]) for f in ingest.fingerprints)
+                    if bookmark.kind == "files" else (),
+                )
+            )  # fmt: skip
+        return moves
+
+    def section(self) -> dict[str, Any]:
+        """The report's value-free `incremental` section (counts, never the watermark's value)."""
+        return {
+            name: {
+                "by": bookmark.kind,
+                "already_delivered_files": len(bookmark.files),
+                "new_files": 0 if self.ingests[name].nothing_new else len(self.ingests[name].fingerprints),
+                "new_input": not self.ingests[name].nothing_new,
+            }
+            for name, bookmark in self.bookmarks.items()
+        }
+
+
+def _read_sources(
+    pipeline: Pipeline, state: State, report: dict[str, Any], audit: AuditLog, *, reset: bool,
+    on_phase: Callable[[str], None],
+) -> _SourcesRead:  # fmt: skip
+    """Plan each source once (one full read of its bytes for the fingerprint); the plan serves the
+    guardrail, the landing copies and the engine. Incremental sources skip what their bookmark says
+    committed runs already delivered."""
+    from vaultline.catalog.bookmarks import BookmarkCatalog
+    from vaultline.engines.polars.sources import read_source
+
+    marks: dict[str, SourceBookmark] = {}
+    incremental = {name: s.incremental for name, s in pipeline.sources.items() if s.incremental}
+    if incremental or reset:
+        catalog = BookmarkCatalog(state.catalog_url)
+        if reset:
+            with audit.operation("bookmark.reset", resource=pipeline.name, run_id=report["run_id"]) as op:
+                report["bookmarks_reset"] = op.details["bookmarks"] = catalog.reset(pipeline.name)
+            log.info("bookmarks of pipeline %s reset (%d)", pipeline.name, report["bookmarks_reset"])
+        marks = {name: catalog.read(pipeline.name, name, inc.by) for name, inc in incremental.items()}
+    ingests = {}
+    for name, source in pipeline.sources.items():
+        on_phase(f"reading source {name}")
+        where = source.path or f"{source.url}/{source.table or 'query'}"
+        with audit.operation(
+            "source.read", resource=f"{pipeline.name}.{name}", identifiers={"path": where},
+            run_id=report["run_id"], details={"format": source.format},
+        ) as op:  # fmt: skip
+            ingests[name] = read_source(name, source, marks.get(name))
+            op.details["inputs"] = len(ingests[name].fingerprints)
+    report["schema_drift"] = check_drift(pipeline, state, ingests, report["run_id"])
+    read = _SourcesRead(ingests, marks, reset)
+    if marks:
+        report["incremental"] = read.section()
+    return read
+
+
+def _nothing_new_body(read: _SourcesRead) -> dict[str, Any]:
+    return {
+        "inputs": [],
+        "rows": {"input": 0, "output": 0, "quarantined": 0, "quarantine_by_reason": {}},
+        "steps": [], "protections": {}, "anomaly": {}, "reidentification": {}, "key_versions": {},
+        "outputs": [], "quarantine": None, "timings": {}, "columns_out": [], "datasets": {},
+    }  # fmt: skip
+
+
+def _commit(
+    state: State, run_id: str, pipeline: Pipeline, result: Any, *, report: dict[str, Any], read: _SourcesRead
+) -> dict[str, int]:
+    """One catalog transaction for every output and the incremental sources' bookmarks: only now do the
+    files become readable versions and the input counts as delivered. When the commit fails, this
+    run's files are removed (a crash before this point leaves them for `gc`) and the bookmarks stay,
+    so a rerun processes the same input exactly once."""
+    from vaultline.catalog.bookmarks import advance
+    from vaultline.catalog.datasets import DatasetCatalog, FileEntry, VersionRequest
+
     detected = report.get("guardrail", {}).get("detected", {})
-    versions: dict[str, int] = {}
-    for position, output in enumerate(result.outputs):
-        try:
-            versions[output.name] = catalog.commit_with_retry(
-                output.name,
-                files=[FileEntry(output.location, output.sha256, output.rows, output.bytes)],
-                run_id=run_id,
-                schema={"columns": output.columns},
-                classifications={c: detected[c] for c in output.columns if c in detected},
-                protections={c: p for c, p in report["protections"].items() if c in output.columns},
-                encryption=output.encryption or {"enabled": False},
-                watermark={"inputs": report["inputs"]},
-            )
-        except BaseException:
-            _remove_uncommitted([o.location for o in result.outputs[position:]])
-            raise
-        log.info("dataset %s version %d committed", output.name, versions[output.name])
+    requests = [
+        VersionRequest(
+            output.name,
+            [FileEntry(output.location, output.sha256, output.rows, output.bytes)],
+            schema={"columns": output.columns},
+            classifications={c: detected[c] for c in output.columns if c in detected},
+            protections={c: p for c, p in report["protections"].items() if c in output.columns},
+            encryption=output.encryption or {"enabled": False},
+            watermark={"inputs": report["inputs"]},
+            append=_appends(pipeline, output.name, read),
+        )
+        for output in result.outputs
+    ]
+    moves = read.advances(pipeline)
+    try:
+        versions = DatasetCatalog(state.catalog_url).commit_run(
+            requests,
+            run_id=run_id,
+            also=(lambda conn: advance(conn, pipeline.name, run_id, moves)) if moves else None,
+        )
+    except BaseException:
+        _remove_uncommitted([o.location for o in result.outputs])
+        raise
+    for name, number in versions.items():
+        log.info("dataset %s version %d committed", name, number)
     return versions
+
+
+def _appends(pipeline: Pipeline, output: str, read: _SourcesRead) -> bool:
+    """Incremental pipelines append by default; after a bookmark reset everything was read again, so
+    the new version replaces the old files rather than repeating them."""
+    incremental = any(source.incremental for source in pipeline.sources.values())
+    mode = pipeline.outputs[output].mode or ("append" if incremental else "overwrite")
+    return mode == "append" and not read.reset
 
 
 def _remove_uncommitted(paths: list[str]) -> None:
@@ -159,21 +346,13 @@ def _open_keys(pipeline: Pipeline, state: State) -> tuple[KeyProvider, dict[str,
 
 
 def _execute(
-    pipeline: Pipeline, state: State, ctx: RunContext, run_id: str, report: dict[str, Any], *,
-    on_phase: Callable[[str], None],
+    pipeline: Pipeline, state: State, ctx: RunContext, run_id: str, *, report: dict[str, Any],
+    ingests: dict[str, Ingest], on_phase: Callable[[str], None],
 ) -> Any:  # fmt: skip
-    """Classify the sources (the guardrail may refuse the run here), then run the engine.
-
-    Each source is planned (listed and fingerprinted: one full read of its bytes) once, here, and the
-    same plan serves the guardrail, the landing copies and the engine."""
+    """Classify the sources (the guardrail may refuse the run here), then run the engine."""
     from vaultline.classify import guardrail
     from vaultline.engines.polars.executor import execute
-    from vaultline.engines.polars.sources import read_source
 
-    ingests = {}
-    for name, source in pipeline.sources.items():
-        on_phase(f"reading source {name}")
-        ingests[name] = read_source(name, source)
     on_phase("classifying sources")
     report["guardrail"] = guardrail.check(pipeline, state, ingests)
     for violation in report["guardrail"]["violations"]:
@@ -227,7 +406,10 @@ def _facts_lookup(catalog: Any) -> Callable[[str, int], dict[str, Any]]:
 
 
 def _report_body(result: Any, ctx: RunContext) -> dict[str, Any]:
+    from vaultline.transforms.expect import summarize
+
     protections: dict[str, list[str]] = {}
+    quality: list[dict[str, Any]] = []
     anomaly: dict[str, Any] = {}
     reidentification: dict[str, Any] = {}
     for step in result.steps:
@@ -243,6 +425,8 @@ def _report_body(result: Any, ctx: RunContext) -> dict[str, Any]:
             anomaly = {**step.facts, **step.metrics}
         if step.name == "k_anonymity":
             reidentification = dict(step.facts)
+        if step.name == "expect":
+            quality += step.facts["expectations"]
     return {
         "inputs": result.fingerprints,
         "rows": {
@@ -255,6 +439,7 @@ def _report_body(result: Any, ctx: RunContext) -> dict[str, Any]:
         "protections": protections,
         "anomaly": anomaly,
         "reidentification": reidentification,
+        "quality": summarize(quality),
         "key_versions": dict(ctx.key_versions),
         "outputs": [asdict(output) for output in result.outputs],
         "quarantine": result.quarantine_location,

@@ -14,6 +14,7 @@ from typing import Any
 
 from vaultline.errors import SpecIssue
 from vaultline.spec.models import Pipeline
+from vaultline.transforms import expect
 from vaultline.transforms.base import KeyedParams
 
 LineOf = Callable[[Any, tuple[Any, ...]], int | None]
@@ -121,7 +122,48 @@ def protected_once(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any, ...], s
             seen.setdefault(column, index)
 
 
-SPEC_RULES: tuple[Rule, ...] = (domains_have_keys, unkeyed_hash, protected_once)
+def _expectations(pipeline: Pipeline) -> Iterator[tuple[int, str, int, Any]]:
+    """(step index, step name, position, expectation) for every expectation of the pipeline."""
+    for index, (name, params) in enumerate(pipeline.all_steps()):
+        if isinstance(params, expect.Params):
+            for position, expectation in enumerate(params.expectations):
+                yield index, name, position, expectation
+
+
+def expectation_names_unique(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any, ...], str, str | None]]:
+    """Names identify results in the catalog and quarantine reasons across the whole pipeline."""
+    seen: dict[str, int] = {}
+    for index, name, position, expectation in _expectations(pipeline):
+        if seen.get(expectation.name, index) != index:
+            yield (
+                "error",
+                ("steps", index, name, position, "name"),
+                f"expectation name '{expectation.name}' is already used by step {seen[expectation.name]}",
+                "give every expectation of the pipeline its own name",
+            )
+        seen.setdefault(expectation.name, index)
+
+
+def drift_domains_have_keys(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any, ...], str, str | None]]:
+    for index, name, position, expectation in _expectations(pipeline):
+        domain = getattr(expectation, "domain", None)
+        if domain is not None and domain not in pipeline.keys and domain != pipeline.quarantine.domain:
+            yield (
+                "warning",
+                ("steps", index, name, position, "domain"),
+                f"token domain '{domain}' has no key: drift on a non-numeric column hashes its "
+                "categories under that domain's key, and will fail",
+                f"add `{domain}: <keyring key name>` under `keys:`, or keep the quarantine domain",
+            )
+
+
+SPEC_RULES: tuple[Rule, ...] = (
+    domains_have_keys,
+    unkeyed_hash,
+    protected_once,
+    expectation_names_unique,
+    drift_domains_have_keys,
+)
 
 
 def check(pipeline: Pipeline, tree: Any, line_of: LineOf) -> tuple[list[SpecIssue], list[SpecIssue]]:

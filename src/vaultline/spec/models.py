@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
+from vaultline.monitor.rules import AlarmRules
 from vaultline.spec.sources import Source
 from vaultline.transforms.base import DomainName, StepParams
 from vaultline.transforms.registry import TRANSFORMS
@@ -105,6 +106,9 @@ class Output(_Model):
     format: Literal["parquet"] = "parquet"
     columns: list[str] | None = None
     """Columns to write (default: all)."""
+    mode: Literal["overwrite", "append"] | None = None
+    """`append`: each version holds the previous version's files plus this run's; `overwrite`: only this
+    run's. Default: append when a source is read incrementally, else overwrite."""
     compression: Literal["snappy", "zstd", "lz4", "uncompressed"] = "snappy"
     """snappy by default: Spark's and Glue's default codec, and the fastest to write here."""
 
@@ -153,6 +157,8 @@ class Pipeline(_Model):
     outputs: dict[Name, Output] = Field(min_length=1)
     quarantine: Quarantine = Field(default_factory=Quarantine)
     policy: Policy = Field(default_factory=Policy)
+    alarms: AlarmRules = Field(default_factory=list)
+    """Alarm rules: job failure, data-quality breach, anomaly spike, latency, unusual access."""
 
     def all_steps(self) -> list[tuple[str, StepParams]]:
         return [(step_name(step), step_params(step)) for step in self.steps]

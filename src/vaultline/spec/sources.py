@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ColumnType = Literal["string", "int64", "float64", "bool", "date", "datetime", "decimal"]
+TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
+"""A catalog table's name: letters, digits, '_', '.', '-' (first a letter or digit), up to 128 characters."""
 
 
 class CsvOptions(BaseModel):
@@ -24,6 +26,27 @@ class CsvOptions(BaseModel):
             raise ValueError("the delimiter and the quote cannot be line breaks")
         if self.delimiter == self.quote:
             raise ValueError("the delimiter and the quote must be different characters")
+        return self
+
+
+class Incremental(BaseModel):
+    """A job bookmark: each run reads only what earlier committed runs of the pipeline did not.
+
+    `by: files` (csv, parquet, jsonl): files already delivered into a committed output are skipped; input
+    files are treated as immutable once read, as Glue's bookmarks treat them. `by: column` (postgres):
+    only rows whose `column` is above the last committed maximum are read, up to the maximum seen when the
+    run planned its read, so rows inserted during a run wait for the next one. The column must grow
+    monotonically (a sequence, an ingestion timestamp)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    by: Literal["files", "column"]
+    column: str | None = None
+    """The monotonic column (`by: column` only)."""
+
+    @model_validator(mode="after")
+    def _column(self) -> Incremental:
+        if (self.by == "column") != (self.column is not None):
+            raise ValueError("`column` is required with `by: column` and not allowed with `by: files`")
         return self
 
 
@@ -52,6 +75,14 @@ class Source(BaseModel):
     """Directory (local or s3://) that keeps an encrypted copy of every input file a run reads
     (AWS Encryption SDK format, key `vaultline-landing`), under `<landing>/<run id>/`: the raw zone of
     a data lake, never in the clear. Files only (not postgres)."""
+    catalog_table: TableName | None = None
+    """The catalog table this source is registered as (default `<pipeline>.<source>`); registered on the
+    first run, compared with the source's schema on every later run (`vaultline catalog show`)."""
+    schema_drift: Literal["fail", "evolve"] = "fail"
+    """When the columns differ from the catalog table's (added, removed, retyped): `fail` stops the run
+    before a row is read; `evolve` records a new table version and goes on."""
+    incremental: Incremental | None = None
+    """Read only new input (a job bookmark, advanced in the same catalog transaction as the outputs)."""
 
     @model_validator(mode="after")
     def _where(self) -> Source:
@@ -64,9 +95,13 @@ class Source(BaseModel):
                 raise ValueError("a postgres source takes `url` and `table`/`query`, not `path`")
             if self.landing:
                 raise ValueError("`landing` keeps copies of input files; a postgres source has none")
+            if self.incremental and self.incremental.by != "column":
+                raise ValueError("a postgres source is read incrementally `by: column`")
         else:
             if not self.path:
                 raise ValueError(f"a {self.format} source needs `path`")
             if self.url or self.table or self.query:
                 raise ValueError(f"a {self.format} source takes `path`, not `url`, `table` or `query`")
+            if self.incremental and self.incremental.by != "files":
+                raise ValueError(f"a {self.format} source is read incrementally `by: files`")
         return self

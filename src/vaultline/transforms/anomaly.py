@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from vaultline.transforms.base import ColumnName, StepParams, TransformSpec
+from vaultline.transforms.base import ColumnFlow, ColumnName, StepParams, TransformSpec
 
 
 class Params(StepParams):
@@ -50,6 +50,9 @@ class Params(StepParams):
 
     def output_columns(self) -> list[str]:
         return [self.score_column, self.flag_column]
+
+    def column_lineage(self) -> list[ColumnFlow]:
+        return [ColumnFlow(target, feature) for target in self.output_columns() for feature in self.features]
 
     def fits_on_data(self) -> bool:
         return True

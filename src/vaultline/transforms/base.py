@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -29,6 +29,31 @@ class Protection(StrEnum):
     REDACT = "redact"
     DROP = "drop"
     GENERALIZE = "generalize"
+
+
+LineageSubtype = Literal[
+    "IDENTITY", "TRANSFORMATION", "AGGREGATION", "JOIN", "GROUP_BY", "FILTER", "SORT", "WINDOW", "CONDITIONAL"
+]
+_INDIRECT: frozenset[str] = frozenset({"JOIN", "GROUP_BY", "FILTER", "SORT", "WINDOW", "CONDITIONAL"})
+EVERY_COLUMN = "*"
+"""A ColumnFlow's source and target for a step that rewrites every column of the flow in place."""
+
+
+@dataclass(frozen=True)
+class ColumnFlow:
+    """One edge of column-level lineage: `source` feeds `target`, or decides which rows remain when
+    `target` is None. `subtype` is OpenLineage's transformation subtype (its type, DIRECT or INDIRECT,
+    follows from it); `masking` marks a protection: the target no longer shows the source's values."""
+
+    target: str | None
+    source: str
+    subtype: LineageSubtype = "TRANSFORMATION"
+    masking: bool = False
+    description: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "INDIRECT" if self.subtype in _INDIRECT else "DIRECT"
 
 
 class StepParams(BaseModel):
@@ -56,6 +81,16 @@ class StepParams(BaseModel):
         An engine materializes the flow before such a step, so the upstream steps run once.
         """
         return False
+
+    def column_lineage(self) -> list[ColumnFlow]:
+        """Which columns feed which, from the parameters alone (OpenLineage column lineage). By default
+        the step rewrites each input column in place; steps that create, derive or filter override it."""
+        masking = self.protection is not Protection.NONE
+        return [ColumnFlow(column, column, masking=masking) for column in self.input_columns()]
+
+    def removed_columns(self) -> list[str]:
+        """Columns the step removes from the flow."""
+        return []
 
 
 class ProtectParams(StepParams):

@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from vaultline.transforms.base import ColumnName, StepParams, TransformSpec
+from vaultline.transforms.base import ColumnFlow, ColumnName, StepParams, TransformSpec
 
 
 class Params(StepParams):
@@ -98,6 +98,9 @@ class Params(StepParams):
 
     def output_columns(self) -> list[str]:
         return [self.output_column]
+
+    def column_lineage(self) -> list[ColumnFlow]:
+        return [ColumnFlow(self.output_column, self.column, description=f"{self.method} bins")]
 
     def fits_on_data(self) -> bool:
         return self.edges is None and self.reuse_run is None and self.method != "custom"

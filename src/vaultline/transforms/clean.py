@@ -27,7 +27,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vaultline.transforms.base import ColumnName, StepParams, TransformSpec
+from vaultline.transforms.base import EVERY_COLUMN, ColumnFlow, ColumnName, StepParams, TransformSpec
 
 CastType = Literal["string", "int64", "float64", "bool", "decimal"]
 
@@ -110,6 +110,17 @@ class Params(StepParams):
     def output_columns(self) -> list[str]:
         trimmed = [] if isinstance(self.trim, bool) else list(self.trim)
         return list(dict.fromkeys([*trimmed, *self.case, *self.cast, *self.parse, *self.fill]))
+
+    def column_lineage(self) -> list[ColumnFlow]:
+        rewritten = [ColumnFlow(column, column) for column in self.output_columns()]
+        if self.trim is True or self.empty_as_null:  # every text column is trimmed or its "" made null
+            rewritten.append(ColumnFlow(EVERY_COLUMN, EVERY_COLUMN))
+        # rows whose value fails a cast, parse, presence or constraint rule, or repeats a key, leave the flow
+        dedupe = self.dedupe.keys if self.dedupe else []
+        deciding = dict.fromkeys([*self.cast, *self.parse, *self.required, *self.constraints, *dedupe])
+        return rewritten + [
+            ColumnFlow(None, column, "FILTER", description="quarantine") for column in deciding
+        ]
 
 
 SPEC = TransformSpec("clean", Params, "trim, case, cast, parse dates, null policy, constraints, dedupe")

@@ -26,7 +26,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vaultline.transforms.base import ColumnName, StepParams, TransformSpec
+from vaultline.transforms.base import ColumnFlow, ColumnName, StepParams, TransformSpec
 
 FUNCTIONS = ("abs", "log", "log10", "exp", "sqrt", "round", "floor", "ceil")
 _OPERATORS: dict[type[ast.AST], str] = {
@@ -186,6 +186,25 @@ class Params(StepParams):
 
     def output_columns(self) -> list[str]:
         return list(self.columns)
+
+    def column_lineage(self) -> list[ColumnFlow]:
+        flows: list[ColumnFlow] = []
+        for target, d in self.columns.items():
+            if isinstance(d, Arithmetic):
+                sources = dict.fromkeys(columns_of(d.tree))
+                flows += [ColumnFlow(target, column, description=d.kind) for column in sources]
+            else:
+                # the time column is measured (or counted), per entity: a window partitioned by it
+                flows += [
+                    ColumnFlow(
+                        target,
+                        d.time,
+                        "AGGREGATION" if isinstance(d, Velocity) else "TRANSFORMATION",
+                        description=d.kind,
+                    ),
+                    ColumnFlow(target, d.entity, "WINDOW", description=f"{d.kind} per entity"),
+                ]
+        return flows
 
 
 SPEC = TransformSpec("derive", Params, "time deltas, velocity, safe arithmetic")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from vaultline.transforms.base import Protection, ProtectParams, TransformSpec
+from vaultline.transforms.base import ColumnFlow, Protection, ProtectParams, TransformSpec
 
 
 class Params(ProtectParams):
@@ -17,6 +17,12 @@ class Params(ProtectParams):
 
     def output_columns(self) -> list[str]:
         return []
+
+    def column_lineage(self) -> list[ColumnFlow]:
+        return []
+
+    def removed_columns(self) -> list[str]:
+        return list(self.columns)
 
 
 SPEC = TransformSpec("drop", Params, "remove columns")

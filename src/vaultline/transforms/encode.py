@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from vaultline.transforms.base import ColumnName, StepParams, TransformSpec
+from vaultline.transforms.base import ColumnFlow, ColumnName, StepParams, TransformSpec
 
 Attributes = dict[str, str | int | float | bool]
 
@@ -64,6 +64,9 @@ class Params(StepParams):
         if self.mapping is None:
             return list(self.outputs.values())
         return [self.output_column(a) for a in attribute_names(self.mapping)]
+
+    def column_lineage(self) -> list[ColumnFlow]:
+        return [ColumnFlow(column, self.column, description="mapping") for column in self.output_columns()]
 
 
 def attribute_names(mapping: dict[str, Attributes]) -> list[str]:

@@ -23,7 +23,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vaultline.transforms.base import ColumnName, Protection, StepParams, TransformSpec
+from vaultline.transforms.base import ColumnFlow, ColumnName, Protection, StepParams, TransformSpec
 
 # Census 2000 ZIP3 areas with 20,000 or fewer people, listed by HHS for Safe Harbor.
 RESTRICTED_ZIP3: tuple[str, ...] = (
@@ -58,6 +58,18 @@ class Params(StepParams):
     def protected_columns(self) -> list[str]:
         # an `as_of` column is only read, not generalized
         return list(self.rules)
+
+    def column_lineage(self) -> list[ColumnFlow]:
+        flows: list[ColumnFlow] = []
+        for column, rule in self.rules.items():
+            target = rule.output or column
+            flows.append(ColumnFlow(target, column, masking=True, description=rule.rule))
+            if rule.rule == "age_from_date" and rule.as_of != "today":
+                flows.append(ColumnFlow(target, rule.as_of, description=f"{rule.rule} as of"))
+        return flows
+
+    def removed_columns(self) -> list[str]:
+        return [column for column, rule in self.rules.items() if rule.output not in (None, column)]
 
 
 SPEC = TransformSpec("generalize", Params, "HIPAA Safe Harbor generalization")

@@ -40,7 +40,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from vaultline.transforms.base import ColumnName, StepParams, TransformSpec
+from vaultline.transforms.base import ColumnFlow, ColumnName, StepParams, TransformSpec
 
 
 class Params(StepParams):
@@ -69,6 +69,13 @@ class Params(StepParams):
 
     def input_columns(self) -> list[str]:
         return list(dict.fromkeys([*self.quasi_identifiers, *self.sensitive]))
+
+    def column_lineage(self) -> list[ColumnFlow]:
+        # Values are never changed; only suppression decides which rows remain.
+        if self.on_violation != "suppress" or (self.min_k is None and self.min_l is None):
+            return []
+        deciding = [*self.quasi_identifiers, *(self.sensitive if self.min_l is not None else [])]
+        return [ColumnFlow(None, column, "FILTER", description="suppression") for column in deciding]
 
     def fits_on_data(self) -> bool:
         return True

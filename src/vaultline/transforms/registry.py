@@ -10,6 +10,7 @@ from vaultline.transforms import (
     drop,
     encode,
     encrypt_deterministic,
+    expect,
     format_preserving,
     generalize,
     hash,
@@ -35,6 +36,7 @@ TRANSFORMS: tuple[TransformSpec, ...] = (
     derive.SPEC,
     anomaly.SPEC,
     k_anonymity.SPEC,
+    expect.SPEC,
 )
 
 BY_NAME: dict[str, TransformSpec] = {spec.name: spec for spec in TRANSFORMS}

@@ -80,6 +80,8 @@ def _ingest(
     for name, source in pipeline.sources.items():
         on_phase(f"reading source {name}")
         ingest = planned[name] if name in planned else read_source(name, source)
+        if ingest.nothing_new:
+            continue
         frames.append(ingest.frame.with_columns(pl.lit(name).alias(SOURCE)))
         if ingest.quarantine is not None:
             quarantines.append(

@@ -23,6 +23,7 @@ IMPLEMENTATIONS: dict[str, str] = {
     "derive": "vaultline.engines.polars.derive",
     "anomaly": "vaultline.engines.polars.anomaly",
     "k_anonymity": "vaultline.engines.polars.k_anonymity",
+    "expect": "vaultline.engines.polars.expect",
 }
 
 

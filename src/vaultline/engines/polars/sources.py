@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from polars.io.plugins import register_io_source
 
+from vaultline.catalog.bookmarks import SourceBookmark, Watermark
 from vaultline.engines.polars.base import REASON, ROW_ID
 from vaultline.engines.polars.errors import scrub
 from vaultline.errors import SourceError, VaultlineError
@@ -100,15 +101,25 @@ class Ingest:
     """Malformed rows: ROW_ID, REASON, RAW and the columns as read; None when nothing can be malformed."""
     fingerprints: list[dict[str, Any]] = field(default_factory=list)
     """Per input file/object: location, sha256, bytes (PostgreSQL: location, sha256, rows, bytes=None)."""
+    nothing_new: bool = False
+    """An incremental source whose bookmark says every input was already delivered (frame is empty)."""
+    watermark: Watermark | None = field(default=None, repr=False)
+    """An incremental table: the newest value of its monotonic column this run reads (a data value)."""
 
 
-def read_source(name: str, source: Source) -> Ingest:
-    """Plan the read of one source. Files are listed and fingerprinted now; rows flow when collected."""
+def read_source(name: str, source: Source, bookmark: SourceBookmark | None = None) -> Ingest:
+    """Plan the read of one source. Files are listed and fingerprinted now; rows flow when collected.
+
+    With a `bookmark` (an incremental source) only what it has not delivered yet is planned."""
     try:
         if source.format == "postgres":
-            return _read_postgres(name, source)
+            return _read_postgres(name, source, bookmark)
         assert source.path is not None  # the Source model guarantees it for file formats
         files = _expand(name, source.path)
+        if bookmark is not None:
+            files = [location for location in files if location not in bookmark.files]
+            if not files:
+                return Ingest(pl.LazyFrame(schema={ROW_ID: pl.UInt64()}), None, nothing_new=True)
         if source.format == "csv":
             return _read_csv(name, source, files)
         if source.format == "jsonl":
@@ -1593,13 +1604,14 @@ def _pg_select(column: _PgColumn) -> str:
     return f"{quoted}::text AS {quoted}" if column.text else quoted
 
 
-def _read_postgres(name: str, source: Source) -> Ingest:
+def _read_postgres(name: str, source: Source, bookmark: SourceBookmark | None) -> Ingest:
     from sqlalchemy import create_engine
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.pool import NullPool
 
     assert source.url is not None
     url = _pg_url(name, source.url)
+    engine = create_engine(url, poolclass=NullPool)
     if source.table is not None:
         quoted, label = _pg_table(name, source.table)
         inner = f"SELECT * FROM {quoted}"  # noqa: S608 - validated, quoted identifiers
@@ -1610,7 +1622,14 @@ def _read_postgres(name: str, source: Source) -> Ingest:
         inner = source.query.strip().rstrip(";").strip()
         what = "the query"
         location = "postgres:query"
-    engine = create_engine(url, poolclass=NullPool)
+    watermark: Watermark | None = None
+    if bookmark is not None:
+        assert source.incremental is not None and source.incremental.column is not None
+        inner, watermark = _above_watermark(
+            name, engine, inner, source.incremental.column, bookmark.watermark
+        )
+        if watermark is None:
+            return Ingest(pl.LazyFrame(schema={ROW_ID: pl.UInt64()}), None, nothing_new=True)
     try:
         with engine.connect() as conn:
             result = conn.exec_driver_sql(_driver_sql(f"SELECT * FROM ({inner}) AS vl_q LIMIT 0"))  # noqa: S608
@@ -1642,4 +1661,40 @@ def _read_postgres(name: str, source: Source) -> Ingest:
         scan, schema=scan.schema, is_pure=True, explain_name="vaultline postgres", explain_detail=name
     )
     frame, quarantine = _split(name, lazy, kinds, marked=False)
-    return Ingest(frame, quarantine, [fingerprint])
+    return Ingest(frame, quarantine, [fingerprint], watermark=watermark)
+
+
+_SQL_TYPE = re.compile(r"^[a-z][a-z0-9_ ]{0,62}(\([0-9, ]+\))?$")
+
+
+def _literal(mark: Watermark) -> str:
+    """A watermark as a typed SQL literal. Its text and type came from this server (max()::text and
+    pg_typeof); the type is checked against a strict pattern and quotes in the text are doubled."""
+    if not _SQL_TYPE.match(mark.sql_type):
+        raise SourceError(
+            "the stored bookmark has a column type Vaultline cannot use",
+            hint="reset it: vaultline bookmarks reset PIPELINE --source SOURCE",
+        )
+    return "'" + mark.value.replace("'", "''") + "'::" + mark.sql_type
+
+
+def _above_watermark(
+    name: str, engine: Any, inner: str, column: str, after: Watermark | None
+) -> tuple[str, Watermark | None]:
+    """The query bounded to (last committed maximum, maximum now]: rows committed after this plan wait
+    for the next run, so each row is delivered exactly once. None when nothing is new."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    quoted = '"' + column.replace('"', '""') + '"'
+    above = f" WHERE {quoted} > {_literal(after)}" if after else ""
+    probe = f"SELECT max({quoted})::text, pg_typeof(max({quoted}))::text FROM ({inner}) AS vl_w{above}"  # noqa: S608
+    try:
+        with engine.connect() as conn:
+            newest, sql_type = conn.exec_driver_sql(_driver_sql(probe)).one()
+    except SQLAlchemyError as exc:
+        raise _pg_error(name, exc, f"the bookmark column {column}") from None
+    if newest is None:
+        return inner, None
+    mark = Watermark(str(newest), str(sql_type))
+    bound = f"{quoted} <= {_literal(mark)}" + (f" AND {quoted} > {_literal(after)}" if after else "")
+    return f"SELECT * FROM ({inner}) AS vl_b WHERE {bound}", mark  # noqa: S608 - literals from the server

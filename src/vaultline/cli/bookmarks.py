@@ -1,0 +1,61 @@
+"""`vaultline bookmarks list|reset`: what each incremental source has already delivered.
+
+A column watermark may be a data value (a timestamp, an id): it is only ever reported as set or not.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
+
+if TYPE_CHECKING:
+    from vaultline.catalog.bookmarks import BookmarkCatalog
+
+app = typer.Typer(help="Job bookmarks of incremental sources.", no_args_is_help=True)
+
+
+def _catalog(state: StateOption) -> BookmarkCatalog:
+    from vaultline.catalog.bookmarks import BookmarkCatalog
+    from vaultline.state import State
+
+    return BookmarkCatalog(State.resolve(state).ensure().catalog_url)
+
+
+@app.command("list")
+@handles_errors
+def list_bookmarks(
+    pipeline: Annotated[str | None, typer.Option(help="Only this pipeline's bookmarks.")] = None,
+    state: StateOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Every bookmark: files delivered so far, or whether a column watermark is set, and by which run."""
+    summaries = _catalog(state).list(pipeline)
+    if json_out:
+        emit_json([s.as_dict() for s in summaries])
+        return
+    if not summaries:
+        typer.echo("no bookmarks yet: a source with `incremental:` gets one when its first run commits")
+        return
+    for s in summaries:
+        kept = f"{s.files} file(s)" if s.kind == "files" else f"column {s.column}, watermark set"
+        typer.echo(f"{s.pipeline}.{s.source}  by {s.kind}: {kept}  (run {s.run_id}, {s.updated_at})")
+
+
+@app.command("reset")
+@handles_errors
+def reset(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline name.")],
+    source: Annotated[str | None, typer.Option(help="Only this source (default: every source).")] = None,
+    state: StateOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Forget what the pipeline's incremental sources delivered: the next run reads everything again."""
+    with audited(state, "bookmark.reset", resource=pipeline, details={"source": source}) as operation:
+        removed = operation.details["bookmarks"] = _catalog(state).reset(pipeline, source)
+    if json_out:
+        emit_json({"pipeline": pipeline, "source": source, "reset": removed})
+        return
+    typer.echo(f"{removed} bookmark(s) of pipeline {pipeline} reset")

@@ -1,0 +1,607 @@
+"""expect on Polars: the step's expectations become one pandera `DataFrameSchema`, validated lazily.
+
+How each kind is declared (pandera's native Polars backend, no pandas copy):
+
+- not_null: `Column(nullable=False)`; in float columns NaN counts as null (pandera's rule);
+- unique: a schema-level Check of the combination of the columns: when its number of distinct
+  values equals the row count (the usual case, 4x cheaper to count than to mark) every row passes,
+  else `is_duplicated()` marks every row of a repeated value; a repeated null repeats too;
+- range: `Check.in_range` (`ge`/`gt`/`le`/`lt` with one bound); NaN sorts above every number;
+- allowed_values: `Check.isin`; pattern: `Check.str_matches` on `^(?:PATTERN)$` (the whole text);
+- row_count, freshness, distribution_drift: schema-level Checks that compute their statistic over
+  the whole frame with Polars aggregations and compare it with the bound.
+
+Nulls pass every value check (pandera's `ignore_na`); `not_null` is the presence check.
+
+`schema.validate(frame, lazy=True)` runs every check and gathers every failure (pandera's config
+is pinned, so its environment variables cannot switch data checks off). Each failure carries the
+check's boolean output per row (`check_output`): that is the row mask used for counts, `mostly`
+and quarantine. pandera also gathers failure-case *values* and quotes them in its message; neither
+is ever read, kept or re-raised. The statistics reported for the dataset-level kinds come from one
+extra pass of the same Polars aggregations the checks run.
+
+Drift: PSI = sum over bins of (a - e) * ln(a / e), a and e the shares of this run and of the
+baseline, each floored at 1e-4 so that an empty bin weighs a large but finite amount. Numeric
+columns use the baseline run's equal-frequency edges e_1 < ... < e_k, bins (-inf, e_1],
+(e_1, e_2], ..., (e_k, +inf), nulls and NaN left out. Other columns use the baseline's most
+frequent categories plus one `other` bucket; a category is recorded as HMAC-SHA256 of its text
+under the expectation's token domain (purpose `quality`), 16 hex digits, never as text. Each run
+records its own baseline for the next one; a baseline under another key version starts afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+from pandera.config import ValidationDepth, config_context
+from pandera.errors import SchemaError, SchemaErrorReason, SchemaErrors
+
+from vaultline.engines.polars.base import (
+    StepContext,
+    StepResult,
+    key_version,
+    require_columns,
+    split_quarantine,
+    where,
+)
+from vaultline.engines.polars.text import canonical_text
+from vaultline.errors import TransformError
+from vaultline.transforms.expect import (
+    AllowedValues,
+    DataQualityError,
+    DatasetExpectation,
+    DistributionDrift,
+    Freshness,
+    NotNull,
+    Params,
+    Pattern,
+    Range,
+    RowCount,
+    RowExpectation,
+    Unique,
+)
+
+STEP = "expect"
+PURPOSE = "quality"
+PSI_FLOOR = 1e-4
+HASH_HEX_DIGITS = 16
+# Failure cases pandera gathers per check: values that are never read, so as few as it allows (the
+# row mask, `check_output`, stays complete). Gathering all costs a Python object per failing row.
+FAILURE_CASES = 1
+# Distinct labels hashed for a categorical drift check: beyond this the column is an identifier,
+# whose "distribution" says nothing.
+MAX_DISTINCT_LABELS = 10_000
+_TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum)
+_CATEGORICAL_TYPES = (*_TEXT_TYPES, pl.Boolean)
+RowKind = NotNull | Unique | Range | AllowedValues | Pattern
+DatasetKind = RowCount | Freshness | DistributionDrift
+Statistic = Callable[[pl.LazyFrame], pl.LazyFrame]
+"""A frame -> its one-row statistics (what a dataset-level result reports and its check bounds)."""
+
+
+def _error(ctx: StepContext, message: str, hint: str) -> TransformError:
+    return TransformError(message, hint=hint, where=where(ctx, STEP))
+
+
+def _require_types(
+    ctx: StepContext, e: Any, schema: pl.Schema, fits: Callable[[Any], bool], kind: str
+) -> None:
+    for column in e.targets():
+        if not fits(schema[column]):
+            raise _error(
+                ctx,
+                f"expectation '{e.name}' ({e.kind}) needs {kind} column, "
+                f"but '{column}' has type {schema[column]}",
+                "cast or parse the column in a clean step before this one",
+            )
+
+
+def _bounded(statistic: pl.Expr, low: float | None, high: float | None) -> pl.Expr:
+    """`statistic` within [low, high]; a null statistic (nothing to measure) is out of bounds."""
+    inside = pl.lit(True)
+    if low is not None:
+        inside = inside & (statistic >= low)
+    if high is not None:
+        inside = inside & (statistic <= high)
+    return inside.fill_null(False)
+
+
+@dataclass
+class _Suite:
+    """The pandera schema being declared, and which expectation owns each of its checks."""
+
+    nullable: dict[str, list[str]] = field(default_factory=dict)
+    """column -> its not_null expectations (pandera reports `not_nullable` per column)."""
+    column_checks: dict[str, list[pa.Check]] = field(default_factory=dict)
+    frame_checks: list[pa.Check] = field(default_factory=list)
+    owners: dict[str, str] = field(default_factory=dict)
+    """check name -> expectation name."""
+    statistics: dict[str, pl.LazyFrame] = field(default_factory=dict)
+    """dataset-level expectation -> its statistics over this step's frame."""
+
+    def _name(self, expectation: str) -> str:
+        name = f"{expectation}#{len(self.owners)}"
+        self.owners[name] = expectation
+        return name
+
+    def column_check(
+        self, expectation: str, column: str, builtin: Callable[..., pa.Check], **args: Any
+    ) -> None:
+        check = builtin(**args, name=self._name(expectation), n_failure_cases=FAILURE_CASES)
+        self.column_checks.setdefault(column, []).append(check)
+
+    def frame_check(self, expectation: str, check: Callable[[Any], bool | pl.LazyFrame]) -> None:
+        """A check of the whole frame: `check(data)` gets pandera's PolarsData and returns one boolean
+        per row, one for the frame, or True (every row passes)."""
+        self.frame_checks.append(pa.Check(check, name=self._name(expectation), n_failure_cases=FAILURE_CASES))
+
+    def schema(self, columns: list[str]) -> pa.DataFrameSchema:
+        # dtype None: the types were checked before, with value-free messages; other columns may exist.
+        return pa.DataFrameSchema(
+            {
+                c: pa.Column(
+                    None,
+                    checks=self.column_checks.get(c, []),
+                    nullable=c not in self.nullable,
+                )
+                for c in columns
+            },
+            checks=self.frame_checks,
+        )
+
+
+# --- row-level kinds -------------------------------------------------------------------------------
+
+
+def _declare_range(suite: _Suite, e: Range) -> None:
+    for column in e.targets():
+        if e.min is not None and e.max is not None:
+            suite.column_check(
+                e.name, column, pa.Check.in_range, min_value=e.min, max_value=e.max,
+                include_min=e.include_min, include_max=e.include_max,
+            )  # fmt: skip
+        elif e.min is not None:
+            suite.column_check(e.name, column, pa.Check.ge if e.include_min else pa.Check.gt, min_value=e.min)
+        else:
+            suite.column_check(e.name, column, pa.Check.le if e.include_max else pa.Check.lt, max_value=e.max)
+
+
+def _allowed(ctx: StepContext, e: AllowedValues, column: str, dtype: pl.DataType) -> list[Any]:
+    """The allowed values in the column's own type (Polars compares like with like)."""
+    if dtype in _TEXT_TYPES:
+        return [str(v) for v in e.values]
+    numbers = [v for v in e.values if not isinstance(v, str)]
+    if not dtype.is_numeric() or len(numbers) != len(e.values):
+        raise _error(
+            ctx,
+            f"expectation '{e.name}' compares column '{column}' of type {dtype} with allowed values "
+            "that are not all of its kind",
+            "use numbers for a numeric column and text for a text column, or cast it in a clean step",
+        )
+    if dtype.is_integer():
+        if any(float(v) != int(v) for v in numbers):
+            raise _error(
+                ctx,
+                f"expectation '{e.name}' lists fractional values for integer column '{column}'",
+                "list whole numbers, or cast the column to float64 in a clean step",
+            )
+        return [int(v) for v in numbers]
+    return pl.Series([str(v) for v in numbers]).cast(dtype).to_list()
+
+
+def _anchored(ctx: StepContext, e: Pattern) -> str:
+    anchored = f"^(?:{e.pattern})$"
+    try:
+        pl.select(pl.lit("").str.contains(anchored))
+    except pl.exceptions.PolarsError:
+        raise _error(
+            ctx,
+            f"the pattern of expectation '{e.name}' is not supported by Polars' regular expressions",
+            "rewrite it without look-around or backreferences (Rust `regex` syntax)",
+        ) from None
+    return anchored
+
+
+def _unique_rows(data: Any, *, columns: list[str]) -> bool | pl.LazyFrame:
+    """True when every combination of `columns` occurs once, else whether each row's does."""
+    frame: pl.LazyFrame = data.lazyframe
+    key = pl.col(columns[0]) if len(columns) == 1 else pl.struct(columns)
+    if frame.select(key.n_unique() == pl.len()).collect().item():
+        return True
+    return frame.select(~key.is_duplicated())
+
+
+def _declare_row(suite: _Suite, ctx: StepContext, e: RowKind, schema: pl.Schema) -> None:
+    columns = e.targets()
+    if isinstance(e, NotNull):
+        for column in columns:
+            suite.nullable.setdefault(column, []).append(e.name)
+    elif isinstance(e, Unique):
+        suite.frame_check(e.name, partial(_unique_rows, columns=columns))
+    elif isinstance(e, Range):
+        _require_types(ctx, e, schema, lambda t: t.is_numeric(), "a numeric")
+        _declare_range(suite, e)
+    elif isinstance(e, AllowedValues):
+        for column in columns:
+            allowed = _allowed(ctx, e, column, schema[column])
+            suite.column_check(e.name, column, pa.Check.isin, allowed_values=allowed)
+    elif isinstance(e, Pattern):
+        _require_types(ctx, e, schema, lambda t: t == pl.String, "a text")
+        anchored = _anchored(ctx, e)
+        for column in columns:
+            suite.column_check(e.name, column, pa.Check.str_matches, pattern=anchored)
+
+
+# --- dataset-level kinds ---------------------------------------------------------------------------
+
+
+def _age_seconds(column: str, dtype: pl.DataType, now: datetime) -> pl.Expr:
+    """Seconds from the column's newest value to `now` (naive timestamps and dates read as UTC)."""
+    newest = pl.col(column).max()
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        newest = newest.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    age = pl.lit(now.replace(tzinfo=None)) - newest.cast(pl.Datetime("us"))
+    return age.dt.total_seconds(fractional=True)
+
+
+def _psi_term(actual: pl.Expr, expected: pl.Expr) -> pl.Expr:
+    a = pl.max_horizontal(actual, pl.lit(PSI_FLOOR))
+    e = pl.max_horizontal(expected, pl.lit(PSI_FLOOR))
+    return (a - e) * (a / e).log()
+
+
+def _numbers(frame: pl.LazyFrame, column: str) -> pl.LazyFrame:
+    """The column's numbers as one Float64 column `v`, without nulls and NaN (which have no bin)."""
+    return frame.select(pl.col(column).cast(pl.Float64).alias("v")).filter(pl.col("v").is_not_nan())
+
+
+def _numeric_shares(frame: pl.LazyFrame, column: str, edges: list[float]) -> pl.LazyFrame:
+    """Count of the column's numbers and the share in each bin (e_i-1, e_i] (edges below a value)."""
+    bucket = pl.sum_horizontal([(pl.col("v") > edge).cast(pl.UInt32) for edge in edges])
+    bins = _numbers(frame, column).select(bucket.alias("bin"))
+    shares = [(pl.col("bin") == i).mean().alias(f"s{i}") for i in range(len(edges) + 1)]
+    return bins.select(pl.len().alias("values"), *shares)
+
+
+def _numeric_psi(frame: pl.LazyFrame, *, column: str, baseline: dict[str, Any]) -> pl.LazyFrame:
+    shares = _numeric_shares(frame, column, baseline["edges"])
+    terms = [_psi_term(pl.col(f"s{i}"), pl.lit(p)) for i, p in enumerate(baseline["proportions"])]
+    return shares.select("values", pl.when(pl.col("values") > 0).then(pl.sum_horizontal(terms)).alias("psi"))
+
+
+def _numeric_baseline(data: pl.DataFrame, e: DistributionDrift) -> dict[str, Any] | None:
+    finite = _numbers(data.lazy(), e.column).filter(pl.col("v").is_finite())
+    points = [i / e.bins for i in range(1, e.bins)]
+    quantiles = finite.select(pl.col("v").quantile(points, interpolation="linear")).collect().item()
+    edges = sorted({float(v) for v in quantiles if v is not None})
+    if not edges:
+        return None
+    shares = _numeric_shares(data.lazy(), e.column, edges).collect().row(0)
+    return {"type": "numeric", "edges": edges, "proportions": [float(s) for s in shares[1:]]}
+
+
+def _label_hashes(data: pl.DataFrame, ctx: StepContext, e: DistributionDrift) -> pl.DataFrame:
+    """label -> keyed hash for each distinct label (one HMAC per label, not per row). The labels stay
+    in this in-memory frame; only the hashes are recorded."""
+    text = canonical_text(e.column, data.schema[e.column], ctx, STEP)
+    labels = data.select(text.alias("label")).unique().drop_nulls()
+    if labels.height > MAX_DISTINCT_LABELS:
+        raise _error(
+            ctx,
+            f"expectation '{e.name}' needs a categorical column, but '{e.column}' has more than "
+            f"{MAX_DISTINCT_LABELS} distinct values",
+            "watch the drift of a numeric, binned or generalized column rather than an identifier",
+        )
+    key = ctx.domain_key(e.domain, PURPOSE).reveal()
+    digests = [
+        hmac.new(key, label.encode("utf-8"), hashlib.sha256).hexdigest()[:HASH_HEX_DIGITS]
+        for label in labels["label"]
+    ]
+    return labels.with_columns(pl.Series("hash", digests, dtype=pl.String))
+
+
+def _category_shares(frame: pl.LazyFrame, *, label: pl.Expr, hashes: pl.DataFrame) -> pl.LazyFrame:
+    """hash, count and share of each category of the frame."""
+    counts = frame.select(label.alias("label")).drop_nulls().group_by("label").len()
+    joined = counts.join(hashes.lazy(), on="label").select("hash", "len")
+    return joined.with_columns((pl.col("len") / pl.col("len").sum()).alias("share"))
+
+
+def _categorical_psi(frame: pl.LazyFrame, *, shares: Statistic, baseline: dict[str, Any]) -> pl.LazyFrame:
+    current = shares(frame)
+    expected = pl.LazyFrame(
+        {"hash": baseline["categories"], "expected": baseline["proportions"]},
+        schema={"hash": pl.String, "expected": pl.Float64},
+    )
+    matched = expected.join(current, on="hash", how="left").with_columns(pl.col("share").fill_null(0.0))
+    # Categories the baseline did not keep (or never saw) fall in its `other` bucket.
+    other = matched.select(
+        pl.lit(float(baseline["other"])).alias("expected"), (1.0 - pl.col("share").sum()).alias("share")
+    )
+    buckets = pl.concat([matched.select("expected", "share"), other])
+    psi = buckets.select(_psi_term(pl.col("share"), pl.col("expected")).sum().alias("psi"))
+    values = current.select(pl.col("len").sum().alias("values"))
+    both = pl.concat([values, psi], how="horizontal")
+    return both.select("values", pl.when(pl.col("values") > 0).then(pl.col("psi")).alias("psi"))
+
+
+def _categorical_baseline(
+    shares: pl.DataFrame, e: DistributionDrift, version: int | None
+) -> dict[str, Any] | None:
+    if not shares.height:
+        return None
+    top = shares.sort(["share", "hash"], descending=[True, False]).head(e.max_categories)
+    return {
+        "type": "categorical",
+        "categories": top["hash"].to_list(),
+        "proportions": [float(s) for s in top["share"]],
+        "other": max(0.0, 1.0 - float(top["share"].sum())),
+        "key_version": version,
+    }
+
+
+@dataclass
+class _Drift:
+    """One drift expectation: its statistic (None when there is no comparable baseline), the baseline
+    this run records for the next one, and what the result reports."""
+
+    statistic: Statistic | None
+    next_baseline: dict[str, Any] | None
+    observed: dict[str, Any]
+
+
+def _drift(
+    data: pl.DataFrame,
+    ctx: StepContext,
+    e: DistributionDrift,
+    previous: dict[str, Any] | None,
+    run: str | None,
+) -> _Drift:
+    dtype = data.schema[e.column]
+    statistic: Statistic | None = None
+    if dtype.is_numeric():
+        if previous is not None and previous.get("type") == "numeric":
+            statistic = partial(_numeric_psi, column=e.column, baseline=previous)
+        next_baseline = _numeric_baseline(data, e)
+    elif dtype in _CATEGORICAL_TYPES:
+        hashes = _label_hashes(data, ctx, e)
+        version = key_version(ctx, PURPOSE, e.domain)
+        shares = partial(_category_shares, label=canonical_text(e.column, dtype, ctx, STEP), hashes=hashes)
+        if (
+            previous is not None
+            and previous.get("type") == "categorical"
+            and previous["key_version"] == version
+        ):
+            statistic = partial(_categorical_psi, shares=shares, baseline=previous)
+        next_baseline = _categorical_baseline(shares(data.lazy()).collect(), e, version)
+    else:
+        raise _error(
+            ctx,
+            f"expectation '{e.name}' needs a numeric or categorical column, "
+            f"but '{e.column}' has type {dtype}",
+            "watch a numeric, text or boolean column (cast dates to numbers in a clean step first)",
+        )
+    # No comparable baseline (first run, new expectation, changed type, rotated key): this run is one.
+    observed: dict[str, Any] = {"threshold": e.threshold}
+    observed.update({"baseline": True} if statistic is None else {"baseline_run": run})
+    return _Drift(statistic, next_baseline, observed)
+
+
+def _select(expr: pl.Expr, frame: pl.LazyFrame) -> pl.LazyFrame:
+    return frame.select(expr)
+
+
+def _is_temporal(dtype: pl.DataType) -> bool:
+    return dtype == pl.Date or isinstance(dtype, pl.Datetime)
+
+
+def _declare_dataset(
+    suite: _Suite, ctx: StepContext, e: DatasetKind, data: pl.DataFrame, *, now: datetime,
+    drift: dict[str, _Drift],
+) -> None:  # fmt: skip
+    statistic: Statistic | None
+    if isinstance(e, RowCount):
+        statistic = partial(_select, pl.len().alias("rows"))
+        bounded = _bounded(pl.col("rows"), e.min, e.max)
+    elif isinstance(e, Freshness):
+        _require_types(ctx, e, data.schema, _is_temporal, "a date or timestamp")
+        statistic = partial(_select, _age_seconds(e.column, data.schema[e.column], now).alias("age_seconds"))
+        bounded = _bounded(pl.col("age_seconds"), None, e.max_age_seconds)
+    else:
+        statistic = drift[e.name].statistic
+        bounded = _bounded(pl.col("psi"), None, e.threshold)
+    if statistic is not None:
+        measure = statistic
+        suite.statistics[e.name] = measure(data.lazy())
+        suite.frame_check(e.name, lambda data: measure(data.lazyframe).select(bounded))
+
+
+# --- validation and results ------------------------------------------------------------------------
+
+
+def _validate(schema: pa.DataFrameSchema, frame: pl.LazyFrame) -> list[SchemaError]:
+    """Every failure pandera finds. Its exception quotes failure-case values: it is dropped here, and
+    the function returns outside the handler so that nothing raised later can chain it."""
+    with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+        try:
+            schema.validate(frame, lazy=True)
+        except SchemaErrors as exc:
+            return list(exc.schema_errors)
+    return []
+
+
+@dataclass
+class _Failures:
+    rows: dict[str, pl.Series] = field(default_factory=dict)
+    """row-level expectation -> boolean mask of its failing rows."""
+    dataset: set[str] = field(default_factory=set)
+    """dataset-level expectations that failed."""
+
+
+def _owners(err: SchemaError, suite: _Suite) -> list[str]:
+    column = str(getattr(err.schema, "name", ""))
+    if err.check == "not_nullable":
+        return suite.nullable.get(column, [])
+    owner = suite.owners.get(str(getattr(err.check, "name", "")))
+    return [owner] if owner else []
+
+
+def _failures(errors: list[SchemaError], suite: _Suite, row_level: set[str], ctx: StepContext) -> _Failures:
+    found = _Failures()
+    for err in errors:
+        owners = _owners(err, suite)
+        if err.reason_code is SchemaErrorReason.CHECK_ERROR or not owners or err.check_output is None:
+            reason = err.reason_code.name if err.reason_code else "unknown"
+            raise _error(
+                ctx,
+                f"pandera could not evaluate expectation(s) {', '.join(owners) or '(unknown)'} ({reason})",
+                "check that each column's type suits the expectation's kind and bounds",
+            )
+        for owner in owners:
+            if owner not in row_level:
+                found.dataset.add(owner)
+                continue
+            mask = ~err.check_output.to_series()
+            found.rows[owner] = found.rows[owner] | mask if owner in found.rows else mask
+    return found
+
+
+def _evaluated_rows(data: pl.DataFrame, expectations: list[RowKind]) -> dict[str, int]:
+    """Rows each row-level expectation judged: every row for presence and uniqueness, else the rows
+    with a value in one of its columns (nulls pass value checks and do not count, as in GE's mostly)."""
+    if not expectations:
+        return {}
+    counts = data.select(
+        pl.len().alias(e.name)
+        if isinstance(e, NotNull | Unique)
+        else pl.any_horizontal([pl.col(c).is_not_null() for c in e.targets()]).sum().alias(e.name)
+        for e in expectations
+    )
+    return {name: int(counts[name][0]) for name in counts.columns}
+
+
+def _result(e: RowKind | DatasetKind, *, passed: bool, failed_rows: int,
+            observed: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    return {
+        "name": e.name,
+        "kind": e.kind,
+        "columns": e.targets(),
+        "severity": e.severity,
+        "passed": passed,
+        "failed_rows": failed_rows,
+        "observed": observed,
+    }
+
+
+def _row_result(e: RowKind, failed: int, evaluated: int) -> dict[str, Any]:
+    fraction = failed / evaluated if evaluated else 0.0
+    passed = failed == 0 if e.mostly is None else 1.0 - fraction >= e.mostly
+    observed: dict[str, Any] = {"rows": evaluated, "failed_fraction": round(fraction, 6)}
+    if e.mostly is not None:
+        observed["mostly"] = e.mostly
+    return _result(e, passed=passed, failed_rows=failed, observed=observed)
+
+
+def _rounded(value: Any, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _dataset_result(
+    e: DatasetKind, passed: bool, measured: dict[str, Any], drift: dict[str, _Drift]
+) -> dict[str, Any]:
+    if isinstance(e, RowCount):
+        observed = {"rows": measured["rows"], "min": e.min, "max": e.max}
+    elif isinstance(e, Freshness):
+        observed = {"age_seconds": _rounded(measured["age_seconds"], 3), "max_age_seconds": e.max_age_seconds}
+    else:
+        observed = dict(drift[e.name].observed)
+        if measured:
+            observed.update(psi=_rounded(measured["psi"], 6), values=measured["values"])
+    return _result(e, passed=passed, failed_rows=0, observed=observed)
+
+
+def _previous_baselines(ctx: StepContext) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """The baselines the pipeline's previous succeeded run recorded, by expectation name."""
+    # A context without a run catalog (golden tests) has no history: every drift check starts a baseline.
+    lookup = getattr(ctx, "previous_run_facts", None)
+    found = lookup(STEP) if lookup is not None else None
+    if not found:
+        return None, {}
+    run_id, steps = found
+    return run_id, {
+        name: baseline for facts in steps for name, baseline in facts.get("baselines", {}).items()
+    }
+
+
+def _fail_if_breached(results: list[dict[str, Any]], ctx: StepContext) -> None:
+    breached = [r for r in results if r["severity"] == "fail" and not r["passed"]]
+    if breached:
+        described = ", ".join(f"{r['name']} ({r['kind']}, {r['failed_rows']} failing rows)" for r in breached)
+        raise DataQualityError(
+            f"{len(breached)} expectation(s) of severity fail did not hold: {described}",
+            results=results,
+            hint="the run report's quality section has every result; fix the input, or adjust the "
+            "expectation (bounds, mostly) or lower its severity to warn",
+            where=where(ctx, STEP),
+        )
+
+
+def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
+    require_columns(frame, params.input_columns(), ctx, STEP)
+    # The executor materialized the flow before this step (fits_on_data): collecting it is cheap.
+    data = frame.collect()
+    run, baselines = _previous_baselines(ctx)
+    rows: list[RowKind] = [e for e in params.expectations if isinstance(e, RowExpectation)]
+    datasets: list[DatasetKind] = [e for e in params.expectations if isinstance(e, DatasetExpectation)]
+    drift = {
+        e.name: _drift(data, ctx, e, baselines.get(e.name), run)
+        for e in datasets
+        if isinstance(e, DistributionDrift)
+    }
+    suite = _Suite()
+    for row_expectation in rows:
+        _declare_row(suite, ctx, row_expectation, data.schema)
+    now = datetime.now(UTC)
+    for dataset_expectation in datasets:
+        _declare_dataset(suite, ctx, dataset_expectation, data, now=now, drift=drift)
+
+    errors = _validate(suite.schema(params.input_columns()), data.lazy())
+    failures = _failures(errors, suite, {e.name for e in rows}, ctx)
+    evaluated = _evaluated_rows(data, rows)
+    measured_names = list(suite.statistics)
+    measured = pl.collect_all([suite.statistics[n] for n in measured_names]) if measured_names else []
+    statistics = {n: m.row(0, named=True) for n, m in zip(measured_names, measured, strict=True)}
+
+    by_name: dict[str, dict[str, Any]] = {}
+    for e in rows:
+        mask = failures.rows.get(e.name)
+        by_name[e.name] = _row_result(e, 0 if mask is None else int(mask.sum()), evaluated[e.name])
+    for d in datasets:
+        by_name[d.name] = _dataset_result(
+            d, d.name not in failures.dataset, statistics.get(d.name, {}), drift
+        )
+    results = [by_name[e.name] for e in params.expectations]
+    _fail_if_breached(results, ctx)
+
+    facts: dict[str, Any] = {
+        "expectations": results,
+        "baselines": {name: d.next_baseline for name, d in drift.items() if d.next_baseline is not None},
+    }
+    # A row failing several quarantine expectations carries the first one's reason, in spec order.
+    reasons = [
+        pl.when(pl.lit(failures.rows[e.name])).then(pl.lit(f"expect:{e.name}"))
+        for e in rows
+        if e.severity == "quarantine" and e.name in failures.rows
+    ]
+    if not reasons:
+        return StepResult(data.lazy(), facts=facts)
+    kept, rejected = split_quarantine(data.lazy(), pl.coalesce(reasons))
+    return StepResult(kept, quarantine=rejected, facts=facts)

@@ -1,0 +1,330 @@
+"""Retention: remove run logs, run reports, quarantine files and audit segments past their age bound.
+
+Bounds come from `<state root>/retention.yaml` (`RetentionPolicy`, every field optional) and the command
+line; without either: 90 days for logs, reports and quarantine, 365 for audit segments. Age is the time
+since a file was last written (mtime; S3: LastModified).
+
+- Run logs and reports: `<state>/runs/<run>/run.log` and `report.json`; the run's directory goes once
+  empty. The run's row in the catalog stays: it holds the same value-free report, so `vaultline runs
+  show` still answers and datasets keep the run they name.
+- Quarantine: files named `<run id>.parquet` under `<state>/quarantine/` and under every quarantine
+  location a run report names (a pipeline's `quarantine.path`, local or s3://). Any other file is left.
+- Audit segments: `AuditLog.prune`, which removes whole closed segments whose checkpoint was exported,
+  never one under Object Lock. It runs first: when the audit log cannot be opened nothing is removed.
+  The file removals are one audited operation, `retention.apply`: its intent entry is written before
+  any file goes, its outcome holds the counts by kind (never a path).
+
+Nothing under S3 Object Lock is touched: an object under a retention date still in the future, or under
+a legal hold, is kept; so is one whose lock status cannot be read (a failure to check is not a yes).
+Only locations, ages, sizes and counts are reported, never file contents.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from vaultline.errors import TerminalError
+from vaultline.state import State
+from vaultline.storage import locations
+
+POLICY_FILE = "retention.yaml"
+RUN_FILES = {"run_log": "run.log", "report": "report.json"}
+QUARANTINE_FILE = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}\.parquet")
+"""The name the engine gives a run's quarantine file (`<run id>.parquet`): nothing else is removed."""
+DAY_SECONDS = 86_400
+# S3's answer for a bucket without Object Lock.
+_NO_LOCK_CODES = frozenset({"ObjectLockConfigurationNotFoundError"})
+Kind = Literal["run_log", "report", "quarantine"]
+KINDS: tuple[Kind, ...] = ("run_log", "report", "quarantine")
+log = logging.getLogger("vaultline.retention")
+
+
+class RetentionPolicy(BaseModel):
+    """Age bounds in days (`retention.yaml` in the state directory)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    run_logs_days: int = Field(default=90, ge=1)
+    """`run.log` of each run."""
+    reports_days: int = Field(default=90, ge=1)
+    """`report.json` of each run (the catalog keeps the run's row and its report)."""
+    quarantine_days: int = Field(default=90, ge=1)
+    """Encrypted quarantine files."""
+    audit_segments_days: int = Field(default=365, ge=1)
+    """Closed audit segments whose checkpoint was exported."""
+
+
+@dataclass(frozen=True)
+class RetentionItem:
+    """A file past its bound: removed (or, in a dry run, to be removed), or kept and why."""
+
+    kind: Kind
+    location: str
+    age_days: float
+    bytes: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RetentionResult:
+    policy: RetentionPolicy
+    dry_run: bool
+    removed: list[RetentionItem] = field(default_factory=list)
+    kept: list[RetentionItem] = field(default_factory=list)
+    """Past the bound but kept: under Object Lock, lock status unreadable, or removal refused."""
+    younger: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    """Files seen within their bound, by kind."""
+    audit: dict[str, Any] = field(default_factory=dict)
+    """`AuditLog.prune`'s `PruneResult.as_dict()`: segments, entries, where it stopped and why."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy.model_dump(),
+            "dry_run": self.dry_run,
+            "removed": [item.as_dict() for item in self.removed],
+            "kept": [item.as_dict() for item in self.kept],
+            "younger": dict(self.younger),
+            "audit": self.audit,
+        }
+
+
+def load_policy(state: State, overrides: Mapping[str, int | None] | None = None) -> RetentionPolicy:
+    """The policy from `<state>/retention.yaml` (when present), with `overrides` (field → days) on top."""
+    from vaultline.catalog.tables import read_yaml_model
+
+    path = state.root / POLICY_FILE
+    base = read_yaml_model(path, RetentionPolicy) if path.is_file() else RetentionPolicy()
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    try:
+        return RetentionPolicy.model_validate({**base.model_dump(), **given})
+    except ValidationError as exc:
+        fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
+        raise TerminalError(
+            f"invalid retention bound(s): {fields}",
+            hint=f"bounds are whole days >= 1; fields: {', '.join(RetentionPolicy.model_fields)}",
+        ) from None
+
+
+def apply_retention(
+    state: State, policy: RetentionPolicy, *, dry_run: bool = False, now: datetime | None = None
+) -> RetentionResult:
+    """Remove (or, with `dry_run`, list) everything older than its bound; see the module docstring."""
+    from vaultline.audit import AuditLog
+
+    moment = now or datetime.now(UTC)
+    result = RetentionResult(policy=policy, dry_run=dry_run)
+    with AuditLog.open(state) as audit:
+        pruned = audit.prune(moment - timedelta(days=policy.audit_segments_days), dry_run=dry_run)
+        result.audit = pruned.as_dict()
+        # The intent is recorded before any file goes; the outcome carries the counts (never paths).
+        with audit.operation("retention.apply", details={"dry_run": dry_run, **policy.model_dump()}) as op:
+            _remove_files(result, state, moment)
+            op.details.update(
+                {f"removed_{kind}": sum(i.kind == kind for i in result.removed) for kind in KINDS}
+                | {"kept_past_bound": len(result.kept)}
+            )
+    log.info(
+        "retention%s: %d file(s) removed, %d kept past their bound",
+        " (dry run)" if dry_run else "", len(result.removed), len(result.kept),
+    )  # fmt: skip
+    return result
+
+
+def _remove_files(result: RetentionResult, state: State, moment: datetime) -> None:
+    policy = result.policy
+    bounds = {"run_log": policy.run_logs_days, "report": policy.reports_days}
+    for kind, path in _run_files(state):
+        _local(result, kind, path, bounds[kind], moment)
+    files = _quarantine_files(state)
+    remote = _S3Objects() if any(locations.is_remote(f) for f in files) else None
+    for location in files:
+        if remote is not None and locations.is_remote(location):
+            remote.apply(result, location, policy.quarantine_days, moment)
+        else:
+            _local(result, "quarantine", Path(location), policy.quarantine_days, moment)
+    if not result.dry_run:
+        _drop_empty_run_dirs(state)
+
+
+def _run_files(state: State) -> Iterator[tuple[Kind, Path]]:
+    if not state.runs_dir.is_dir():
+        return
+    for run_dir in sorted(state.runs_dir.iterdir()):
+        if run_dir.is_dir():
+            for kind, name in RUN_FILES.items():
+                if (run_dir / name).is_file():
+                    yield kind, run_dir / name  # type: ignore[misc]
+
+
+def _drop_empty_run_dirs(state: State) -> None:
+    if not state.runs_dir.is_dir():
+        return
+    for run_dir in state.runs_dir.iterdir():
+        if run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()
+
+
+def _age_days(modified: datetime, moment: datetime) -> float:
+    return round((moment - modified).total_seconds() / DAY_SECONDS, 2)
+
+
+def _local(result: RetentionResult, kind: Kind, path: Path, days: int, moment: datetime) -> None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return
+    age = _age_days(datetime.fromtimestamp(stat.st_mtime, UTC), moment)
+    if age < days:
+        result.younger[kind] += 1
+        return
+    item = RetentionItem(kind, str(path), age, stat.st_size, f"older than {days} days")
+    if not result.dry_run:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            reason = f"removal refused ({type(exc).__name__})"
+            result.kept.append(RetentionItem(kind, str(path), age, stat.st_size, reason))
+            return
+    result.removed.append(item)
+
+
+# ---- quarantine ---------------------------------------------------------------------------------
+
+
+def _quarantine_roots(state: State) -> list[str]:
+    """The state's quarantine directory and the directory of every quarantine file a run report names."""
+    import sqlalchemy as sa
+
+    from vaultline.catalog.runs import RunCatalog, runs
+    from vaultline.catalog.schema import reading
+
+    roots = {str(state.quarantine_dir)}
+    catalog = RunCatalog(state.catalog_url)
+    # Reports are JSON with sorted keys: only those that name a quarantine location are parsed.
+    query = sa.select(runs.c.report).where(runs.c.report.like('%"quarantine": "%'))
+    with reading(catalog.engine, catalog.url, "listing quarantine locations") as conn:
+        for text in conn.scalars(query):
+            location = json.loads(text).get("quarantine")
+            if isinstance(location, str) and QUARANTINE_FILE.fullmatch(location.rsplit("/", 1)[-1]):
+                roots.add(location.rsplit("/", 1)[0])
+    return sorted(roots)
+
+
+def _quarantine_files(state: State) -> list[str]:
+    found: set[str] = set()
+    for root in _quarantine_roots(state):
+        if locations.is_remote(root):
+            found.update(_s3_listing(root))
+        elif os.path.isdir(root):
+            found.update(
+                str(path) for path in Path(root).rglob("*.parquet") if QUARANTINE_FILE.fullmatch(path.name)
+            )
+    return sorted(found)
+
+
+def _split_s3(location: str) -> tuple[str, str]:
+    bucket, _, key = location[len("s3://") :].partition("/")
+    return bucket, key
+
+
+def _s3_client() -> Any:
+    import boto3
+
+    return boto3.client("s3", endpoint_url=locations.s3_endpoint())
+
+
+def _s3_listing(root: str) -> Iterator[str]:
+    bucket, prefix = _split_s3(root.rstrip("/") + "/")
+    pages = _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for item in page.get("Contents", []):
+            if QUARANTINE_FILE.fullmatch(item["Key"].rsplit("/", 1)[-1]):
+                yield f"s3://{bucket}/{item['Key']}"
+
+
+def _error_code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__))
+
+
+class _S3Objects:
+    """Age, lock status and removal of quarantine objects, with one client and one lock lookup per bucket."""
+
+    def __init__(self) -> None:
+        self.client = _s3_client()
+        self.lock_enabled: dict[str, bool | str] = {}
+
+    def bucket_lock(self, bucket: str) -> bool | str:
+        """Whether the bucket has Object Lock enabled, or why that is unknown."""
+        from botocore.exceptions import ClientError
+
+        if bucket not in self.lock_enabled:
+            try:
+                config = self.client.get_object_lock_configuration(Bucket=bucket)
+                enabled = config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+                self.lock_enabled[bucket] = enabled
+            except ClientError as exc:
+                code = _error_code(exc)
+                self.lock_enabled[bucket] = False if code in _NO_LOCK_CODES else code
+        return self.lock_enabled[bucket]
+
+    def lock(self, bucket: str, head: Mapping[str, Any], moment: datetime) -> str | None:
+        """Why the object must be kept (retention date ahead, legal hold, status unknown), or None.
+
+        HeadObject carries the object's retention and legal hold (the headers GetObjectRetention and
+        GetObjectLegalHold return); if a caller may not read them, S3 still refuses the delete."""
+        enabled = self.bucket_lock(bucket)
+        if enabled is False:
+            return None
+        if enabled is not True:
+            return f"Object Lock status of the bucket unreadable ({enabled})"
+        until = head.get("ObjectLockRetainUntilDate")
+        if until is not None and until > moment:
+            mode = str(head.get("ObjectLockMode", "unknown")).lower()
+            return f"under Object Lock ({mode} mode until {until.astimezone(UTC):%Y-%m-%d})"
+        if head.get("ObjectLockLegalHoldStatus") == "ON":
+            return "under an Object Lock legal hold"
+        return None
+
+    def apply(self, result: RetentionResult, location: str, days: int, moment: datetime) -> None:
+        from botocore.exceptions import ClientError
+
+        bucket, key = _split_s3(location)
+        try:
+            head = self.client.head_object(Bucket=bucket, Key=key)
+        except ClientError:
+            return  # gone since the listing
+        size = int(head.get("ContentLength", 0))
+        age = _age_days(head["LastModified"], moment)
+        if age < days:
+            result.younger["quarantine"] += 1
+            return
+        version = head.get("VersionId")
+        locked = self.lock(bucket, head, moment)
+        if locked is not None:
+            result.kept.append(RetentionItem("quarantine", location, age, size, locked))
+            return
+        if not result.dry_run:
+            try:
+                # That version: a plain delete in a versioned bucket would only hide it behind a marker.
+                self.client.delete_object(
+                    Bucket=bucket, Key=key, **({"VersionId": version} if version else {})
+                )
+            except ClientError as exc:
+                reason = f"removal refused ({_error_code(exc)})"
+                result.kept.append(RetentionItem("quarantine", location, age, size, reason))
+                return
+        result.removed.append(RetentionItem("quarantine", location, age, size, f"older than {days} days"))

@@ -1,0 +1,187 @@
+"""Job bookmarks: each input delivered exactly once, even when a run dies between write and commit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from vaultline.catalog.bookmarks import Advance, BookmarkCatalog, BookmarkConflict, advance
+from vaultline.catalog.datasets import DatasetCatalog
+from vaultline.cli.main import app
+from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
+from vaultline.run.runner import run
+from vaultline.spec.loader import load
+from vaultline.state import State
+from vaultline.storage.dataset_reader import read_dataset
+
+SPEC = """\
+version: 1
+name: events
+params: {raw: raw, out: out}
+sources:
+  events:
+    format: csv
+    path: ${params.raw}/events-*.csv
+    incremental: {by: files}
+    schema: {event_id: int64, amount: float64}
+steps:
+  - clean: {trim: true, case: {category: lower}}
+outputs:
+  events_out:
+    path: ${params.out}
+"""
+PASSPHRASE = "incremental-tests"
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    (tmp_path / "raw").mkdir()
+    spec = tmp_path / "pipeline.yaml"
+    spec.write_text(SPEC, "utf-8")
+    params = {"raw": str(tmp_path / "raw"), "out": str(tmp_path / "out")}
+    return {"root": tmp_path, "spec": spec, "params": params, "state": State(tmp_path / "state").ensure()}
+
+
+def _batch(work: dict[str, Any], index: int, first: int, count: int) -> None:
+    lines = ["event_id,amount,category"] + [f"{i},{i % 97}.5, Grocery " for i in range(first, first + count)]
+    (work["root"] / "raw" / f"events-{index:03d}.csv").write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def _run(work: dict[str, Any], **options: Any) -> dict[str, Any]:
+    return run(load(work["spec"], work["params"]), work["state"], **options)
+
+
+def _event_ids(work: dict[str, Any]) -> list[int]:
+    catalog = DatasetCatalog(work["state"].catalog_url)
+    _, _, table = read_dataset(catalog, "events_out", LocalKeyring(work["state"].root, warn=False))
+    return sorted(table.column("event_id").to_pylist())
+
+
+def _killed_before_commit(work: dict[str, Any]) -> int:
+    """Run the pipeline in a child process that dies (SIGKILL-like, no cleanup) right before the commit."""
+    script = textwrap.dedent(
+        f"""
+        import os
+        from vaultline.catalog.datasets import DatasetCatalog
+        DatasetCatalog.commit_run = lambda *a, **k: os._exit(137)
+        from vaultline.run.runner import run
+        from vaultline.spec.loader import load
+        from vaultline.state import State
+        run(load({str(work["spec"])!r}, {work["params"]!r}), State.resolve({str(work["state"].root)!r}))
+        """
+    )
+    env = {**os.environ, PASSPHRASE_ENV: PASSPHRASE}
+    child = subprocess.run([sys.executable, "-c", script], env=env, check=False, capture_output=True)
+    assert child.returncode == 137, child.stderr.decode()[-2000:]
+    return child.returncode
+
+
+def test_new_files_are_appended_and_a_replay_reads_nothing(work: dict[str, Any]) -> None:
+    _batch(work, 1, 0, 300)
+    first = _run(work)
+    assert first["datasets"] == {"events_out": 1}
+    assert first["incremental"]["events"] == {
+        "by": "files", "already_delivered_files": 0, "new_files": 1, "new_input": True,
+    }  # fmt: skip
+    _batch(work, 2, 300, 200)
+    second = _run(work)
+    assert second["datasets"] == {"events_out": 2} and second["rows"]["input"] == 200
+    assert _event_ids(work) == list(range(500))
+    replay = _run(work)
+    assert replay["status"] == "succeeded" and replay["datasets"] == {}
+    assert replay["incremental"]["events"]["new_input"] is False
+    assert DatasetCatalog(work["state"].catalog_url).latest("events_out").version == 2
+
+
+def test_a_run_killed_between_write_and_commit_is_redone_exactly_once(work: dict[str, Any]) -> None:
+    _batch(work, 1, 0, 400)
+    _run(work)
+    _batch(work, 2, 400, 250)
+    for _ in range(3):  # the same failing run, replayed: each dies after writing its file
+        assert _killed_before_commit(work) == 137
+    written = list((work["root"] / "out").rglob("*.parquet"))
+    assert len(written) == 4  # 1 committed + 3 written, never committed
+    assert DatasetCatalog(work["state"].catalog_url).latest("events_out").version == 1
+    assert _event_ids(work) == list(range(400))  # nothing of the killed runs is visible
+    redone = _run(work)
+    assert redone["rows"]["input"] == 250 and redone["datasets"] == {"events_out": 2}
+    for _ in range(10):
+        assert _run(work)["datasets"] == {}
+    assert _event_ids(work) == list(range(650))  # no row skipped, none twice
+
+
+def test_reset_bookmark_reprocesses_everything_into_a_fresh_version(work: dict[str, Any]) -> None:
+    _batch(work, 1, 0, 100)
+    _batch(work, 2, 100, 100)
+    _run(work)
+    again = _run(work, reset_bookmarks=True)
+    assert again["bookmarks_reset"] == 1 and again["rows"]["input"] == 200
+    assert _event_ids(work) == list(range(200))  # the reprocessed rows replace, not append
+
+
+def test_bookmarks_cli_lists_and_resets(work: dict[str, Any]) -> None:
+    _batch(work, 1, 0, 50)
+    _run(work)
+    runner = CliRunner()
+    state = str(work["state"].root)
+    listed = runner.invoke(app, ["bookmarks", "list", "--state", state])
+    assert listed.exit_code == 0 and "events.events" in listed.output and "1 file(s)" in listed.output
+    reset = runner.invoke(app, ["bookmarks", "reset", "events", "--state", state])
+    assert reset.exit_code == 0 and "1 bookmark(s)" in reset.output
+    assert BookmarkCatalog(work["state"].catalog_url).list() == []
+
+
+def test_a_bookmark_advanced_by_another_run_refuses_the_commit(work: dict[str, Any]) -> None:
+    catalog = BookmarkCatalog(work["state"].catalog_url)
+    move = Advance("events", "files", None, new_files=(("/in/a.csv", "0" * 64),))
+    with catalog.engine.begin() as conn:
+        advance(conn, "events", "run-1", [move])
+    with pytest.raises(BookmarkConflict), catalog.engine.begin() as conn:  # built on the state before run-1
+        advance(conn, "events", "run-2", [move])
+    assert [b.run_id for b in catalog.list()] == ["run-1"]
+
+
+@pytest.mark.postgres
+def test_a_table_is_read_above_its_watermark_exactly_once(
+    work: dict[str, Any], postgres_url: str, pg_table: str
+) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"CREATE TABLE {pg_table} (event_id bigint PRIMARY KEY, amount double precision)"
+        )
+        conn.exec_driver_sql(f"INSERT INTO {pg_table} SELECT g, g * 1.5 FROM generate_series(0, 299) g")
+    spec = f"""\
+version: 1
+name: tableevents
+params: {{raw: raw, out: out}}
+sources:
+  events:
+    format: postgres
+    url: {postgres_url}
+    table: {pg_table}
+    incremental: {{by: column, column: event_id}}
+outputs:
+  events_out:
+    path: ${{params.out}}
+"""
+    work["spec"].write_text(spec, "utf-8")
+    assert _run(work)["rows"]["input"] == 300
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"INSERT INTO {pg_table} SELECT g, g * 1.5 FROM generate_series(300, 449) g")
+    assert _killed_before_commit(work) == 137
+    assert _run(work)["rows"]["input"] == 150
+    assert _run(work)["datasets"] == {}
+    assert _event_ids(work) == list(range(450))
+    summary = BookmarkCatalog(work["state"].catalog_url).list("tableevents")[0]
+    assert (summary.kind, summary.column, summary.watermark_set) == ("column", "event_id", True)
