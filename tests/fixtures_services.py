@@ -10,6 +10,8 @@ tests/conftest.py loads them for every test folder through `pytest_plugins`.
   When the server is unreachable the test is skipped, except with CI=true where it fails: CI never
   skips silently.
 - `pg_table`: a unique table name in that database, dropped afterwards.
+- `catalog_url`: parametrized over SQLite (a file) and PostgreSQL (a fresh schema of its own, selected
+  through the connection's search_path, dropped afterwards): a test sees an empty catalog on each.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,3 +106,21 @@ def pg_table(postgres_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+        return
+    import psycopg
+
+    base: str = request.getfixturevalue("postgres_url")
+    schema = f"vl_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield base.replace("postgresql://", "postgresql+psycopg://", 1) + f"?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

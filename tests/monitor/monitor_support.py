@@ -1,5 +1,5 @@
-"""Monitoring fixtures: a catalog on SQLite and on PostgreSQL, local webhook and SMTP receivers, and a real
-fraud run (the example pipeline on generated data)."""
+"""Monitoring helpers: local webhook and SMTP receivers, and a real fraud run (the example pipeline on
+generated data). `catalog_url` is shared by every folder (tests/fixtures_services.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import json
 import socket
 import ssl
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,25 +26,6 @@ from vaultline.state import State
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 FRAUD_ROWS = 2000
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh catalog: a SQLite file, or a schema of its own on the PostgreSQL server (dropped after)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'catalog.db'}"
-        return
-    import psycopg
-
-    base: str = request.getfixturevalue("postgres_url")
-    schema = f"vl_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield base.replace("postgresql://", "postgresql+psycopg://", 1) + f"?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @dataclass

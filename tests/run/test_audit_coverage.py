@@ -110,6 +110,8 @@ def test_every_operation_of_a_full_demo_has_its_audit_entry(demo: dict[str, Any]
         mine = [e for e in entries if e.run_id == record.run_id]
         expect(f"run.start {record.pipeline}", any(e.action == "run.start" for e in mine))
         expect(f"run.end {record.pipeline}", any(e.action == "run.end" for e in mine))
+        derives = [e for e in mine if e.action == "key.derive"]
+        expect(f"key derivations attributed to run {record.pipeline}", len(derives) >= 2)
         reads = {e.outcome for e in mine if e.action == "source.read"}
         expect(f"source.read intent+outcome {record.pipeline}", reads == {"intent", "succeeded"})
     datasets = DatasetCatalog(f"sqlite:///{state / 'catalog.db'}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -37,6 +38,8 @@ from vaultline.audit.writer import ChainWriter, Draft, key_use_draft
 from vaultline.errors import VaultlineError
 from vaultline.keys.hooks import KeyUse
 from vaultline.keys.principal import current_caller
+
+_current_run: ContextVar[str | None] = ContextVar("vaultline_audit_run", default=None)
 
 if TYPE_CHECKING:
     from vaultline.audit.export import ExportResult
@@ -194,10 +197,21 @@ class AuditLog:
         self.record(action, outcome="succeeded", details=op.details, operation=op.id, **common)
 
     def record_key_use(self, use: KeyUse) -> None:
-        """The key-use hook: `key.<action>` with outcome allowed or denied (skips the log's own uses)."""
+        """The key-use hook: `key.<action>` with outcome allowed or denied (skips the log's own uses),
+        attributed to the run bound in this thread or task, if any (`within_run`)."""
         if is_own_key_use():
             return
-        self._writer.append([key_use_draft(use)], use.principal)
+        self._writer.append([key_use_draft(use, _current_run.get())], use.principal)
+
+    @staticmethod
+    @contextmanager
+    def within_run(run_id: str) -> Iterator[None]:
+        """Key uses recorded inside the block name `run_id` (a run's derives, wraps and unwraps)."""
+        token = _current_run.set(run_id)
+        try:
+            yield
+        finally:
+            _current_run.reset(token)
 
     def checkpoint(self, reason: str) -> Checkpoint:
         """Sign the chain as it stands now (reason such as 'run-end'), also when nothing was recorded."""

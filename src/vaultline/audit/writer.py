@@ -47,14 +47,16 @@ class Draft:
     operation: str | None = None
 
 
-def key_use_draft(use: KeyUse) -> Draft:
-    """`key.<action>` for a key use: the key name as a keyed identifier, the rest as details."""
+def key_use_draft(use: KeyUse, run_id: str | None = None) -> Draft:
+    """`key.<action>` for a key use: the key name as a keyed identifier, the rest as details; `run_id`
+    is the run the use happened in (key uses carry no run of their own)."""
     return Draft(
         action=f"key.{use.action}",
         outcome=use.outcome,
         principal=use.principal,
         identifiers={"key": use.key},
         details={"version": use.version, "context": use.context, "provider": use.provider},
+        run_id=run_id,
     )
 
 

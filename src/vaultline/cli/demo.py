@@ -69,7 +69,8 @@ def run_demo(*, rows: int, out: Path, json_out: bool) -> None:
         return
     console.print(
         f"\nInputs in {out / 'raw'}, ground truth in {out / 'labels'}, outputs in {out / 'output'}.\n"
-        f"Try: cd {out} && vaultline runs list"
+        f"Try: cd {out} && vaultline runs list\n"
+        "     vaultline audit verify | vaultline lineage features | vaultline metrics"
     )
     if not all(r["status"] == "succeeded" for r in reports.values()):
         raise typer.Exit(1)

@@ -95,6 +95,16 @@ def summary(report: dict[str, Any]) -> None:
                 else "none written in the clear"
             )
         )
+    quality = report.get("quality") or {}
+    if quality:
+        failed = [r["name"] for r in quality.get("results", []) if not r.get("passed")]
+        console.print(
+            f"  data quality: {quality.get('passed', 0)}/{quality.get('expectations', 0)} expectations passed"
+            + (f"; not passed: {', '.join(failed)}" if failed else "")
+        )
+    for source, drift in (report.get("schema_drift") or {}).items():
+        if drift.get("action") == "evolved":
+            console.print(f"  schema of source {source} evolved: table {drift['table']} v{drift['version']}")
     versions = report.get("datasets") or {}
     for output in report.get("outputs", []):
         name = output["name"]
@@ -106,6 +116,10 @@ def summary(report: dict[str, Any]) -> None:
         )
     if report.get("quarantine"):
         console.print(f"  quarantine: {report['quarantine']} (values encrypted)")
+    for alarm in report.get("alarms") or []:
+        console.print(
+            f"  alarm ({alarm['severity']}) {alarm['rule']}: {alarm['message']}", style="bold yellow"
+        )
     timings = report.get("timings", {})
     console.print("  timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()))
 

@@ -70,8 +70,11 @@ def run(
     from vaultline.audit import audit_session
 
     state.ensure()
-    with audit_session(state, checkpoint_reason="run-end") as audit:
-        return _audited_run(loaded, state, audit, on_phase=on_phase, reset_bookmarks=reset_bookmarks)
+    run_id = new_run_id()
+    with audit_session(state, checkpoint_reason="run-end") as audit, audit.within_run(run_id):
+        return _audited_run(
+            loaded, state, audit, run_id=run_id, on_phase=on_phase, reset_bookmarks=reset_bookmarks
+        )
 
 
 def _audited_run(
@@ -79,6 +82,7 @@ def _audited_run(
     state: State,
     audit: AuditLog,
     *,
+    run_id: str,
     on_phase: Callable[[str], None],
     reset_bookmarks: bool,
 ) -> dict[str, Any]:
@@ -88,7 +92,6 @@ def _audited_run(
 
     pipeline = loaded.pipeline
     catalog = RunCatalog(state.catalog_url)
-    run_id = new_run_id()
     run_dir = state.run_dir(run_id)
     handler = _open_log(run_dir)
     started = time.perf_counter()

@@ -95,6 +95,18 @@ def where(ctx: StepContext, step: str) -> str:
     return f"step {ctx.step_index} ({step})"
 
 
+def check_regex(ctx: StepContext, step: str, pattern: str, what: str) -> None:
+    """Refuse at plan time a pattern Polars' regex engine (Rust `regex`) cannot compile, naming `what`."""
+    try:
+        pl.select(pl.lit("").str.contains(pattern))
+    except pl.exceptions.PolarsError:
+        raise TransformError(
+            f"the pattern of {what} is not supported by Polars' regular expressions",
+            hint="rewrite it without look-around or backreferences (Rust `regex` syntax)",
+            where=where(ctx, step),
+        ) from None
+
+
 def require_columns(frame: pl.LazyFrame, columns: list[str], ctx: StepContext, step: str) -> pl.Schema:
     """The frame's schema, after checking `columns` are in it (the error lists names, never values)."""
     schema = frame.collect_schema()

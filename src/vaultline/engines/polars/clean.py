@@ -41,6 +41,7 @@ import polars as pl
 from vaultline.engines.polars.base import (
     StepContext,
     StepResult,
+    check_regex,
     internal_column,
     require_columns,
     split_quarantine,
@@ -119,17 +120,6 @@ def _check_cast(ctx: StepContext, column: str, source: pl.DataType, target: Cast
     )
 
 
-def _check_regex(ctx: StepContext, column: str, pattern: str) -> None:
-    try:
-        pl.select(pl.lit("").str.contains(pattern))
-    except pl.exceptions.PolarsError:
-        raise _error(
-            ctx,
-            f"the pattern of column '{column}' is not supported by Polars' regular expressions",
-            "rewrite it without look-around or backreferences (Rust `regex` syntax)",
-        ) from None
-
-
 def _check_parse(ctx: StepContext, column: str, dtype: pl.DataType, target: pl.DataType, fmt: str) -> None:
     if dtype != pl.String:
         raise _error(
@@ -199,7 +189,7 @@ def _constraint_rules(
                 f"pattern needs a text column, but '{column}' has type {dtype}",
                 "cast the column to string in this step",
             )
-        _check_regex(ctx, column, rule.pattern)
+        check_regex(ctx, STEP, rule.pattern, f"column '{column}'")
         rules.append((f"pattern:{column}", ~value.str.contains(rf"\A(?:{rule.pattern})\z")))
     if rule.allowed is not None:
         rules.append((f"allowed:{column}", ~_allowed(ctx, column, rule.allowed, dtype)))

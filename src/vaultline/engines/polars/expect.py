@@ -47,6 +47,7 @@ from pandera.errors import SchemaError, SchemaErrorReason, SchemaErrors
 from vaultline.engines.polars.base import (
     StepContext,
     StepResult,
+    check_regex,
     key_version,
     require_columns,
     split_quarantine,
@@ -199,14 +200,7 @@ def _allowed(ctx: StepContext, e: AllowedValues, column: str, dtype: pl.DataType
 
 def _anchored(ctx: StepContext, e: Pattern) -> str:
     anchored = f"^(?:{e.pattern})$"
-    try:
-        pl.select(pl.lit("").str.contains(anchored))
-    except pl.exceptions.PolarsError:
-        raise _error(
-            ctx,
-            f"the pattern of expectation '{e.name}' is not supported by Polars' regular expressions",
-            "rewrite it without look-around or backreferences (Rust `regex` syntax)",
-        ) from None
+    check_regex(ctx, STEP, anchored, f"expectation '{e.name}'")
     return anchored
 
 

@@ -1,0 +1,109 @@
+"""Governance inside runs: fail closed without an audit log, schema drift, quality results of a failed run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from vaultline.audit import AuditUnavailableError
+from vaultline.catalog.quality import results_for
+from vaultline.catalog.runs import RunCatalog
+from vaultline.cli.main import app
+from vaultline.engines.polars import sources
+from vaultline.keys.local import PASSPHRASE_ENV
+from vaultline.run.drift import SchemaDriftError
+from vaultline.run.runner import run
+from vaultline.spec.loader import load
+from vaultline.state import State
+from vaultline.transforms.expect import DataQualityError
+
+SPEC = """\
+version: 1
+name: ledger
+params: {raw: raw, out: out, drift: fail, min_rows: 1}
+sources:
+  entries:
+    format: csv
+    path: ${params.raw}/entries.csv
+    schema: {entry_id: int64, amount: float64}
+    schema_drift: ${params.drift}
+steps:
+  - expect:
+      - {name: enough_rows, kind: row_count, min: "${params.min_rows}"}
+outputs:
+  ledger_out:
+    path: ${params.out}
+"""
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv(PASSPHRASE_ENV, "governance-runs")
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "pipeline.yaml").write_text(SPEC, "utf-8")
+    _write(tmp_path, ["entry_id", "amount"], 50)
+    return {"root": tmp_path, "state": State(tmp_path / "state").ensure()}
+
+
+def _write(root: Path, columns: list[str], rows: int) -> None:
+    lines = [",".join(columns)] + [",".join(str(i + k) for k in range(len(columns))) for i in range(rows)]
+    (root / "raw" / "entries.csv").write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def _run(work: dict[str, Any], **params: str) -> dict[str, Any]:
+    root = work["root"]
+    overrides = {"raw": str(root / "raw"), "out": str(root / "out"), **params}
+    return run(load(root / "pipeline.yaml", overrides), work["state"])
+
+
+def test_a_run_without_a_writable_audit_log_reads_nothing(
+    work: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (work["state"].root / "audit").write_text("not a directory", "utf-8")  # the log cannot be opened
+    reads: list[str] = []
+    original = sources.read_source
+    monkeypatch.setattr(sources, "read_source", lambda *a, **k: reads.append(a[0]) or original(*a, **k))
+    with pytest.raises(AuditUnavailableError):
+        _run(work)
+    assert reads == []
+    assert not (work["root"] / "out").exists()
+    assert RunCatalog(work["state"].catalog_url).list() == []
+
+
+def test_vaultline_read_fails_closed_when_the_audit_log_is_gone(work: dict[str, Any]) -> None:
+    _run(work)
+    audit = work["state"].root / "audit"
+    audit.rename(audit.with_name("audit.moved"))
+    audit.write_text("not a directory", "utf-8")
+    result = CliRunner().invoke(app, ["read", "ledger_out", "--state", str(work["state"].root)])
+    assert result.exit_code != 0
+    assert "audit" in result.output and "entry_id" not in result.output  # no row was printed
+
+
+def test_schema_drift_fails_the_run_or_evolves_the_table(work: dict[str, Any]) -> None:
+    first = _run(work)
+    assert first["schema_drift"]["entries"]["action"] == "registered"
+    _write(work["root"], ["entry_id", "amount", "branch"], 50)
+    with pytest.raises(SchemaDriftError) as raised:
+        _run(work)
+    assert "branch" in raised.value.message
+    failed = RunCatalog(work["state"].catalog_url).list(limit=1)[0]
+    report = RunCatalog(work["state"].catalog_url).report(failed.run_id)
+    assert report["status"] == "failed" and report["schema_drift"]["entries"]["changes"]
+    evolved = _run(work, drift="evolve")
+    assert evolved["schema_drift"]["entries"]["action"] == "evolved"
+    assert _run(work)["schema_drift"]["entries"]["action"] == "unchanged"
+
+
+def test_a_run_stopped_by_an_expectation_still_records_its_results(work: dict[str, Any]) -> None:
+    with pytest.raises(DataQualityError):
+        _run(work, min_rows="1000")
+    failed = RunCatalog(work["state"].catalog_url).list(limit=1)[0]
+    report = RunCatalog(work["state"].catalog_url).report(failed.run_id)
+    assert report["quality"]["failed"] == 1
+    stored = results_for(work["state"].catalog_url, failed.run_id)
+    assert [(r["name"], r["passed"]) for r in stored] == [("enough_rows", False)]
+    assert report["alarms"] == []  # the spec has no alarm rules; the observation still ran
