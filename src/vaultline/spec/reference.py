@@ -12,8 +12,18 @@ from typing import Any, get_args
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from vaultline.monitor.rules import (
+    AnomalySpikeRule,
+    DqBreachRule,
+    EmailTarget,
+    JobFailureRule,
+    LatencyRule,
+    TerminalTarget,
+    UnusualAccessRule,
+    WebhookTarget,
+)
 from vaultline.spec.models import Encryption, Output, Pipeline, Policy, Quarantine
-from vaultline.spec.sources import CsvOptions, Source
+from vaultline.spec.sources import CsvOptions, Incremental, Source
 from vaultline.transforms.registry import TRANSFORMS
 
 HEADER = """# Pipeline spec reference (version 1)
@@ -22,6 +32,16 @@ Generated from the models by `python -m vaultline.spec.reference`; `vaultline sc
 same as JSON Schema. Any string value may use `${params.NAME}` (or `${params.NAME.sub}`); a value
 that is exactly one reference keeps the parameter's type (number, list, mapping).
 """
+
+
+ALARM_RULES: tuple[type[BaseModel], ...] = (
+    JobFailureRule,
+    DqBreachRule,
+    AnomalySpikeRule,
+    LatencyRule,
+    UnusualAccessRule,
+)
+TARGETS: tuple[type[BaseModel], ...] = (TerminalTarget, WebhookTarget, EmailTarget)
 
 
 def _json_type(schema: dict[str, Any]) -> str:
@@ -79,14 +99,22 @@ def _nested(model: type[BaseModel], seen: set[type[BaseModel]]) -> list[type[Bas
     return found
 
 
+def _kind(model: type[BaseModel]) -> str:
+    """The literal `kind` that selects `model` in a discriminated union."""
+    return str(model.model_json_schema()["properties"]["kind"]["const"])
+
+
 def render() -> str:
     out = [HEADER]
-    for title, model in (
+    sections: list[tuple[str, type[BaseModel]]] = [
         ("Pipeline (top level)", Pipeline), ("sources.NAME", Source), ("sources.NAME.csv", CsvOptions),
-        ("outputs.NAME", Output), ("outputs.NAME.encryption", Encryption), ("quarantine", Quarantine),
-        ("policy", Policy),
-    ):  # fmt: skip
-        out += [f"## {title}", "", (model.__doc__ or "").strip(), "", *_fields(model), ""]
+        ("sources.NAME.incremental", Incremental), ("outputs.NAME", Output),
+        ("outputs.NAME.encryption", Encryption), ("quarantine", Quarantine), ("policy", Policy),
+        *((f"alarms[] (kind: {_kind(rule)})", rule) for rule in ALARM_RULES),
+        *((f"alarms[].notify[] (kind: {_kind(target)})", target) for target in TARGETS),
+    ]  # fmt: skip
+    for title, model in sections:
+        out += [f"## {title}", "", inspect.cleandoc(model.__doc__ or ""), "", *_fields(model), ""]
     out += ["## steps", "", "Each step is a one-key mapping `- <transform>: {params}`, applied in order.", ""]
     for spec in TRANSFORMS:
         module_doc = inspect.cleandoc(sys.modules[spec.params.__module__].__doc__ or "")

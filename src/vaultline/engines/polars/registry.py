@@ -32,6 +32,7 @@ IMPLEMENTATIONS: dict[str, str] = {
 PREFETCH: dict[str, tuple[str, ...]] = {
     "anomaly": ("sklearn.ensemble", "numba"),
     "k_anonymity": ("pycanon.anonymity",),
+    "expect": ("pandera.polars",),
 }
 
 
