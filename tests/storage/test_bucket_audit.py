@@ -13,6 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from vaultline.audit.settings import COPY_ENV, URL_ENV
 from vaultline.cli.doctor import doctor
 from vaultline.storage.bucket_audit import (
     PUBLIC_ACCESS_FLAGS,
@@ -257,35 +258,45 @@ def spec_file(tmp_path: Path) -> Path:
     return path
 
 
+def _audit_in_bucket(monkeypatch: pytest.MonkeyPatch, bucket: str) -> None:
+    """Checkpoint copies and the segment archive in a bucket: the audit placement checks pass."""
+    monkeypatch.setenv(COPY_ENV, f"s3://{bucket}/audit-copy")
+    monkeypatch.setenv(URL_ENV, f"s3://{bucket}/audit-archive")
+
+
 def test_doctor_passes_on_hardened_buckets(
-    spec_file: Path, make_bucket: Callable[[], str], s3_client: Any, kms_key: str
-) -> None:
+    spec_file: Path, make_bucket: Callable[[], str], s3_client: Any, kms_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     raw, out = make_bucket(), make_bucket()
     for bucket in (raw, out):
         harden(s3_client, bucket, kms_key)
+    _audit_in_bucket(monkeypatch, raw)
     result = run_doctor(spec_file, raw, out, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["ok"] is True
-    assert report["summary"] == {"pass": 8, "warn": 0, "fail": 0}  # two buckets, four checks each
+    assert report["summary"] == {"pass": 10, "warn": 0, "fail": 0}  # two buckets x four checks, audit x two
     assert report["locations"] == [  # the raw bucket is audited once for the source and the quarantine
         {"location": f"s3://{raw}", "used_by": ["sources.claims", "quarantine"]},
         {"location": f"s3://{out}", "used_by": ["outputs.main"]},
     ]
     assert {tuple(sorted(c)) for c in report["checks"]} == {("detail", "fix", "location", "name", "status")}
     table = run_doctor(spec_file, raw, out)
-    assert table.exit_code == 0 and "8 passed, 0 warning(s), 0 failed" in table.stdout
+    assert table.exit_code == 0 and "10 passed, 0 warning(s), 0 failed" in table.stdout
 
 
 def test_doctor_fails_on_a_bare_bucket(
-    spec_file: Path, make_bucket: Callable[[], str], s3_client: Any, kms_key: str
-) -> None:
+    spec_file: Path, make_bucket: Callable[[], str], s3_client: Any, kms_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     raw, out = make_bucket(), make_bucket()
     harden(s3_client, raw, kms_key)
+    _audit_in_bucket(monkeypatch, raw)
     result = run_doctor(spec_file, raw, out, "--json")
     assert result.exit_code == 1
     report = json.loads(result.stdout)
-    assert report["ok"] is False and report["summary"] == {"pass": 4, "warn": 1, "fail": 3}
+    assert report["ok"] is False and report["summary"] == {"pass": 6, "warn": 1, "fail": 3}
     failed = {c["name"] for c in report["checks"] if c["status"] == "fail"}
     assert failed == {"default_encryption", "public_access_block", "tls_only_policy"}
     assert all(c["location"] == f"s3://{out}" for c in report["checks"] if c["status"] != "pass")

@@ -60,8 +60,11 @@ def doctor(
     from vaultline.storage.bucket_audit import audit
 
     loaded = load(spec, dict(parse_param(p) for p in param or []))
-    targets = spec_targets(loaded.pipeline, State.resolve(state).quarantine_dir)
-    checks = [check for target in targets for check in audit(target)]
+    from vaultline.audit.placement import placement_checks
+
+    resolved = State.resolve(state)
+    targets = spec_targets(loaded.pipeline, resolved.quarantine_dir)
+    checks = [check for target in targets for check in audit(target)] + placement_checks(resolved.root)
     counts = {status: sum(c.status == status for c in checks) for status in ("pass", "warn", "fail")}
     if json_out:
         emit_json(
