@@ -112,7 +112,7 @@ def _audited_run(
         )  # fmt: skip
         read = _read_sources(pipeline, state, report, audit, reset=reset_bookmarks, on_phase=on_phase)
         if read.nothing_new:
-            report.update(_nothing_new_body(read))
+            report.update(_nothing_new_body())
             log.info("run %s: every incremental source was already delivered; nothing to do", run_id)
         else:
             result = _execute(
@@ -268,7 +268,7 @@ def _read_sources(
     return read
 
 
-def _nothing_new_body(read: _SourcesRead) -> dict[str, Any]:
+def _nothing_new_body() -> dict[str, Any]:
     return {
         "inputs": [],
         "rows": {"input": 0, "output": 0, "quarantined": 0, "quarantine_by_reason": {}},
