@@ -107,3 +107,20 @@ def test_a_run_stopped_by_an_expectation_still_records_its_results(work: dict[st
     stored = results_for(work["state"].catalog_url, failed.run_id)
     assert [(r["name"], r["passed"]) for r in stored] == [("enough_rows", False)]
     assert report["alarms"] == []  # the spec has no alarm rules; the observation still ran
+
+
+def test_a_changed_spec_is_audited_as_a_configuration_change(work: dict[str, Any]) -> None:
+    from vaultline.audit.reading import iter_entries
+
+    first = _run(work)
+    _run(work)  # same spec: no change recorded
+    spec = work["root"] / "pipeline.yaml"
+    spec.write_text(spec.read_text("utf-8").replace("name: ledger", "name: ledger\ndescription: v2"), "utf-8")
+    changed = _run(work)
+    entries = [
+        e
+        for e in iter_entries(work["state"].root / "audit" / "segments")
+        if e.action == "pipeline.spec_change"
+    ]
+    assert [e.run_id for e in entries] == [changed["run_id"]]
+    assert entries[0].details["previous_sha256"] == first["spec"]["sha256"] != changed["spec"]["sha256"]

@@ -99,6 +99,7 @@ def _audited_run(
     audit.record(
         "run.start", resource=pipeline.name, run_id=run_id, details={"spec_sha256": report["spec"]["sha256"]}
     )
+    _record_spec_change(audit, catalog, pipeline.name, run_id, report["spec"]["sha256"])
     catalog.start(run_id, pipeline.name, report["spec"]["sha256"])
     log.info("run %s of pipeline %s started", run_id, pipeline.name)
     lineage = LineageEmitter(state, pipeline)
@@ -149,6 +150,19 @@ def _audited_run(
             details=_run_end_details(report),
         )
     return report
+
+
+def _record_spec_change(audit: AuditLog, catalog: Any, pipeline: str, run_id: str, sha256: str) -> None:
+    """A configuration change, audited: this run's spec differs from the pipeline's previous run's."""
+    previous = catalog.list(limit=1, pipeline=pipeline)
+    if not previous:
+        return
+    before = catalog.report(previous[0].run_id).get("spec", {}).get("sha256")
+    if before is not None and before != sha256:
+        audit.record(
+            "pipeline.spec_change", resource=pipeline, run_id=run_id,
+            details={"previous_run": previous[0].run_id, "previous_sha256": before, "sha256": sha256},
+        )  # fmt: skip
 
 
 def _new_report(loaded: LoadedSpec, run_id: str) -> dict[str, Any]:
