@@ -95,8 +95,12 @@ def test_complete_names_what_was_read_and_committed(examples: Runs, pipeline: st
         "size": read["bytes"],
         "fileCount": 1,
     }
-    (output,) = complete["outputs"]
+    output, quarantine = complete["outputs"]
     (written,) = report["outputs"]
+    # Rejected rows are an output too: the quarantine directory, with its row count.
+    assert (quarantine["namespace"], quarantine["name"]) == ("file", str(Path(report["quarantine"]).parent))
+    assert quarantine["outputFacets"]["outputStatistics"]["rowCount"] == report["rows"]["quarantined"]
+    assert "encrypted" in quarantine["facets"]["documentation"]["description"]
     assert (output["namespace"], output["name"]) == ("file", str(Path(written["location"]).parent))
     assert output["facets"]["version"]["datasetVersion"] == str(report["datasets"][written["name"]])
     assert output["facets"]["symlinks"]["identifiers"] == [

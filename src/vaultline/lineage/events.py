@@ -22,6 +22,7 @@ from openlineage.client.facet_v2 import (
     RunFacet,
     column_lineage_dataset,
     dataset_version_dataset,
+    documentation_dataset,
     documentation_job,
     error_message_run,
     input_statistics_input_dataset,
@@ -186,7 +187,30 @@ def _outputs(pipeline: Pipeline, report: dict[str, Any]) -> list[OutputDataset]:
         )
         output_facets: dict[str, OutputDatasetFacet] = {"outputStatistics": statistics}
         outputs.append(OutputDataset(namespace, dataset, facets=facets, outputFacets=output_facets))
-    return outputs
+    quarantine = _quarantine(report)
+    return outputs + ([quarantine] if quarantine else [])
+
+
+def _quarantine(report: dict[str, Any]) -> OutputDataset | None:
+    """Where the run's rejected rows went: an output too, so an auditor sees every place rows reach."""
+    location = report.get("quarantine")
+    if not location:
+        return None
+    namespace, dataset = location_dataset(str(location).rsplit("/", 1)[0])
+    documentation = documentation_dataset.DocumentationDatasetFacet(
+        description="Vaultline quarantine: rejected rows with their reason, data values AES-SIV encrypted",
+        producer=PRODUCER,
+    )
+    rows = int((report.get("rows") or {}).get("quarantined", 0))
+    statistics = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+        rowCount=rows, fileCount=1, producer=PRODUCER
+    )
+    return OutputDataset(
+        namespace,
+        dataset,
+        facets={"documentation": documentation},
+        outputFacets={"outputStatistics": statistics},
+    )
 
 
 def _job(pipeline: Pipeline) -> Job:
