@@ -7,7 +7,6 @@ hold a data value, so it is only ever reported as set or not.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,9 +19,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Versioned datasets: their versions, files and protections.", no_args_is_help=True)
 
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(\d+)\s*([smhd]?)")
-
 
 def _catalog(state: Path | None) -> DatasetCatalog:
     from vaultline.catalog.datasets import DatasetCatalog
@@ -33,12 +29,14 @@ def _catalog(state: Path | None) -> DatasetCatalog:
 
 def parse_duration(text: str) -> int:
     """'24h' → 86400; units s, m, h, d (seconds when none)."""
-    match = _DURATION.fullmatch(text.strip().lower())
-    if not match:
+    from vaultline.durations import duration_seconds
+
+    seconds = int(text) if text.strip().isdigit() else duration_seconds(text)
+    if seconds is None:
         raise typer.BadParameter(
             f"'{text}' is not a duration: write e.g. 90m, 24h or 7d", param_hint="--grace"
         )
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    return seconds
 
 
 def _document_lines(title: str, document: Any) -> list[str]:

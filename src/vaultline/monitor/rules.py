@@ -9,11 +9,12 @@ Imported by `spec/models.py`: pydantic only, nothing heavy.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, model_validator
+
+from vaultline.durations import duration_seconds
 
 RuleName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")]
 KeyReference = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}(@[1-9][0-9]*)?$")]
@@ -21,14 +22,11 @@ KeyReference = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}(@[1-
 Address = Annotated[str, Field(pattern=r"^[^@\s<>,]+@[^@\s<>,]+$")]
 Severity = Literal["info", "warning", "critical"]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
 
 def _parse_duration(value: Any) -> Any:
     """'90m', '24h', '7d' as a timedelta; anything else is left to pydantic (seconds, ISO 8601)."""
-    if isinstance(value, str) and (match := _DURATION.match(value)):
-        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    if isinstance(value, str) and (seconds := duration_seconds(value)) is not None:
+        return timedelta(seconds=seconds)
     return value
 
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import ast
 import math
-import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from vaultline.durations import duration_seconds
 from vaultline.transforms.base import ColumnFlow, ColumnName, StepParams, TransformSpec
 
 FUNCTIONS = ("abs", "log", "log10", "exp", "sqrt", "round", "floor", "ceil")
@@ -33,7 +33,6 @@ _OPERATORS: dict[type[ast.AST], str] = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**",
 }  # fmt: skip
 _UNITS = {"ms": 0.001, "s": 1, "seconds": 1, "m": 60, "minutes": 60, "h": 3600, "hours": 3600, "d": 86400}
-_WINDOW = re.compile(r"^([1-9][0-9]*)(s|m|h|d)$")
 
 
 @dataclass(frozen=True)
@@ -145,15 +144,15 @@ class Velocity(_Derivation):
     @field_validator("window")
     @classmethod
     def _window(cls, value: str) -> str:
-        if not _WINDOW.match(value):
+        if not duration_seconds(value):
             raise ValueError("window must be a number followed by s, m, h or d, e.g. 1h")
         return value
 
     @property
     def window_seconds(self) -> int:
-        match = _WINDOW.match(self.window)
-        assert match
-        return int(match.group(1)) * int(_UNITS[match.group(2)])
+        seconds = duration_seconds(self.window)
+        assert seconds, "validated by _window"
+        return seconds
 
 
 class Arithmetic(_Derivation):

@@ -33,6 +33,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from vaultline.durations import duration_seconds
 from vaultline.errors import TerminalError
 from vaultline.transforms.base import ColumnFlow, ColumnName, DomainName, StepParams, TransformSpec
 
@@ -40,8 +41,6 @@ ExpectationName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9
 RowSeverity = Literal["warn", "fail", "quarantine"]
 DatasetSeverity = Literal["warn", "fail"]
 ROW_LEVEL_KINDS = ("not_null", "unique", "range", "allowed_values", "pattern")
-_DURATION = re.compile(r"^([1-9][0-9]*)(s|m|h|d|w)$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class _Expectation(BaseModel):
@@ -167,15 +166,15 @@ class Freshness(DatasetExpectation):
     @field_validator("max_age")
     @classmethod
     def _duration(cls, value: str) -> str:
-        if not _DURATION.match(value):
+        if not duration_seconds(value):
             raise ValueError("max_age is a whole number and a unit among s, m, h, d, w, e.g. 36h or 2d")
         return value
 
     @property
     def max_age_seconds(self) -> int:
-        match = _DURATION.match(self.max_age)
-        assert match is not None, "validated by _duration"
-        return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        seconds = duration_seconds(self.max_age)
+        assert seconds, "validated by _duration"
+        return seconds
 
     def targets(self) -> list[str]:
         return [self.column]
