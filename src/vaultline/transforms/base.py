@@ -82,6 +82,15 @@ class StepParams(BaseModel):
         """
         return False
 
+    def needs_all_rows(self) -> bool:
+        """Whether the step computes across rows (duplicates, per-entity windows, fits): whatever
+        engine runs it must hold every row flowing into it at once.
+
+        An engine materializes the flow before such a step (after the first one), so the working
+        memory of the steps upstream is released before this step holds its rows.
+        """
+        return self.fits_on_data()
+
     def column_lineage(self) -> list[ColumnFlow]:
         """Which columns feed which, from the parameters alone (OpenLineage column lineage). By default
         the step rewrites each input column in place; steps that create, derive or filter override it."""

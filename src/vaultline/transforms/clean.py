@@ -107,6 +107,9 @@ class Params(StepParams):
         cols += self.required + (self.dedupe.keys if self.dedupe else [])
         return list(dict.fromkeys(cols))
 
+    def needs_all_rows(self) -> bool:
+        return self.dedupe is not None
+
     def output_columns(self) -> list[str]:
         trimmed = [] if isinstance(self.trim, bool) else list(self.trim)
         return list(dict.fromkeys([*trimmed, *self.case, *self.cast, *self.parse, *self.fill]))

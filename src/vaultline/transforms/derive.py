@@ -186,6 +186,9 @@ class Params(StepParams):
     def output_columns(self) -> list[str]:
         return list(self.columns)
 
+    def needs_all_rows(self) -> bool:
+        return any(not isinstance(d, Arithmetic) for d in self.columns.values())
+
     def column_lineage(self) -> list[ColumnFlow]:
         flows: list[ColumnFlow] = []
         for target, d in self.columns.items():

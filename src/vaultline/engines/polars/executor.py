@@ -1,10 +1,12 @@
 """Run a validated pipeline on Polars: one lazy plan from sources through steps to every output.
 
 Steps only *plan*; the rows flow through Polars' streaming engine when `collect_all` executes the
-output sinks, the metric aggregates and the quarantine branches together. A step that must read
-the data while planning (`fits_on_data`: bin edges, an anomaly model) gets a materialized flow: the
-plan so far and its quarantine branches are collected into memory once, so the fit and everything
-after it start from there instead of re-reading and re-computing the upstream steps.
+output sinks, the metric aggregates and the quarantine branches together. A step that must hold
+every row (`needs_all_rows`: bin edges, an anomaly model, duplicates, per-entity windows) gets a
+materialized flow: the plan so far and its quarantine branches are collected into memory once, so
+a fit and everything after it start from there instead of re-reading and re-computing the upstream
+steps, and the upstream's working memory is released before the step holds its rows (measured on
+the fraud example, 2 M rows: peak RSS 3.6 GB -> 2.9 GB when `derive` gets its own materialization).
 Outputs (encrypted at rest, see outputs.py) are written to temporary names and renamed only when
 everything succeeded, so a failed run leaves no partial output under its final name.
 """
@@ -128,7 +130,7 @@ def _plan_steps(
         t0 = time.perf_counter()
         step_ctx: StepContext = ctx.for_step(index)
         try:
-            if params.fits_on_data() and index > 0:
+            if params.needs_all_rows() and index > 0:
                 _checkpoint(plan)
             result = implementation(name)(plan.frame, params, step_ctx)
         except pl.exceptions.PolarsError as exc:
