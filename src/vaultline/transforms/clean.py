@@ -107,8 +107,13 @@ class Params(StepParams):
         cols += self.required + (self.dedupe.keys if self.dedupe else [])
         return list(dict.fromkeys(cols))
 
-    def needs_all_rows(self) -> bool:
+    def fits_on_data(self) -> bool:
+        # finding duplicates reads the keys of every row while planning (a narrow projection: the
+        # rows stream, so the engine need not materialize the flow first)
         return self.dedupe is not None
+
+    def needs_all_rows(self) -> bool:
+        return False
 
     def output_columns(self) -> list[str]:
         trimmed = [] if isinstance(self.trim, bool) else list(self.trim)

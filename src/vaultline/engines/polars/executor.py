@@ -13,19 +13,24 @@ everything succeeded, so a failed run leaves no partial output under its final n
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from vaultline.engines.polars import backpressure
 from vaultline.engines.polars.base import INTERNAL, REASON, ROW_ID, StepContext
 from vaultline.engines.polars.errors import engine_failure
 from vaultline.engines.polars.outputs import (
+    BATCH_ROWS,
     OutputReport,
+    PendingOutput,
     discard_outputs,
     finish_outputs,
     fsync_rename,
@@ -131,7 +136,8 @@ class _Quarantined:
         def keep(batch: pl.DataFrame) -> None:
             copied = pl.from_arrow(batch.to_arrow(compat_level=pl.CompatLevel.oldest()))
             assert isinstance(copied, pl.DataFrame)
-            batches.append(copied.cast(dict(batch.schema)))
+            batches.append(copied.cast(batch.schema))
+            backpressure.drained(batch.height)
 
         return branch.sink_batches(keep, lazy=True)
 
@@ -228,7 +234,8 @@ def execute(
     on_phase("executing")
     clock = time.perf_counter()
     try:
-        collected = pl.collect_all([*sinks, metrics_frame, *branches.sinks], engine="streaming")
+        with _backpressure(pipeline, pending):
+            collected = pl.collect_all([*sinks, metrics_frame, *branches.sinks], engine="streaming")
         timings["execute"] = time.perf_counter() - clock
         metrics_row = collected[len(sinks)].row(0, named=True)
         rows_output = int(metrics_row.pop("__rows"))
@@ -269,6 +276,21 @@ def execute(
         timings=timings,
         columns_out=visible,
     )
+
+
+def _backpressure(pipeline: Pipeline, pending: list[PendingOutput]) -> AbstractContextManager[Any]:
+    """A gate on the sources (backpressure.py) while rows stream from a source to an encrypted
+    output, which reports what it wrote. None when the first step holds every row in the flow:
+    nothing comes out of it before the sources are read to the end (a later such step starts from a
+    materialized flow, which no source feeds); none without an encrypted output (nothing reports).
+    Measured (4 M rows, peak RSS): no steps 1.7 GB ungated, 0.8 GB gated; the fraud example's
+    protections 1.6 GB, 1.4 GB, at the same speed."""
+    steps = pipeline.all_steps()
+    if (steps and steps[0][1].needs_all_rows()) or not any(o.sink is not None for o in pending):
+        return contextlib.nullcontext()
+    # Three of the writer's row groups in flight: one being written, one filling, one computed
+    # (two: 1.1 GB on the protections but 15% slower; one: a stall at every batch).
+    return backpressure.gate(limit_rows=3 * BATCH_ROWS)
 
 
 def _stringify(frame: pl.LazyFrame) -> pl.LazyFrame:

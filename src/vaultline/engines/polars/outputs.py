@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from vaultline.engines.polars import backpressure
 from vaultline.errors import TransformError
 from vaultline.spec.models import Pipeline
 from vaultline.storage import locations
@@ -42,9 +43,14 @@ class OutputReport:
 class _EncryptingSink:
     """The callback Polars streams batches into; opens the encrypting writer on the first batch."""
 
-    def __init__(self, target: str, keys: ColumnKeys, provider: Any, compression: str, schema: Any) -> None:
+    def __init__(
+        self, target: str, keys: ColumnKeys, provider: Any, compression: str, schema: Any, *, drains: bool
+    ) -> None:
+        """`drains`: the sink reports the rows it wrote to the run's backpressure gate (one output
+        does: every output receives the same rows)."""
         self.target, self.keys, self.provider, self.compression = target, keys, provider, compression
         self.schema = schema
+        self.drains = drains
         self.writer: Any = None
 
     def _open(self) -> Any:
@@ -62,6 +68,8 @@ class _EncryptingSink:
         if self.writer is None:
             self.writer = self._open()
         self.writer.write_table(batch.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(self.schema))
+        if self.drains:
+            backpressure.drained(batch.height)
 
     def close(self) -> None:
         if self.writer is None:  # no rows: still a valid, encrypted, empty file
@@ -127,7 +135,10 @@ def plan_outputs(
                 )
             )
         else:
-            sink = _EncryptingSink(target, keys, provider, output.compression, _arrow_schema(selected))
+            drains = not any(p.sink is not None for p in pending)
+            sink = _EncryptingSink(
+                target, keys, provider, output.compression, _arrow_schema(selected), drains=drains
+            )
             sinks.append(selected.sink_batches(sink, chunk_size=BATCH_ROWS, lazy=True))
         pending.append(PendingOutput(name, target, final, list(columns), keys, sink))
     return sinks, pending

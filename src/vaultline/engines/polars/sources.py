@@ -48,6 +48,7 @@ import pyarrow.csv as pacsv
 from polars.io.plugins import register_io_source
 
 from vaultline.catalog.bookmarks import SourceBookmark, Watermark
+from vaultline.engines.polars import backpressure
 from vaultline.engines.polars.base import REASON, ROW_ID
 from vaultline.engines.polars.errors import scrub
 from vaultline.errors import SourceError, VaultlineError
@@ -599,15 +600,19 @@ def _needed(
 
 
 def _limited(batches: Iterator[pl.DataFrame], n_rows: int | None) -> Iterator[pl.DataFrame]:
-    """The batches, cut after `n_rows` rows; the source is closed as soon as it is no longer needed."""
+    """The batches, cut after `n_rows` rows, each admitted by the run's backpressure gate (if one is
+    open); the source is closed as soon as it is no longer needed."""
     try:
         if n_rows is None:
-            yield from batches
+            for batch in batches:
+                backpressure.admit(batch.height)
+                yield batch
             return
         left = n_rows
         for batch in batches:
             part = batch.head(left) if batch.height > left else batch
             left -= part.height
+            backpressure.admit(part.height)
             yield part
             if left <= 0:
                 return

@@ -1,0 +1,80 @@
+"""Backpressure between Vaultline's Python sources and the encrypting writer of a streaming run.
+
+Polars' streaming engine pulls batches from a Python IO source as fast as the source produces them
+and buffers what the operators downstream have not consumed yet (pola-rs/polars#26432): when the
+writer is slower than the CSV parser (Parquet encryption, FF1), that buffer grows with the input.
+
+While a `gate` is open, each batch a source yields is admitted only when fewer than `limit` rows
+are in flight: yielded by a source and not yet written to the first encrypted output or the
+quarantine. A step that holds every row consumes everything before anything is written; the
+executor opens no gate then, and should one be open anyway, the gate stops throttling once nothing
+has been written for `stall` seconds while a source waits: it can slow a run down, never stop it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+DEFAULT_STALL_SECONDS = 10.0
+
+
+class Gate:
+    """Rows admitted by the sources against rows drained by the writers."""
+
+    def __init__(self, limit_rows: int, stall_seconds: float) -> None:
+        self.limit = limit_rows
+        self.stall = stall_seconds
+        self.admitted = 0
+        self.drained = 0
+        self.throttling = True
+        self._changed = threading.Condition()
+
+    def admit(self, rows: int) -> None:
+        with self._changed:
+            while self.throttling and self.admitted - self.drained > self.limit:
+                before = self.drained
+                if not self._changed.wait(self.stall) and self.drained == before:
+                    self.throttling = False  # a consumer that holds every row: stop waiting for it
+            self.admitted += rows
+
+    def drain(self, rows: int) -> None:
+        with self._changed:
+            self.drained += rows
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        with self._changed:
+            self.throttling = False
+            self._changed.notify_all()
+
+
+class _Current:
+    gate: Gate | None = None
+
+
+@contextmanager
+def gate(limit_rows: int, stall_seconds: float = DEFAULT_STALL_SECONDS) -> Iterator[Gate]:
+    """Throttle this process's sources while the block runs (a process runs one pipeline at a time)."""
+    opened = Gate(limit_rows, stall_seconds)
+    _Current.gate = opened
+    try:
+        yield opened
+    finally:
+        opened.close()
+        _Current.gate = None
+
+
+def admit(rows: int) -> None:
+    """Called by a source before it yields `rows` rows; returns at once when no gate is open."""
+    current = _Current.gate
+    if current is not None:
+        current.admit(rows)
+
+
+def drained(rows: int) -> None:
+    """Called by a writer once it has written (or kept) `rows` rows."""
+    current = _Current.gate
+    if current is not None:
+        current.drain(rows)
