@@ -78,13 +78,14 @@ class StepParams(BaseModel):
     def fits_on_data(self) -> bool:
         """Whether planning the step reads the rows flowing into it (to fit edges, a model...).
 
-        An engine materializes the flow before such a step, so the upstream steps run once.
+        Such a step also `needs_all_rows` unless it says otherwise: one that reads only a narrow
+        projection (dedupe's keys) is cheaper reading its upstream again than holding every row.
         """
         return False
 
     def needs_all_rows(self) -> bool:
-        """Whether the step computes across rows (duplicates, per-entity windows, fits): whatever
-        engine runs it must hold every row flowing into it at once.
+        """Whether the step computes across rows (per-entity windows, fits): whatever engine runs
+        it must hold every row flowing into it at once.
 
         An engine materializes the flow before such a step (after the first one), so the working
         memory of the steps upstream is released before this step holds its rows.
