@@ -77,7 +77,7 @@ def _unwrap_matches(series: pl.Series, char: str) -> pl.Series:
 def _custom(text: pl.Expr, pattern: str, char: str) -> pl.Expr:
     # Wrap each match in sentinels, then replace what they enclose in one pass over the bytes
     # (a list per value, split on the sentinels and joined again, took 1.4 s on 2 M IP addresses;
-    # this 0.4 s).
+    # this 0.65 s, in the streaming engine).
     wrapped = text.str.replace_all(pattern, f"{_SENTINEL}${{0}}{_SENTINEL}")
     unwrapped = wrapped.map_batches(
         lambda s: map_non_null(s, lambda values: _unwrap_matches(values, char), pl.String),
