@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-DEFAULT_STALL_SECONDS = 10.0
+DEFAULT_STALL_SECONDS = 3.0
 
 
 class Gate:
