@@ -112,8 +112,8 @@ def test_a_run_is_gated_unless_its_first_step_holds_every_row(
     original = backpressure.gate
 
     @contextlib.contextmanager
-    def recording(limit_rows: int, stall_seconds: float = backpressure.DEFAULT_STALL_SECONDS) -> Iterator[backpressure.Gate]:
-        with original(limit_rows, stall_seconds) as gate:
+    def recording(limit_rows: int) -> Iterator[backpressure.Gate]:
+        with original(limit_rows) as gate:
             opened.append(gate)
             yield gate
 
