@@ -36,6 +36,11 @@ class State:
         return self.root / "quarantine"
 
     @property
+    def spill_dir(self) -> Path:
+        """Encrypted spills of running pipelines (storage/spill.py); empty between runs."""
+        return self.root / "spill"
+
+    @property
     def catalog_url(self) -> str:
         return os.environ.get(CATALOG_ENV) or f"sqlite:///{self.root / 'catalog.db'}"
 

@@ -385,7 +385,7 @@ def _execute(
         report["landing"] = land(pipeline, run_id, ctx.provider, prints)
     return execute(
         pipeline, ctx, run_id=run_id, quarantine_dir=state.quarantine_dir, on_phase=on_phase, classes=classes,
-        ingests=ingests,
+        ingests=ingests, spill_dir=state.spill_dir,
     )  # fmt: skip
 
 

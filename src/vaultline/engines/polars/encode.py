@@ -1,4 +1,4 @@
-"""encode on Polars: map codes to attribute columns with `replace_strict`, vectorized.
+"""encode on Polars: map codes to attribute columns with `replace_strict` on each batch, vectorized.
 
 The mapping is inline or read with `ctx.read_bytes(mapping_file)` and parsed by extension:
 - `.csv` (UTF-8, optional BOM): the header names the code column then the attributes; each row is a
@@ -157,6 +157,19 @@ def _codes(ctx: StepContext, params: Params, dtype: pl.DataType) -> pl.Expr:
     return pl.col(params.column).cast(pl.String).str.strip_chars()
 
 
+class _Lookup:
+    """`replace_strict` on one batch of codes. As an expression over the flow, the streaming engine
+    runs it on the whole column at once (it held every row of the fraud example's flow); called on
+    each batch, it streams."""
+
+    def __init__(self, codes: pl.Series, values: pl.Series, fallback: pl.Series) -> None:
+        self.codes, self.values, self.fallback = codes, values, fallback
+
+    def __call__(self, batch: pl.Series) -> pl.Series:
+        default = pl.lit(self.fallback).first()
+        return batch.replace_strict(self.codes, self.values, default=default, return_dtype=self.values.dtype)
+
+
 def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
     schema = require_columns(frame, [params.column], ctx, STEP)
     code = _codes(ctx, params, schema[params.column])
@@ -192,10 +205,9 @@ def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
             dtype = pl.Enum(params.ordinal[attribute])
         else:
             dtype = _dtype([*values, fallback])
-        default = pl.lit(_typed([fallback], dtype)).first()
-        old = pl.Series(codes, dtype=pl.String)
-        expr = code.replace_strict(old, _typed(values, dtype), default=default, return_dtype=dtype)
-        exprs.append(expr.alias(outputs[attribute]))
+        lookup = _Lookup(pl.Series(codes, dtype=pl.String), _typed(values, dtype), _typed([fallback], dtype))
+        mapped = code.map_batches(lookup, return_dtype=dtype, is_elementwise=True)
+        exprs.append(mapped.alias(outputs[attribute]))
     flag = internal_column(ctx, "unknown")
     listed = code.is_in(pl.lit(pl.Series(codes, dtype=pl.String)).implode())
     exprs.append((code.is_null() | ~listed).alias(flag))

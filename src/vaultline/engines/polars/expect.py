@@ -48,6 +48,7 @@ from vaultline.engines.polars.base import (
     StepContext,
     StepResult,
     check_regex,
+    internal_column,
     key_version,
     require_columns,
     split_quarantine,
@@ -548,10 +549,22 @@ def _fail_if_breached(results: list[dict[str, Any]], ctx: StepContext) -> None:
         )
 
 
+def _collect(frame: pl.LazyFrame, params: Params, schema: pl.Schema) -> pl.DataFrame:
+    """The columns the expectations read, collected (the rows stream on; see the end of `apply`).
+
+    A column that only not_null expectations read is collected as its presence: a Boolean with the
+    column's nulls, a bit or two a row instead of the values (a 64-character token: 80 bytes).
+    Dataset expectations on no column (row_count) read the first column for the height."""
+    valued = {c for e in params.expectations if not isinstance(e, NotNull) for c in e.targets()}
+    columns = params.input_columns() or schema.names()[:1]
+    return frame.select(
+        pl.col(c) if c in valued else pl.when(pl.col(c).is_not_null()).then(True).alias(c) for c in columns
+    ).collect(engine="streaming")
+
+
 def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
-    require_columns(frame, params.input_columns(), ctx, STEP)
-    # The executor materialized the flow before this step (fits_on_data): collecting it is cheap.
-    data = frame.collect()
+    schema = require_columns(frame, params.input_columns(), ctx, STEP)
+    data = _collect(frame, params, schema)
     run, baselines = _previous_baselines(ctx)
     rows: list[RowKind] = [e for e in params.expectations if isinstance(e, RowExpectation)]
     datasets: list[DatasetKind] = [e for e in params.expectations if isinstance(e, DatasetExpectation)]
@@ -596,6 +609,10 @@ def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
         if e.severity == "quarantine" and e.name in failures.rows
     ]
     if not reasons:
-        return StepResult(data.lazy(), facts=facts)
-    kept, rejected = split_quarantine(data.lazy(), pl.coalesce(reasons))
-    return StepResult(kept, quarantine=rejected, facts=facts)
+        return StepResult(frame, facts=facts)
+    # The reasons were found on the collected columns; the flow gets them side by side, row for
+    # row (the same plan gives the same rows in the same order).
+    reason = internal_column(ctx, "reason")
+    marked = pl.concat([frame, data.select(pl.coalesce(reasons).alias(reason)).lazy()], how="horizontal")
+    kept, rejected = split_quarantine(marked, pl.col(reason))
+    return StepResult(kept.drop(reason), quarantine=rejected.drop(reason), facts=facts)

@@ -1,13 +1,14 @@
 """k_anonymity on Polars: class sizes by window counts, suppression by a reason, k and l by pycanon.
 
-Planning reads the QI and sensitive columns of the flow once (the executor has materialized it,
-since the step `fits_on_data`):
+Planning reads the QI and sensitive columns of the flow once (from the executor's spill, since the
+step `fits_on_data`):
 - per row, the size of its equivalence class is `pl.len().over(QIs)` and its l is the smallest
   `n_unique().over(QIs)` over the sensitive columns. Polars groups nulls together (and NaN with NaN,
   -0.0 with 0.0), so a null QI value is a class of its own and a null sensitive value is one
   distinct value;
 - a row violates when its class size < min_k (checked first) or its l < min_l; the same
-  expressions, applied to the lazy frame, give the quarantine reason, so in `suppress` mode
+  expressions, on the projection, give each row's quarantine reason, which the flow gets side by
+  side (row for row: the same plan gives the same rows in the same order), so in `suppress` mode
   `split_quarantine` removes exactly those rows (whole classes: the classes left are unchanged);
 - in `fail` mode any violation raises a TransformError naming the columns and counts;
 - pycanon (`anonymity.k_anonymity`, `anonymity.l_diversity`) then measures the kept rows. It is given
@@ -32,7 +33,14 @@ from typing import Any
 
 import polars as pl
 
-from vaultline.engines.polars.base import StepContext, StepResult, require_columns, split_quarantine, where
+from vaultline.engines.polars.base import (
+    StepContext,
+    StepResult,
+    internal_column,
+    require_columns,
+    split_quarantine,
+    where,
+)
 from vaultline.errors import TransformError
 from vaultline.transforms.k_anonymity import Params
 
@@ -214,5 +222,10 @@ def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
     }
     if not suppress:
         return StepResult(frame, facts=facts)
-    out, rejected = split_quarantine(frame, _reason(params, qis, sensitive))
-    return StepResult(out, quarantine=rejected, facts=facts)
+    # The reasons come from the projection; the flow gets them side by side, row for row (a window
+    # over the quasi-identifiers in the flow would hold every row of it).
+    reason = internal_column(ctx, "reason")
+    reasons = projected.select(_reason(params, qis, sensitive).alias(reason))
+    marked = pl.concat([frame, reasons.lazy()], how="horizontal")
+    out, rejected = split_quarantine(marked, pl.col(reason))
+    return StepResult(out.drop(reason), quarantine=rejected.drop(reason), facts=facts)
