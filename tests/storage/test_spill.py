@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -106,11 +108,23 @@ def test_delete_removes_the_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sweep_removes_only_stale_spills(tmp_path: Path) -> None:
-    stale, fresh = _written(tmp_path), _written(tmp_path)
+def test_sweep_removes_spills_of_ended_processes_and_stale_ones(tmp_path: Path) -> None:
+    ours, stale = _written(tmp_path), _written(tmp_path)
     os.utime(stale.path, (0, 0))
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
+    )
+    orphan = tmp_path / f".vl-spill-{int(ended.stdout)}-0123456789abcdef"
+    orphan.write_bytes(b"sealed")
     other = tmp_path / "not-a-spill"
     other.write_text("kept")
     os.utime(other, (0, 0))
-    assert sweep(tmp_path) == 1
-    assert not stale.path.exists() and fresh.path.exists() and other.exists()
+    assert sweep(tmp_path) == 2
+    assert ours.path.exists() and not stale.path.exists() and not orphan.exists() and other.exists()
+
+
+def test_creating_a_spill_sweeps_its_directory(tmp_path: Path) -> None:
+    orphan = tmp_path / ".vl-spill-notapid-0123456789abcdef"
+    orphan.write_bytes(b"sealed")
+    Spill.create(tmp_path, _batch(0, 1).schema).delete()
+    assert not orphan.exists()

@@ -24,6 +24,8 @@ import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from numpy.typing import NDArray
 
+from vaultline.crypto.blocks import ecb
+
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 ROUNDS = 10
 MIN_DOMAIN_SIZE = 1_000_000
@@ -168,12 +170,6 @@ def decrypt(key: bytes, tweak: bytes, digits: str, radix: int = 10) -> str:
 # stays below 2**63, so uint64 arithmetic is exact.
 
 
-def _ecb(aes: CipherContext, blocks: U8) -> U8:
-    """AES of every 16-byte row of `blocks` in one call."""
-    out = aes.update(np.ascontiguousarray(blocks).data)
-    return np.frombuffer(out, dtype=np.uint8).reshape(-1, BLOCK)
-
-
 def _limb_spans(m: int) -> list[tuple[int, int]]:
     """Column ranges (lo, hi) of each limb in an m-digit row, least significant limb first."""
     return [(max(0, hi - _LIMB_DIGITS), hi) for hi in range(m, 0, -_LIMB_DIGITS)]
@@ -286,9 +282,9 @@ class _Rounds:
         variable[:, self.tail :] = num_b
         r = np.broadcast_to(np.frombuffer(chain, dtype=np.uint8), (rows, BLOCK))
         for k in range(0, variable.shape[1], BLOCK):
-            r = _ecb(self.aes, r ^ variable[:, k : k + BLOCK])
+            r = ecb(self.aes, r ^ variable[:, k : k + BLOCK])
         extra = [
-            _ecb(self.aes, r ^ np.frombuffer(j.to_bytes(BLOCK, "big"), dtype=np.uint8))
+            ecb(self.aes, r ^ np.frombuffer(j.to_bytes(BLOCK, "big"), dtype=np.uint8))
             for j in range(1, -(-self.d // BLOCK))
         ]
         return np.concatenate([r, *extra], axis=1) if extra else r

@@ -21,10 +21,11 @@ from itertools import pairwise
 
 import numpy as np
 from cryptography.hazmat.primitives import cmac
-from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
+from vaultline.crypto.blocks import ecb
 from vaultline.errors import TransformError
 
 BLOCK = 16
@@ -34,12 +35,6 @@ Ragged = tuple[U8, I64]
 """(data, offsets): value i is data[offsets[i]:offsets[i + 1]]; offsets has one more entry than values."""
 
 _RB = 0x87
-
-
-def _ecb(aes: CipherContext, blocks: U8) -> U8:
-    """AES of every 16-byte row of `blocks` in one call."""
-    out = aes.update(np.ascontiguousarray(blocks).data)
-    return np.frombuffer(out, dtype=np.uint8).reshape(-1, BLOCK)
 
 
 def _dbl(block: bytes) -> bytes:
@@ -162,7 +157,7 @@ def _s2v(keys: _Keys, plain: U8, lengths: I64) -> U8:
         t[:, width - 2 * BLOCK :] ^= keys.last_two[lengths - (width - BLOCK)]
     chain = np.zeros((rows, BLOCK), dtype=np.uint8)
     for k in range(0, width, BLOCK):
-        chain = _ecb(keys.mac, chain ^ t[:, k : k + BLOCK])
+        chain = ecb(keys.mac, chain ^ t[:, k : k + BLOCK])
     return chain
 
 
@@ -177,7 +172,7 @@ def _keystream(keys: _Keys, v: U8, n_blocks: int) -> U8:
     # Clearing bit 63 means the low 64 bits cannot overflow for any realistic block count.
     steps = low + np.arange(n_blocks, dtype=np.uint64)[None, :]
     counters[:, :, 8:] = steps.astype(">u8")[:, :, None].view(np.uint8)
-    return _ecb(keys.ctr, counters.reshape(-1, BLOCK)).reshape(v.shape[0], n_blocks * BLOCK)
+    return ecb(keys.ctr, counters.reshape(-1, BLOCK)).reshape(v.shape[0], n_blocks * BLOCK)
 
 
 def _groups(lengths: I64) -> list[tuple[int, I64]]:

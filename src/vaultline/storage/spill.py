@@ -6,7 +6,8 @@ what each computation needs. The rows may still be in the clear at that point, s
 rest like any output, and never plaintext on disk:
 - each column of each batch is an Arrow IPC message, sealed with AES-256-GCM under
   a key generated for this spill, held in this process's memory only and never written anywhere;
-  a spill left behind by a crash is unreadable, and the next run removes it (`sweep`);
+  a spill left behind by a crash is unreadable, and the next spill in the directory removes it
+  (`sweep`: its file name carries the process id of the run that wrote it);
 - the associated data binds every chunk to its spill, batch and column, so chunks cannot be swapped
   or replayed, and a changed byte fails the read (`SpillCorrupt`) instead of returning other rows;
 - a chunk per column means a reader that needs two columns decrypts two columns, not the row.
@@ -63,7 +64,7 @@ class Spill:
     def create(cls, directory: Path, schema: pa.Schema) -> Spill:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         sweep(directory)
-        path = directory / f"{_PREFIX}{secrets.token_hex(8)}"
+        path = directory / f"{_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         spill = cls(path, schema, SecretBytes(AESGCM.generate_key(bit_length=256), "spill key"))
         spill._handle = os.fdopen(fd, "wb")
@@ -141,14 +142,29 @@ class Spill:
 
 
 def sweep(directory: Path, *, older_than: float = _STALE_SECONDS) -> int:
-    """Remove spills that crashed runs left behind (unreadable anyway: their key died with the run)."""
+    """Remove the spills of runs that ended without deleting theirs (killed: their key died with
+    them, so the files are unreadable anyway): those whose process is gone, and any older than
+    `older_than` seconds (a process id may have been reused)."""
     removed = 0
     cutoff = time.time() - older_than
     for path in directory.glob(f"{_PREFIX}*"):
         try:
-            if path.stat().st_mtime < cutoff:
+            if not _owner_alive(path) or path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed += 1
         except FileNotFoundError:
             continue
     return removed
+
+
+def _owner_alive(path: Path) -> bool:
+    pid = path.name[len(_PREFIX) :].partition("-")[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
