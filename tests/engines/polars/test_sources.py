@@ -96,6 +96,7 @@ def test_csv_without_schema_reads_every_column_as_text(tmp_path: Path) -> None:
     assert all(dtype == pl.String for name, dtype in frame.schema.items() if name != ROW_ID)
     assert frame["qty"].to_list() == ["3", "0", None]
     assert quarantine.height == 0
+    assert ingest.stable_order  # fingerprinted files: a second read gives the same rows in order
 
 
 def test_csv_ragged_rows_are_quarantined_with_reason_raw_text_and_row_id(tmp_path: Path) -> None:
@@ -630,6 +631,7 @@ def test_postgres_query_source(postgres_url: str, pg_table: str) -> None:
     assert frame["amount"].to_list() == [1, 3]
     assert quarantine[RAW].to_list() == ["x"]
     assert ingest.fingerprints[0]["location"] == "postgres:query"
+    assert ingest.stable_order is False  # the executor spills before the first step reading rows
 
 
 @pytest.mark.postgres

@@ -7,7 +7,9 @@ output sinks, the metric aggregates and the quarantine branches together. Memory
   plan continues from a scan of it: the fits and windows of that step and the later ones read
   narrow projections of the spill (a few columns, decrypted column by column), and the last pass
   streams from it. Steps add what they computed on a projection to the flow side by side, row for
-  row (`pl.concat(how="horizontal")`): two scans of one plan give the same rows in the same order;
+  row (`pl.concat(how="horizontal")`): two scans of one plan give the same rows in the same order.
+  A source that may not (a PostgreSQL query) is spilled before the first step that reads rows
+  while planning, the first step included (`_Plan.spills_before`);
 - every pass from a source or the spill to a writer runs behind a backpressure gate
   (backpressure.py), and every step's expressions stream (tests/engines/polars/test_streaming_steps.py).
 Measured on the fraud example (whole process, peak RSS): 2 M rows 1.5 GB, 10 M rows 2.4 GB; when
@@ -86,12 +88,20 @@ class EngineResult:
     columns_out: list[str]
 
 
-def _ingest(
-    pipeline: Pipeline, on_phase: Phase, planned: dict[str, Ingest]
-) -> tuple[pl.LazyFrame, list[pl.LazyFrame], list[dict[str, Any]]]:
+@dataclass
+class _Ingested:
+    frame: pl.LazyFrame
+    quarantines: list[pl.LazyFrame]
+    fingerprints: list[dict[str, Any]]
+    stable_order: bool
+    """Whether every source gives the same rows in the same order when read again."""
+
+
+def _ingest(pipeline: Pipeline, on_phase: Phase, planned: dict[str, Ingest]) -> _Ingested:
     frames: list[pl.LazyFrame] = []
     quarantines: list[pl.LazyFrame] = []
     fingerprints: list[dict[str, Any]] = []
+    stable_order = True
     for name, source in pipeline.sources.items():
         on_phase(f"reading source {name}")
         ingest = planned[name] if name in planned else read_source(name, source)
@@ -103,8 +113,9 @@ def _ingest(
                 ingest.quarantine.with_columns(pl.lit(name).alias(SOURCE), pl.lit(-1).alias(STEP))
             )
         fingerprints += ingest.fingerprints
+        stable_order = stable_order and ingest.stable_order
     frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
-    return frame, quarantines, fingerprints
+    return _Ingested(frame, quarantines, fingerprints, stable_order)
 
 
 def _check_columns(frame: pl.LazyFrame, index: int, name: str, needed: list[str]) -> None:
@@ -127,7 +138,21 @@ class _Plan:
     spill_dir: Path
     gated: bool
     """Whether rows stream from the sources to the first writer (see `_backpressure`)."""
+    stable_order: bool
+    """Whether the sources give the same rows in the same order when read again (`Ingest`)."""
     spill: Spill | None = None
+
+    def spills_before(self, index: int, params: Any) -> bool:
+        """Whether the flow is spilled before step `index`: before the first step that needs every
+        row, after the first step (a first step reads its rows from the sources itself); and, when
+        a source may give its rows in another order when read again, before the first step that
+        reads rows while planning, the first included: positions found while planning (dedupe's
+        copies) and columns computed on a projection must line up with the rows of the last pass."""
+        if self.spill is not None:
+            return False
+        if not self.stable_order and (params.fits_on_data() or params.needs_all_rows()):
+            return True
+        return bool(params.needs_all_rows() and index > 0)
 
 
 class _Quarantined:
@@ -162,11 +187,12 @@ class _Quarantined:
 
 def _checkpoint(plan: _Plan) -> None:
     """Run the flow so far once, into an encrypted spill, with its quarantine branches (into
-    memory: they are few), and continue from a scan of the spill (see `needs_all_rows`)."""
+    memory: they are few), and continue from a scan of the spill (see `_Plan.spills_before`)."""
     quarantined = _Quarantined(plan.quarantines)
     schema = plan.frame.collect_schema()
     plan.spill = Spill.create(plan.spill_dir, pl.DataFrame(schema=schema).to_arrow().schema)
-    with _gate() if plan.gated else contextlib.nullcontext():
+    # ungated only when a first step that holds every row is part of this pass (nothing drains)
+    with _gate() if plan.gated or not plan.steps else contextlib.nullcontext():
         sinks = [spill.sink(plan.frame, plan.spill, BATCH_ROWS), *quarantined.sinks]
         pl.collect_all(sinks, engine="streaming")
     plan.spill.finish()
@@ -181,7 +207,7 @@ def _plan_steps(pipeline: Pipeline, ctx: Any, plan: _Plan, on_phase: Phase) -> N
         t0 = time.perf_counter()
         step_ctx: StepContext = ctx.for_step(index)
         try:
-            if params.needs_all_rows() and index > 0 and plan.spill is None:
+            if plan.spills_before(index, params):
                 _checkpoint(plan)
             result = implementation(name)(plan.frame, params, step_ctx)
         except pl.exceptions.PolarsError as exc:
@@ -233,16 +259,17 @@ def execute(
     is spilled, encrypted, before a step that needs all rows (the system's temp directory if None)."""
     clock = time.perf_counter()
     prefetch([name for name, _ in pipeline.all_steps()])
-    frame, quarantines, fingerprints = _ingest(pipeline, on_phase, ingests or {})
+    ingested = _ingest(pipeline, on_phase, ingests or {})
     steps = pipeline.all_steps()
     gated = not (steps and steps[0][1].needs_all_rows())
-    plan = _Plan(frame, [], {}, quarantines, spill_dir or Path(tempfile.gettempdir()), gated)
+    directory = spill_dir or Path(tempfile.gettempdir())
+    plan = _Plan(ingested.frame, [], {}, ingested.quarantines, directory, gated, ingested.stable_order)
     try:
         _plan_steps(pipeline, ctx, plan, on_phase)
         planned = time.perf_counter() - clock
         result = _run(
             pipeline, ctx, plan, run_id=run_id, quarantine_dir=quarantine_dir, on_phase=on_phase,
-            classes=classes or {}, fingerprints=fingerprints,
+            classes=classes or {}, fingerprints=ingested.fingerprints,
         )  # fmt: skip
     finally:
         if plan.spill is not None:

@@ -106,6 +106,10 @@ class Ingest:
     """An incremental source whose bookmark says every input was already delivered (frame is empty)."""
     watermark: Watermark | None = field(default=None, repr=False)
     """An incremental table: the newest value of its monotonic column this run reads (a data value)."""
+    stable_order: bool = True
+    """Whether two reads give the same rows in the same order: files, fingerprinted before they are
+    read, do; a PostgreSQL query does not (SQL promises no order without ORDER BY, and PostgreSQL's
+    synchronized scans start a second scan where a running one is)."""
 
 
 def read_source(name: str, source: Source, bookmark: SourceBookmark | None = None) -> Ingest:
@@ -1666,7 +1670,7 @@ def _read_postgres(name: str, source: Source, bookmark: SourceBookmark | None) -
         scan, schema=scan.schema, is_pure=True, explain_name="vaultline postgres", explain_detail=name
     )
     frame, quarantine = _split(name, lazy, kinds, marked=False)
-    return Ingest(frame, quarantine, [fingerprint], watermark=watermark)
+    return Ingest(frame, quarantine, [fingerprint], watermark=watermark, stable_order=False)
 
 
 _SQL_TYPE = re.compile(r"^[a-z][a-z0-9_ ]{0,62}(\([0-9, ]+\))?$")
