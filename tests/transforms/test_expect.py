@@ -89,6 +89,17 @@ def test_pattern_matches_the_whole_text_and_nulls_pass_value_checks() -> None:
     assert only(frame, kind="not_null", column="code")["failed_rows"] == 1
 
 
+def test_not_null_counts_nan_as_missing_in_float_columns() -> None:
+    # a column only not_null reads is collected as its presence: NaN must stay missing there too
+    frame = pl.DataFrame({"x": [1.0, float("nan"), None, 2.0], "tx": ["a", "b", None, "d"]})
+    assert only(frame, kind="not_null", column="x")["failed_rows"] == 2
+    assert only(frame, kind="not_null", columns=["x", "tx"])["failed_rows"] == 2
+    result = apply(frame, {"name": "x_present", "kind": "not_null", "column": "x", "severity": "quarantine"})
+    assert result.quarantine is not None
+    assert result.quarantine.collect()["tx"].to_list() == ["b", None]
+    assert result.frame.collect()["tx"].to_list() == ["a", "d"]
+
+
 @pytest.mark.parametrize(
     ("bounds", "passed"),
     [({"min": 6}, True), ({"min": 7}, False), ({"max": 5}, False), ({"min": 1, "max": 6}, True)],

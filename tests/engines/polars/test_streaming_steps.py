@@ -103,5 +103,5 @@ def test_the_step_streams_in_the_last_pass(ctx: RunContext, step: str) -> None:
         sinks.append(result.quarantine.sink_batches(_drain, chunk_size=BATCH, lazy=True))
     with backpressure.gate(limit_rows=3 * BATCH, stall_seconds=5) as gate:
         pl.collect_all(sinks, engine="streaming")
-        assert gate.throttling, f"{name} held every row before letting one out"
+        assert not gate.stalled, f"{name} held every row before letting one out"
         assert gate.admitted == gate.drained == ROWS

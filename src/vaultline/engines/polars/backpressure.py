@@ -6,9 +6,10 @@ writer is slower than the CSV parser (Parquet encryption, FF1), that buffer grow
 
 While a `gate` is open, each batch a source yields is admitted only when fewer than `limit` rows
 are in flight: yielded by a source and not yet written to the first encrypted output or the
-quarantine. A step that holds every row consumes everything before anything is written; the
-executor opens no gate then, and should one be open anyway, the gate stops throttling once nothing
-has been written for `stall` seconds while a source waits: it can slow a run down, never stop it.
+quarantine. Every step streams in the passes the executor gates (what needs every row is read
+while planning; tests/engines/polars/test_streaming_steps.py keeps it so). Should a consumer hold
+every row anyway, the gate stops throttling once nothing has been written for `stall` seconds while
+a source waits (`stalled`): it can slow a run down, never stop it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Gate:
         self.admitted = 0
         self.drained = 0
         self.throttling = True
+        self.stalled = False
+        """Whether throttling ended because nothing was written for `stall` seconds."""
         self._changed = threading.Condition()
 
     def admit(self, rows: int) -> None:
@@ -37,6 +40,7 @@ class Gate:
                 before = self.drained
                 if not self._changed.wait(self.stall) and self.drained == before:
                     self.throttling = False  # a consumer that holds every row: stop waiting for it
+                    self.stalled = True
             self.admitted += rows
 
     def drain(self, rows: int) -> None:

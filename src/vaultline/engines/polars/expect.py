@@ -552,14 +552,20 @@ def _fail_if_breached(results: list[dict[str, Any]], ctx: StepContext) -> None:
 def _collect(frame: pl.LazyFrame, params: Params, schema: pl.Schema) -> pl.DataFrame:
     """The columns the expectations read, collected (the rows stream on; see the end of `apply`).
 
-    A column that only not_null expectations read is collected as its presence: a Boolean with the
-    column's nulls, a bit or two a row instead of the values (a 64-character token: 80 bytes).
-    Dataset expectations on no column (row_count) read the first column for the height."""
+    A column that only not_null expectations read is collected as its presence: a Boolean, null
+    where the value is missing (null, or NaN in a float column, as pandera counts it), a bit or two
+    a row instead of the values (a 64-character token: 80 bytes). Dataset expectations on no column
+    (row_count) read the first column for the height."""
     valued = {c for e in params.expectations if not isinstance(e, NotNull) for c in e.targets()}
     columns = params.input_columns() or schema.names()[:1]
     return frame.select(
-        pl.col(c) if c in valued else pl.when(pl.col(c).is_not_null()).then(True).alias(c) for c in columns
+        pl.col(c) if c in valued else pl.when(_present(c, schema[c])).then(True).alias(c) for c in columns
     ).collect(engine="streaming")
+
+
+def _present(column: str, dtype: pl.DataType) -> pl.Expr:
+    value = pl.col(column)
+    return value.is_not_null() & ~value.is_nan() if dtype.is_float() else value.is_not_null()
 
 
 def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
