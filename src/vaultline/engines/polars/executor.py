@@ -102,15 +102,19 @@ def _ingest(pipeline: Pipeline, on_phase: Phase, planned: dict[str, Ingest]) -> 
     quarantines: list[pl.LazyFrame] = []
     fingerprints: list[dict[str, Any]] = []
     stable_order = True
+    # each row's source as an Enum: a byte a row, where the name as text took 20 in a spill
+    names = pl.Enum(list(pipeline.sources))
     for name, source in pipeline.sources.items():
         on_phase(f"reading source {name}")
         ingest = planned[name] if name in planned else read_source(name, source)
         if ingest.nothing_new:
             continue
-        frames.append(ingest.frame.with_columns(pl.lit(name).alias(SOURCE)))
+        frames.append(ingest.frame.with_columns(pl.lit(name, dtype=names).alias(SOURCE)))
         if ingest.quarantine is not None:
             quarantines.append(
-                ingest.quarantine.with_columns(pl.lit(name).alias(SOURCE), pl.lit(-1).alias(STEP))
+                ingest.quarantine.with_columns(
+                    pl.lit(name, dtype=names).alias(SOURCE), pl.lit(-1).alias(STEP)
+                )
             )
         fingerprints += ingest.fingerprints
         stable_order = stable_order and ingest.stable_order
