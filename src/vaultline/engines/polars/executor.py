@@ -12,7 +12,7 @@ output sinks, the metric aggregates and the quarantine branches together. Memory
   while planning, the first step included (`_Plan.spills_before`);
 - every pass from a source or the spill to a writer runs behind a backpressure gate
   (backpressure.py), and every step's expressions stream (tests/engines/polars/test_streaming_steps.py).
-Measured on the fraud example (whole process, peak RSS): 2 M rows 1.5 GB, 10 M rows 2.4 GB; when
+Measured on the fraud example (whole process, peak RSS): 2 M rows 1.4 GB, 10 M rows 2.1 GB; when
 the flow was held in memory instead: 2.1 GB and 7.2 GB.
 Outputs (encrypted at rest, see outputs.py) are written to temporary names and renamed only when
 everything succeeded, so a failed run leaves no partial output under its final name; the spill is
