@@ -4,6 +4,7 @@ the way cli/main.py registers them; the catalog is SQLite or PostgreSQL (VAULTLI
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,20 @@ def test_gc(populated: dict[str, Path]) -> None:
 
     code, _, err = _run("gc", "--grace", "soon", "--state", state)
     assert code == 2 and "not a duration" in err
+
+
+def test_gc_removes_the_spills_of_ended_runs(populated: dict[str, Path]) -> None:
+    spills = populated["state"] / "spill"
+    spills.mkdir(parents=True)
+    ended = spills / ".vl-spill-notapid-0123456789abcdef"  # no live process owns it
+    ended.write_bytes(b"sealed")
+    running = spills / f".vl-spill-{os.getpid()}-0123456789abcdef"
+    running.write_bytes(b"sealed")
+    code, out, _ = _run("gc", "--dry-run", "--state", str(populated["state"]))
+    assert code == 0 and "would delete 1 spill(s)" in out and ended.exists()
+    code, out, _ = _run("gc", "--state", str(populated["state"]), "--json")
+    assert code == 0 and json.loads(out)["spills_deleted"] == 1
+    assert not ended.exists() and running.exists()
 
 
 @pytest.mark.parametrize(

@@ -160,21 +160,29 @@ def gc(
     json_out: JsonOption = False,
 ) -> None:
     """Delete files no committed dataset version references (leftovers of crashed runs, temp files)
-    from every directory that holds a dataset's files."""
+    from every directory that holds a dataset's files, and the encrypted spills killed runs left."""
+    from vaultline.state import State
+    from vaultline.storage.spill import sweep
+
     seconds = parse_duration(grace)
     catalog = _catalog(state)
+    spill_dir = State.resolve(state).spill_dir
     with audited(state, "gc", details={"dry_run": dry_run, "grace_seconds": seconds}) as operation:
         result = catalog.gc(catalog.roots(), grace_seconds=seconds, dry_run=dry_run)
-        operation.details.update(files_deleted=result.files_deleted, files_failed=result.files_failed)
+        spills = sweep(spill_dir, older_than=seconds, dry_run=dry_run) if spill_dir.is_dir() else 0
+        operation.details.update(
+            files_deleted=result.files_deleted, files_failed=result.files_failed, spills_deleted=spills
+        )
     if json_out:
-        emit_json(result.as_dict())
+        emit_json({**result.as_dict(), "spills_deleted": spills})
     else:
         verb = "would delete" if dry_run else "deleted"
         typer.echo(
             f"gc: {result.files_scanned} file(s) under {len(result.roots)} dataset "
             f"{'directory' if len(result.roots) == 1 else 'directories'}; {verb} "
             f"{result.files_deleted} ({result.bytes_deleted:,} bytes); kept {result.files_referenced} "
-            f"referenced and {result.files_young} younger than {grace}"
+            f"referenced and {result.files_young} younger than {grace}; {verb} {spills} spill(s) "
+            "of ended runs"
         )
     if result.files_failed:
         typer.echo(f"error: {result.files_failed} file(s) could not be deleted (see the log)", err=True)

@@ -141,16 +141,17 @@ class Spill:
         self.path.unlink(missing_ok=True)
 
 
-def sweep(directory: Path, *, older_than: float = _STALE_SECONDS) -> int:
+def sweep(directory: Path, *, older_than: float = _STALE_SECONDS, dry_run: bool = False) -> int:
     """Remove the spills of runs that ended without deleting theirs (killed: their key died with
     them, so the files are unreadable anyway): those whose process is gone, and any older than
-    `older_than` seconds (a process id may have been reused)."""
+    `older_than` seconds (a process id may have been reused). Returns how many (would) go."""
     removed = 0
     cutoff = time.time() - older_than
     for path in directory.glob(f"{_PREFIX}*"):
         try:
             if not _owner_alive(path) or path.stat().st_mtime < cutoff:
-                path.unlink()
+                if not dry_run:
+                    path.unlink()
                 removed += 1
         except FileNotFoundError:
             continue
