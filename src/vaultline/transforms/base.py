@@ -84,8 +84,8 @@ class StepParams(BaseModel):
         return False
 
     def needs_all_rows(self) -> bool:
-        """Whether the step computes across rows (per-entity windows, fits): whatever engine runs
-        it must hold every row flowing into it at once.
+        """Whether what the step computes for one row depends on every other row (per-entity
+        windows, fits): no row can leave it before all rows have been read.
 
         The Polars engine spills the flow, encrypted, before the first such step (after the first
         step), and the step reads the columns it needs from the spill; see engines/polars/executor.py.

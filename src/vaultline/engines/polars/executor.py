@@ -52,7 +52,7 @@ from vaultline.spec.models import Pipeline
 from vaultline.storage import locations
 from vaultline.storage.spill import Spill
 from vaultline.transforms import encrypt_deterministic
-from vaultline.transforms.base import describe
+from vaultline.transforms.base import StepParams, describe
 
 STEP = "_vl_step"
 SOURCE = "_vl_source"
@@ -144,7 +144,7 @@ class _Plan:
     """Whether the sources give the same rows in the same order when read again (`Ingest`)."""
     spill: Spill | None = None
 
-    def spills_before(self, index: int, params: Any) -> bool:
+    def spills_before(self, index: int, params: StepParams) -> bool:
         """Whether the flow is spilled before step `index`: before the first step that needs every
         row, after the first step (a first step reads its rows from the sources itself); and, when
         a source may give its rows in another order when read again, before the first step that
