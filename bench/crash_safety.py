@@ -2,12 +2,14 @@
 
     .venv/bin/python bench/crash_safety.py [--rows 200000] [--kills 20] [--seed 1]
 
-Setup: the fraud example on generated data in a fresh work directory. One undisturbed run measures
-when the write phase starts and ends: its report's timings give the seconds spent executing (the
-encrypted output streams to its temporary file then) and writing (rename, quarantine, commit), which
-end with the process. Then, N times, a run is started and killed with SIGKILL at a random instant
-of that window (a run that finished first counts as not killed). After every kill the harness
-checks:
+Setup: the fraud example on generated data in a fresh work directory. The write phase begins when
+the encrypted output's temporary file appears in the output directory; it streams there until it is
+renamed, then the run commits its version and ends. One undisturbed run measures both stretches.
+Then, N times, a run is started, watched until its temporary file appears, and killed with SIGKILL
+at a random instant: every other kill while the output streams, the others between its rename and
+the process's end (a run that finished first counts as not killed). Watching for the file instead
+of timing from the start keeps the kills inside the window however slow start-up is on the day.
+After every kill the harness checks:
 
 - no partial version visible: every committed version lists files that exist, whose SHA-256 and row
   count match the catalog, and that decrypt; the number of committed versions equals the number of
@@ -16,14 +18,14 @@ checks:
 - `vaultline gc --grace 0s` removes every file no version references, and nothing else.
 
 Finally a rerun must complete. The last line is
-`crash_safety kills=N killed=K partial_versions_visible=P reruns_completed=R catalog_consistent=B`.
+`crash_safety kills=N killed=K killed_streaming=S partial_versions_visible=P reruns_completed=R
+catalog_consistent=B leftovers_collected=L` (on one line).
 tests/run/test_crash_safety.py runs it small in CI.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import signal
@@ -35,6 +37,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from vaultline.catalog.cleanup import TEMP_SUFFIX
+
 ROOT = Path(__file__).resolve().parents[1]
 VAULTLINE = [str(Path(sys.executable).parent / "vaultline")]
 DATASET = "features"
@@ -44,6 +48,8 @@ DATASET = "features"
 class Outcome:
     kills: int = 0
     killed: int = 0
+    killed_streaming: int = 0
+    """Kills that landed while the output still streamed to its temporary file."""
     partial_versions_visible: int = 0
     reruns_completed: int = 0
     catalog_consistent: bool = True
@@ -54,6 +60,7 @@ class Outcome:
     def line(self) -> str:
         return (
             f"crash_safety kills={self.kills} killed={self.killed} "
+            f"killed_streaming={self.killed_streaming} "
             f"partial_versions_visible={self.partial_versions_visible} "
             f"reruns_completed={self.reruns_completed} "
             f"catalog_consistent={str(self.catalog_consistent).lower()} "
@@ -100,31 +107,56 @@ def prepare(work: Path, rows: int) -> None:
             keyring.ensure(ref.split("@")[0])
 
 
-def timed_run(work: Path) -> tuple[float, float]:
-    """(seconds until the write phase began, total seconds) of an undisturbed run."""
-    start = time.perf_counter()
-    done = subprocess.run(
-        [*_command(work), "--json"], env=_env(work), capture_output=True, text=True, check=False
-    )
-    total = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"the undisturbed run failed: {done.stderr[-400:]}")
-    timings = json.loads(done.stdout)["timings"]
-    writing = timings.get("execute", 0.0) + timings.get("write", 0.0)
-    # The process outlives the runner by its exit (a fraction of a second): aim a little earlier.
-    return max(0.0, total - writing - 0.5), max(0.0, total - 0.2)
+def _writing(work: Path) -> bool:
+    """True once a run's encrypted output streams to its temporary file (gc removed any earlier one)."""
+    return any((work / "output").rglob(f"*{TEMP_SUFFIX}"))
 
 
-def killed_run(work: Path, delay: float) -> bool:
-    """Start a run, SIGKILL it after `delay` seconds; True when it was still running."""
+def _start_writing(work: Path) -> tuple[subprocess.Popen[bytes], float | None]:
+    """A started run and the instant its write phase began (None: it ended before writing)."""
     process = subprocess.Popen(_command(work), env=_env(work), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)  # fmt: skip
+    while process.poll() is None:
+        if _writing(work):
+            return process, time.perf_counter()
+        time.sleep(0.005)
+    return process, None
+
+
+@dataclass(frozen=True)
+class Window:
+    streaming: float
+    """Seconds from the temporary output's appearance to its rename."""
+    total: float
+    """Seconds from the temporary output's appearance to the end of the process."""
+
+
+def write_window(work: Path) -> Window:
+    process, began = _start_writing(work)
+    renamed = None
+    while process.poll() is None:
+        if renamed is None and not _writing(work):
+            renamed = time.perf_counter()
+        time.sleep(0.005)
+    ended = time.perf_counter()
+    if process.returncode != 0 or began is None:
+        raise SystemExit(f"the undisturbed run failed (exit {process.returncode}) or wrote no output")
+    return Window(streaming=(renamed or ended) - began, total=ended - began)
+
+
+def killed_run(work: Path, delay: float) -> tuple[bool, bool]:
+    """Start a run, SIGKILL it `delay` seconds into its write phase.
+
+    (still running when killed, still streaming its output when killed)."""
+    process, began = _start_writing(work)
+    if began is None:
+        return False, False
     time.sleep(delay)
     if process.poll() is not None:
-        return False
+        return False, False
     process.send_signal(signal.SIGKILL)
     process.wait()
-    return True
+    return True, _writing(work)  # a killed run's temporary file stays until gc
 
 
 def check(work: Path, completed: int) -> tuple[int, bool, int, int]:
@@ -170,14 +202,21 @@ def check(work: Path, completed: int) -> tuple[int, bool, int, int]:
 def trials(work: Path, *, rows: int, kills: int, seed: int) -> Outcome:
     prepare(work, rows)
     outcome = Outcome(kills=kills)
-    timed_run(work)  # the first run also classifies the source (then cached): not representative
-    write_at, total = timed_run(work)
+    write_window(work)  # the first run also classifies the source (then cached): not representative
+    window = write_window(work)
     outcome.completed_runs = 2
     chance = random.Random(seed)
-    for _ in range(kills):
-        if killed_run(work, chance.uniform(write_at, total)):
-            outcome.killed += 1
+    for kill in range(kills):
+        # Margins of 20% and 10%: a run's timing varies a little from one run to the next.
+        if kill % 2 == 0:
+            delay = chance.uniform(0.0, 0.8 * window.streaming)
         else:
+            after_rename = window.total - window.streaming
+            delay = chance.uniform(window.streaming, window.streaming + 0.9 * after_rename)
+        killed, streaming = killed_run(work, delay)
+        outcome.killed += killed
+        outcome.killed_streaming += streaming
+        if not killed:
             outcome.completed_runs += 1
         partial, consistent, versions, leftovers = check(work, outcome.completed_runs)
         outcome.leftovers_collected += leftovers
