@@ -145,3 +145,26 @@ def test_refuses_inputs_outside_the_domain_without_echoing_them() -> None:
         ff1.encrypt(bytes(20), b"", "123456")
     with pytest.raises(ValueError, match="radix"):
         ff1.encrypt(TEST_KEY, b"", "123456", radix=37)
+
+
+@pytest.mark.parametrize("m", [3, 4, 6, 9])
+def test_short_kernel_reduces_every_64_bit_y_exactly(m: int) -> None:
+    """`mix` reduces y without a 64-bit division (see _ff1_short): check it at the edges of 64 bits
+    and next to multiples of the modulus, where a floating-point quotient is most often off."""
+    from vaultline.crypto import _ff1_short
+
+    modulus = 10**m
+    top = (2**64 - 1) // modulus * modulus
+    rng = np.random.default_rng(m)
+    ys = [0, 1, modulus - 1, modulus, modulus + 1, 2**53, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1]
+    ys += [top - 1, top, top + 1, top - modulus, top - modulus + 1]
+    ys += [int(y) for y in rng.integers(0, 2**64 - 1, size=2000, dtype=np.uint64, endpoint=True)]
+    encrypted = np.zeros((len(ys), 2), dtype=np.uint64)
+    encrypted[:, 0] = [int.from_bytes(y.to_bytes(8, "big"), "little") for y in ys]  # R's first 8 bytes
+    half = rng.integers(0, modulus, size=len(ys)).astype(np.uint64)
+    for subtract in (False, True):
+        out = np.empty_like(half)
+        _ff1_short.mix(encrypted, half, np.uint64(modulus), out, subtract)
+        sign = -1 if subtract else 1
+        expected = [(int(h) + sign * (y % modulus)) % modulus for h, y in zip(half, ys, strict=True)]
+        assert [int(v) for v in out] == expected

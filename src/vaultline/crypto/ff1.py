@@ -270,12 +270,24 @@ class _Rounds:
         self.prefixes = [tweak + bytes((-t - self.b - 1) % BLOCK) + bytes([i]) for i in range(ROUNDS)]
         self.y_p = aes.update(p)
 
-    def _s(self, i: int, num_b: U8) -> U8:
-        """S of round i for every row (its first d bytes), from [NUM(B)]^b (B, or A when decrypting)."""
+    def _chain(self, i: int) -> bytes:
+        """The CBC-MAC state of round i after P and the blocks of Q that every row shares."""
         prefix = self.prefixes[i]
         chain = self.y_p
         for j in range(self.const_blocks):
             chain = self.aes.update(_xor(chain, prefix[j * BLOCK : (j + 1) * BLOCK]))
+        return chain
+
+    def constant_block(self, i: int) -> U8:
+        """With one limb per half (tail + b = 16): the state XOR the round's constant bytes; each
+        row's block is this with its last b bytes XOR [NUM(B)]^b."""
+        tail = self.prefixes[i][len(self.prefixes[i]) - self.tail :] + bytes(self.b)
+        return np.frombuffer(_xor(self._chain(i), tail), dtype=np.uint8)
+
+    def _s(self, i: int, num_b: U8) -> U8:
+        """S of round i for every row (its first d bytes), from [NUM(B)]^b (B, or A when decrypting)."""
+        prefix = self.prefixes[i]
+        chain = self._chain(i)
         rows = num_b.shape[0]
         variable = np.empty((rows, self.tail + self.b), dtype=np.uint8)
         variable[:, : self.tail] = np.frombuffer(prefix[len(prefix) - self.tail :], dtype=np.uint8)
@@ -293,13 +305,6 @@ class _Rounds:
         """y of round i for every row, from the limbs of the half that feeds Q (B, or A when decrypting)."""
         return _bytes_to_words(self._s(i, _limbs_to_bytes(source, self.b))[:, : self.d])
 
-    def y_mod(self, i: int, source: U64, modulus: np.uint64) -> U64:
-        """y mod `modulus` when both halves are one limb (n <= 18): then b <= 4 and d = 8, so NUM(B)
-        is the low b bytes of a 32-bit word and y the first 64-bit word of S."""
-        num_b = source.astype(">u4").view(np.uint8).reshape(-1, 4)[:, 4 - self.b :]
-        y = self._s(i, num_b).view(">u8")[:, 0].astype(np.uint64)
-        return y % modulus
-
 
 def _matrix(key: bytes, tweak: bytes, digits: U8, *, decrypting: bool) -> U8:
     """FF1 radix 10 of every row of a (rows, n) matrix of digit values 0..9."""
@@ -315,7 +320,7 @@ def _matrix(key: bytes, tweak: bytes, digits: U8, *, decrypting: bool) -> U8:
     rounds = _Rounds(aes, tweak, n)
     u, v = rounds.u, rounds.v
     a, bb = _to_limbs(digits[:, :u]), _to_limbs(digits[:, u:])
-    if n <= 2 * _LIMB_DIGITS:  # one limb per half: plain uint64 arithmetic, 2x faster
+    if n <= 2 * _LIMB_DIGITS:  # one limb per half: compiled loops on plain uint64 (see _ff1_short)
         return _one_limb_halves(rounds, a[0], bb[0], decrypting=decrypting)
     if decrypting:
         for i in range(ROUNDS - 1, -1, -1):
@@ -329,29 +334,24 @@ def _matrix(key: bytes, tweak: bytes, digits: U8, *, decrypting: bool) -> U8:
 
 
 def _one_limb_halves(rounds: _Rounds, a: U64, bb: U64, *, decrypting: bool) -> U8:
-    """`_matrix` when A and B are below 10**9: c = (A + y) mod 10**m with y reduced first, so every
-    sum stays below 2 * 10**9."""
+    """`_matrix` when A and B are below 10**9 (n <= 18): then b <= 4, d = 8 and Q has one block that
+    differs between rows, so a round is a compiled pass, one AES call and another compiled pass."""
+    from vaultline.crypto import _ff1_short as short
+
     u, v = rounds.u, rounds.v
+    blocks = np.empty((a.shape[0], 2), dtype=np.uint64)
     for i in range(ROUNDS - 1, -1, -1) if decrypting else range(ROUNDS):
         modulus = np.uint64(10 ** (u if i % 2 == 0 else v))
-        if decrypting:
-            a, bb = _below(bb + modulus - rounds.y_mod(i, a, modulus), modulus), a
-        else:
-            a, bb = bb, _below(a + rounds.y_mod(i, bb, modulus), modulus)
-    return np.concatenate([_digits_of(a, u), _digits_of(bb, v)], axis=1)
-
-
-def _below(value: U64, modulus: np.uint64) -> U64:
-    """`value` mod `modulus` for values below twice the modulus (a subtraction, not a division)."""
-    value -= modulus * (value >= modulus)
-    return value
-
-
-def _digits_of(limb: U64, m: int) -> U8:
-    """The m decimal digits of each value below 10**9 (32-bit division: twice as fast as 64-bit)."""
-    narrow = limb.astype(np.uint32)
-    places = np.array([10**k for k in range(m - 1, -1, -1)], dtype=np.uint32)
-    return ((narrow[:, None] // places) % np.uint32(10)).astype(np.uint8)
+        source, half = (a, bb) if decrypting else (bb, a)
+        first, second = rounds.constant_block(i).view(np.uint64)
+        short.fill_blocks(first, second, source, blocks)
+        result = np.empty_like(half)
+        short.mix(ecb(rounds.aes, blocks.view(np.uint8)).view(np.uint64), half, modulus, result, decrypting)
+        a, bb = (result, a) if decrypting else (bb, result)
+    out = np.empty((a.shape[0], u + v), dtype=np.uint8)
+    short.digits(a, u, out, 0)
+    short.digits(bb, v, out, u)
+    return out
 
 
 def _strings(

@@ -13,9 +13,9 @@ A value whose middle has fewer than `MIN_ENCRYPTED_DIGITS` digits is quarantined
 String. Integer columns are formatted as decimal text first (a `-` sign is a non-digit and stays).
 
 The kernel runs per batch (`map_batches`, elementwise, so the streaming engine can call it on each
-morsel) directly on the column's Arrow buffers: digit positions are found with numpy on the UTF-8
-bytes (a digit is always one byte, and no byte of a multi-byte character is in 0x30..0x39), rows are
-grouped by how many digits they encrypt, and each group is one call of the vectorized FF1 kernel.
+morsel) directly on the column's Arrow buffers: compiled walks over the UTF-8 bytes (`_digits`; a
+digit is always one byte) count, gather and write back each value's digits, rows are grouped by how
+many digits they encrypt, and each group is one call of the vectorized FF1 kernel.
 """
 
 from __future__ import annotations
@@ -107,15 +107,12 @@ def protect_digits(
     key: bytes, tweak: bytes, data: U8, offsets: I64, *, prefix: int, suffix: int, decrypting: bool = False
 ) -> U8:
     """`data` with the middle digits of every value (see the module docstring) FF1-encrypted or decrypted."""
+    from vaultline.engines.polars import _digits
+
     out = data.copy()
     if offsets.shape[0] < 2:
         return out
-    is_digit = (data - np.uint8(_ZERO)) < 10  # uint8 wraps: anything below '0' becomes large
-    positions = np.flatnonzero(is_digit)  # byte offsets of every digit, value after value
-    seen = np.zeros(data.shape[0] + 1, dtype=np.int64)
-    np.cumsum(is_digit, out=seen[1:])  # seen[i]: digits before byte i
-    first = seen[offsets[:-1]]  # index in `positions` of each value's first digit
-    middle = seen[offsets[1:]] - first - prefix - suffix
+    middle = _digits.counts(data, offsets) - prefix - suffix
     if (middle < MIN_ENCRYPTED_DIGITS).any():
         # Quarantine removes these rows before the kernel runs; reaching here means a caller skipped it.
         raise TransformError(
@@ -126,8 +123,9 @@ def protect_digits(
     run = ff1.decrypt_digits_batch if decrypting else ff1.encrypt_digits_batch
     for length in np.unique(middle):
         rows = np.flatnonzero(middle == length)
-        at = positions[(first[rows] + prefix)[:, None] + np.arange(length)]
-        out[at] = run(key, tweak, data[at] - np.uint8(_ZERO)) + np.uint8(_ZERO)
+        digits = np.empty((rows.shape[0], int(length)), dtype=np.uint8)
+        _digits.gather(data, offsets, rows, prefix, digits)
+        _digits.scatter(out, offsets, rows, prefix, run(key, tweak, digits))
     return out
 
 
