@@ -13,7 +13,7 @@ A value whose middle has fewer than `MIN_ENCRYPTED_DIGITS` digits is quarantined
 String. Integer columns are formatted as decimal text first (a `-` sign is a non-digit and stays).
 
 The kernel runs per batch (`map_batches`, elementwise, so the streaming engine can call it on each
-morsel) directly on the column's Arrow buffers: compiled walks over the UTF-8 bytes (`_digits`; a
+morsel) directly on the column's Arrow buffers: compiled walks over the UTF-8 bytes (`_ragged`; a
 digit is always one byte) count, gather and write back each value's digits, rows are grouped by how
 many digits they encrypt, and each group is one call of the vectorized FF1 kernel.
 """
@@ -107,12 +107,12 @@ def protect_digits(
     key: bytes, tweak: bytes, data: U8, offsets: I64, *, prefix: int, suffix: int, decrypting: bool = False
 ) -> U8:
     """`data` with the middle digits of every value (see the module docstring) FF1-encrypted or decrypted."""
-    from vaultline.engines.polars import _digits
+    from vaultline.engines.polars import _ragged
 
     out = data.copy()
     if offsets.shape[0] < 2:
         return out
-    middle = _digits.counts(data, offsets) - prefix - suffix
+    middle = _ragged.digit_counts(data, offsets) - prefix - suffix
     if (middle < MIN_ENCRYPTED_DIGITS).any():
         # Quarantine removes these rows before the kernel runs; reaching here means a caller skipped it.
         raise TransformError(
@@ -124,8 +124,8 @@ def protect_digits(
     for length in np.unique(middle):
         rows = np.flatnonzero(middle == length)
         digits = np.empty((rows.shape[0], int(length)), dtype=np.uint8)
-        _digits.gather(data, offsets, rows, prefix, digits)
-        _digits.scatter(out, offsets, rows, prefix, run(key, tweak, digits))
+        _ragged.gather_digits(data, offsets, rows, prefix, digits)
+        _ragged.scatter_digits(out, offsets, rows, prefix, run(key, tweak, digits))
     return out
 
 
