@@ -453,3 +453,16 @@ def test_encrypted_columns_carry_no_min_max_statistics(tmp_path: Path, keyring: 
     row_group = pq.ParquetFile(path, decryption_properties=properties).metadata.row_group(0)
     stats = {row_group.column(i).path_in_schema: row_group.column(i).is_stats_set for i in range(2)}
     assert stats == {"id": True, "email": False}
+
+
+def test_only_the_named_columns_are_dictionary_encoded(
+    tmp_path: Path, ring: LocalKeyring, table: pa.Table
+) -> None:
+    path = tmp_path / "dictionary.parquet"
+    with open_writer(path, table.schema, plan(), ring, dictionary=["region", "diagnosis"]) as writer:
+        writer.write_table(table)
+    row_group = pq.ParquetFile(path, decryption_properties=_properties(ring)).metadata.row_group(0)
+    columns = [row_group.column(i) for i in range(row_group.num_columns)]
+    dictionary = {c.path_in_schema for c in columns if "RLE_DICTIONARY" in c.encodings}
+    assert dictionary == {"region", "diagnosis"}  # one plain, one encrypted
+    assert read_table(path, ring).equals(table)

@@ -169,10 +169,12 @@ def open_writer(
     *,
     compression: str = "snappy",
     filesystem: Any = None,
+    dictionary: bool | list[str] = True,
 ) -> pq.ParquetWriter:
     """A ParquetWriter encrypting per `plan`; write record batches or tables, then `close()` it.
 
-    With external key material the `_KEY_MATERIAL_FOR_` file is written now, before any data.
+    `dictionary`: the columns to dictionary-encode (all by default). With external key material
+    the `_KEY_MATERIAL_FOR_` file is written now, before any data.
     """
     fs, target = _resolve(path, filesystem)
     config = pe.EncryptionConfiguration(
@@ -197,7 +199,8 @@ def open_writer(
         statistics = [name for name in schema.names if name not in encrypted]
         return pq.ParquetWriter(
             target, schema, filesystem=fs, compression=compression, encryption_properties=properties,
-            write_statistics=statistics, dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES,
+            write_statistics=statistics, use_dictionary=dictionary,
+            dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES,
         )  # fmt: skip
     except VaultlineError:
         raise

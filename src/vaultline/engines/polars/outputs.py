@@ -27,6 +27,21 @@ from vaultline.storage.output_keys import ColumnKeys, column_keys
 
 # Rows handed to the encrypting writer at a time: each call becomes a Parquet row group.
 BATCH_ROWS = 262_144
+DICTIONARY_SAMPLE_ROWS = 10_000
+"""A first batch at least this long decides which columns are dictionary-encoded."""
+
+
+def dictionary_columns(first: pl.DataFrame) -> bool | list[str]:
+    """The columns worth a Parquet dictionary, judged on the first batch written: those with at most
+    one distinct value in two rows. Dictionary-encoding a column of distinct values (identifiers,
+    timestamps, scores) hashes every value to end up no smaller: in the fraud example's output, 19%
+    of the writer's time. Nested columns keep Parquet's default; a short first batch says too little
+    to judge, and every column keeps a dictionary."""
+    if first.height < DICTIONARY_SAMPLE_ROWS:
+        return True
+    flat = [name for name, dtype in first.schema.items() if not dtype.is_nested()]
+    distinct = first.select(pl.col(flat).n_unique()).row(0, named=True)
+    return [name for name in flat if distinct[name] * 2 <= first.height]
 
 
 @dataclass
@@ -53,7 +68,7 @@ class _EncryptingSink:
         self.drains = drains
         self.writer: Any = None
 
-    def _open(self) -> Any:
+    def _open(self, dictionary: bool | list[str] = True) -> Any:
         from vaultline.storage.encrypted_parquet import EncryptionPlan, open_writer
 
         keys = self.keys
@@ -62,11 +77,11 @@ class _EncryptingSink:
         )
         filesystem = locations.filesystem(self.target) if locations.is_remote(self.target) else None
         return open_writer(self.target, self.schema, plan, self.provider, compression=self.compression,
-                           filesystem=filesystem)  # fmt: skip
+                           filesystem=filesystem, dictionary=dictionary)  # fmt: skip
 
     def __call__(self, batch: pl.DataFrame) -> None:
         if self.writer is None:
-            self.writer = self._open()
+            self.writer = self._open(dictionary_columns(batch))
         self.writer.write_table(batch.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(self.schema))
         if self.drains:
             backpressure.drained(batch.height)
