@@ -17,7 +17,7 @@ def _batch(rows: int) -> pl.DataFrame:
             "amount": positions * 0.5,  # distinct
             "mcc": (positions % 20).astype(str),
             "half_distinct": positions // 2,  # exactly one distinct value in two rows: kept
-            "tags": [[1, 2]] * rows,  # nested: Parquet's default
+            "tags": [[1, 2]] * rows,  # nested: never named
         }
     )
 

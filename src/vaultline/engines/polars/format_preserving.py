@@ -47,7 +47,6 @@ PURPOSE = "fpe"
 
 U8 = NDArray[np.uint8]
 I64 = NDArray[np.int64]
-_ZERO = ord("0")
 
 
 # --- Arrow buffers <-> numpy (shared with encrypt_deterministic) -----------------------------------

@@ -35,8 +35,8 @@ def dictionary_columns(first: pl.DataFrame) -> bool | list[str]:
     """The columns worth a Parquet dictionary, judged on the first batch written: those with at most
     one distinct value in two rows. Dictionary-encoding a column of distinct values (identifiers,
     timestamps, scores) hashes every value to end up no smaller: in the fraud example's output, 19%
-    of the writer's time. Nested columns keep Parquet's default; a short first batch says too little
-    to judge, and every column keeps a dictionary."""
+    of the writer's time. Nested columns get none (a named column is a top-level one); a short first
+    batch says too little to judge, and every column keeps a dictionary."""
     if first.height < DICTIONARY_SAMPLE_ROWS:
         return True
     flat = [name for name, dtype in first.schema.items() if not dtype.is_nested()]

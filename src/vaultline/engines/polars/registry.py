@@ -27,9 +27,12 @@ IMPLEMENTATIONS: dict[str, str] = {
 }
 
 
-# Slow third-party imports a step will need, started in a background thread when the run begins so
-# they overlap with reading and fitting (scikit-learn alone costs 1.5-2.5 s of start-up).
+# Slow imports a step will need (third-party, or our numba kernels), started in a background thread
+# when the run begins so they overlap with reading and fitting (scikit-learn alone costs 1.5-2.5 s of
+# start-up, numba 0.5 s).
 PREFETCH: dict[str, tuple[str, ...]] = {
+    "format_preserving": ("vaultline.crypto._ff1_short", "vaultline.engines.polars._ragged"),
+    "mask": ("vaultline.engines.polars._ragged",),
     "anomaly": ("sklearn.ensemble", "numba"),
     "k_anonymity": ("pycanon.anonymity",),
     "expect": ("pandera.polars",),
