@@ -67,28 +67,15 @@ gather_digits: Callable[..., Any] = _compile(_gather_digits_py)
 scatter_digits: Callable[..., Any] = _compile(_scatter_digits_py)
 
 
-def _unwrap_lengths_py(data: U8, offsets: I64, sentinel: np.uint8, fill_bytes: int) -> I64:
-    """Output offsets of `_unwrap_py`: a byte outside sentinels stays, a sentinel goes, a character
-    inside (counted by its lead byte, never 0b10xxxxxx) becomes `fill_bytes` bytes."""
-    ends = np.zeros(offsets.shape[0], dtype=np.int64)
-    total = 0
-    for r in range(offsets.shape[0] - 1):
-        inside = False
-        for p in range(offsets[r], offsets[r + 1]):
-            byte = data[p]
-            if byte == sentinel:
-                inside = not inside
-            elif not inside:
-                total += 1
-            elif byte & 0xC0 != 0x80:
-                total += fill_bytes
-        ends[r + 1] = total
-    return ends
+def _unwrap_py(  # noqa: PLR0917 - numba kernels take positional arrays
+    data: U8, offsets: I64, sentinel: np.uint8, fill: U8, out: U8, ends: I64
+) -> None:
+    """Each value with the characters between sentinel pairs replaced by `fill`, sentinels removed.
 
-
-def _unwrap_py(data: U8, offsets: I64, sentinel: np.uint8, fill: U8, ends: I64) -> U8:
-    """Each value with the characters between sentinel pairs replaced by `fill`, sentinels removed."""
-    out = np.empty(ends[-1], dtype=np.uint8)
+    A byte outside sentinels stays, a sentinel goes, a character inside (counted by its lead byte,
+    never 0b10xxxxxx) becomes `fill`. Called twice, so both walks decide alike: with an empty `out`
+    it only sets `ends` (the output offsets, ends[0] = 0), then with `out` of ends[-1] bytes it writes."""
+    writing = out.shape[0] > 0
     at = 0
     for r in range(offsets.shape[0] - 1):
         inside = False
@@ -97,14 +84,14 @@ def _unwrap_py(data: U8, offsets: I64, sentinel: np.uint8, fill: U8, ends: I64) 
             if byte == sentinel:
                 inside = not inside
             elif not inside:
-                out[at] = byte
+                if writing:
+                    out[at] = byte
                 at += 1
             elif byte & 0xC0 != 0x80:
-                for k in range(fill.shape[0]):
-                    out[at + k] = fill[k]
+                if writing:
+                    out[at : at + fill.shape[0]] = fill
                 at += fill.shape[0]
-    return out
+        ends[r + 1] = at
 
 
-unwrap_lengths: Callable[..., I64] = _compile(_unwrap_lengths_py)
-unwrap: Callable[..., U8] = _compile(_unwrap_py)
+unwrap: Callable[..., None] = _compile(_unwrap_py)

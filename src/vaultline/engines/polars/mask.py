@@ -56,8 +56,11 @@ def _unwrap_matches(series: pl.Series, char: str) -> pl.Series:
     data, offsets = ragged(series)
     fill = np.frombuffer(char.encode("utf-8"), dtype=np.uint8)
     sentinel = np.uint8(ord(_SENTINEL))
-    ends = _ragged.unwrap_lengths(data, offsets, sentinel, fill.size)
-    return from_ragged(series.name, _ragged.unwrap(data, offsets, sentinel, fill, ends), ends, pl.String)
+    ends = np.zeros(offsets.shape[0], dtype=np.int64)
+    _ragged.unwrap(data, offsets, sentinel, fill, np.empty(0, dtype=np.uint8), ends)
+    out = np.empty(ends[-1], dtype=np.uint8)
+    _ragged.unwrap(data, offsets, sentinel, fill, out, ends)
+    return from_ragged(series.name, out, ends, pl.String)
 
 
 def _custom(text: pl.Expr, pattern: str, char: str) -> pl.Expr:
