@@ -1,4 +1,5 @@
-"""mask on Polars: hide part of each value, with vectorized string expressions only.
+"""mask on Polars: hide part of each value with vectorized string expressions (custom patterns: plus
+one compiled walk over the bytes of each batch, `_ragged.unwrap`).
 
 Lengths count characters (Unicode code points), not bytes. Nulls stay null; output is String.
 
