@@ -60,18 +60,21 @@ def _mix_py(encrypted: U64, half: U64, modulus: np.uint64, out: U64, subtract: b
     quotient (three roundings of 2**-53 on a quotient below 2**64 / modulus), so y - q * modulus, an
     exact wrapping uint64 product read as signed, is less than 8 moduli from the remainder and exact
     in a float64; a second floating-point quotient of it is then exact but where it is a multiple of
-    the modulus, which the last two corrections cover. modulus is 10**m, 3 <= m <= 9."""
+    the modulus, which the next two corrections cover; the sum is corrected the same way.
+    modulus is 10**m, 3 <= m <= 9."""
     inverse = 1.0 / np.float64(modulus)
     signed_modulus = np.int64(modulus)
+    sign = np.int64(-1) if subtract else np.int64(1)
     for r in range(half.shape[0]):
         y = _byteswap(encrypted[r, 0])
         remainder = np.int64(y - np.uint64(np.float64(y) * inverse) * modulus)
         remainder -= np.int64(np.floor(np.float64(remainder) * inverse)) * signed_modulus
         remainder += signed_modulus * (remainder < 0)
         remainder -= signed_modulus * (remainder >= signed_modulus)
-        y_mod = np.uint64(remainder)
-        value = half[r] + modulus - y_mod if subtract else half[r] + y_mod
-        out[r] = value - modulus if value >= modulus else value
+        value = np.int64(half[r]) + sign * remainder  # in (-modulus, 2 * modulus)
+        value += signed_modulus * (value < 0)
+        value -= signed_modulus * (value >= signed_modulus)
+        out[r] = np.uint64(value)
 
 
 def _digits_py(limb: U64, m: int, out: npt.NDArray[np.uint8], column: int) -> None:
