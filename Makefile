@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ROWS ?= 2000000
 
-.PHONY: demo test lint bench bench-encryption bench-crash bench-detection setup setup-dev clean
+.PHONY: demo test lint bench bench-cpu bench-encryption bench-crash bench-detection setup setup-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ test: setup-dev lint
 
 bench: setup-dev
 	$(BIN)/python bench/bench_pipeline.py --rows $(ROWS)
+
+bench-cpu: setup-dev
+	$(BIN)/python bench/cpu_budget.py --rows $(ROWS)
 
 bench-encryption: setup-dev
 	$(BIN)/python bench/bench_encryption_overhead.py --rows 1000000

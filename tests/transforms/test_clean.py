@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -297,6 +298,26 @@ def test_dedupe_counts_only_rows_that_passed_and_nulls_are_equal(ctx: RunContext
     assert_frame_equal(kept(result), pl.DataFrame({"k": ["a", None], "x": [1, 3]}))
     assert reasons(result) == ["range:x", "duplicate:k", "duplicate:k"]
     assert rejected(result)["x"].to_list() == ["-1", "2", "4"]
+
+
+@pytest.mark.parametrize("keep", ["first", "last"])
+@pytest.mark.parametrize("keys", [["k"], ["k", "n"]])
+def test_dedupe_finds_the_same_copies_as_comparing_every_key(keys: list[str], keep: str) -> None:
+    # the hash round must only narrow what is compared: same rows as comparing every key by value
+    rng = np.random.default_rng(7)
+    size = 20_000
+    frame = pl.DataFrame(
+        {
+            "k": pl.Series(rng.integers(0, 3_000, size).astype(str)).scatter(rng.integers(0, size, 50), None),
+            "n": rng.integers(0, 3, size),
+        }
+    ).with_row_index("i")
+    group = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
+    kept_by_value = group.is_first_distinct() if keep == "first" else group.is_last_distinct()
+    expected = frame.filter(~kept_by_value)["i"]
+    found = clean._copies(frame, keys, keep)["i"]
+    assert 10_000 < found.len() < size
+    assert found.to_list() == expected.to_list()
 
 
 def test_quarantine_keeps_original_types_and_other_columns(ctx: RunContext) -> None:

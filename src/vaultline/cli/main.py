@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import sys
+import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -137,5 +141,35 @@ def demo(
     run_demo(rows=rows, out=out, json_out=json_out)
 
 
-def main() -> None:  # pragma: no cover - console entry
-    app()
+def main() -> NoReturn:
+    """The console script: run the command, then end the process without tearing the interpreter
+    down. Finalizing the modules a run imported (Polars, pyarrow, scikit-learn, numba, pandas) and
+    freeing what they hold took 0.9 s after a 2 M-row fraud run, 7% of the whole process.
+
+    Nothing is skipped that keeps data: exit handlers run (logging flushes and closes its files),
+    stdout and stderr are flushed, and outputs, the catalog and the audit log were made durable by
+    the command itself. A non-daemon thread still running gets the normal interpreter exit, which
+    waits for it."""
+    try:
+        app()
+    except SystemExit as exc:
+        _exit_now(exc.code)
+    _exit_now(0)
+
+
+def _exit_now(code: str | int | None) -> NoReturn:
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # what `sys.exit("message")` does: the message on stderr, status 1
+        sys.stderr.write(f"{code}\n")
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream has nothing to flush
+            stream.flush()
+    os._exit(status)

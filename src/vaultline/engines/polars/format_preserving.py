@@ -184,6 +184,21 @@ def _text(column: str, dtype: pl.DataType, ctx: StepContext) -> pl.Expr:
     )
 
 
+def _count_digits(series: pl.Series) -> pl.Series:
+    from vaultline.engines.polars import _ragged
+
+    counts = pl.Series(series.name, _ragged.digit_counts(*ragged(series.fill_null(""))))
+    if series.null_count() == 0:
+        return counts
+    return pl.select(pl.when(series.is_not_null()).then(counts)).to_series()
+
+
+def _digit_count(text: pl.Expr) -> pl.Expr:
+    """How many digits each value has (null stays null), counted by the compiled walk the kernel
+    uses: `str.count_matches("[0-9]")` cost as much CPU as FF1 itself on 2 M account numbers."""
+    return text.map_batches(_count_digits, return_dtype=pl.Int64, is_elementwise=True)
+
+
 def _kernel(params: Params, ctx: StepContext, *, decrypting: bool) -> FF1Kernel:
     key = ctx.domain_key(params.domain, PURPOSE)
     tweak = params.domain.encode("ascii")
@@ -199,11 +214,8 @@ def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
     schema = require_columns(frame, columns, ctx, STEP)
     texts = {c: _text(c, schema[c], ctx) for c in columns}
     clear = params.preserve_prefix + params.preserve_suffix
-    # count_matches is unsigned: compare without subtracting, so a value with no digits cannot wrap.
     too_short = [
-        pl.when(texts[c].str.count_matches("[0-9]") < MIN_ENCRYPTED_DIGITS + clear).then(
-            pl.lit(f"fpe_too_short:{c}")
-        )
+        pl.when(_digit_count(texts[c]) < MIN_ENCRYPTED_DIGITS + clear).then(pl.lit(f"fpe_too_short:{c}"))
         for c in columns
     ]
     kept, quarantine = split_quarantine(frame, pl.coalesce(too_short))
