@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_step_of_the_fraud_job_is_measured(tmp_path: Path) -> None:
-    command = [sys.executable, str(ROOT / "bench" / "cpu_budget.py"), "--rows", "5000", "--out", str(tmp_path)]
+    script = ROOT / "bench" / "cpu_budget.py"
+    command = [sys.executable, str(script), "--rows", "5000", "--out", str(tmp_path)]
     out = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True).stdout
     steps = [name for name, _ in load(ROOT / "examples" / "fraud" / "pipeline.yaml").pipeline.all_steps()]
     measured = re.findall(r"step (\d+) (\w+) \(plan \+ run\)", out)
@@ -21,4 +22,5 @@ def test_every_step_of_the_fraud_job_is_measured(tmp_path: Path) -> None:
     for part in ("imports of a run", "read the CSV source", "spill: write + read back", "encrypted Parquet"):
         assert part in out
     last = out.strip().splitlines()[-1]
-    assert re.fullmatch(r"cpu_budget rows=5000 cpu_s=[\d.]+ budget_cpu_s=0\.01 over_budget=[\d.]+", last), last
+    expected = r"cpu_budget rows=5000 cpu_s=[\d.]+ budget_cpu_s=0\.01 over_budget=[\d.]+"
+    assert re.fullmatch(expected, last), last
