@@ -59,7 +59,7 @@ def main() -> None:
                 str(VAULTLINE), "run", str(spec), "--state", str(state),
                 "--param", f"source_bucket={folder / 'raw'}", "--param", f"target_bucket={args.out / name}",
             ]  # fmt: skip
-            seconds, _ = measure(command, env)
+            seconds = measure(command, env).seconds
             if attempt:  # the first round warms caches (numba, classification, page cache)
                 best[name] = min(best[name], seconds)
                 print(f"{name}: {seconds:.2f}s", flush=True)

@@ -21,6 +21,8 @@ def test_every_step_of_the_fraud_job_is_measured(tmp_path: Path) -> None:
     assert measured == [(str(index), name) for index, name in enumerate(steps)]
     for part in ("imports of a run", "read the CSV source", "spill: write + read back", "encrypted Parquet"):
         assert part in out
+    for part in ("sum", "the whole `vaultline run` process", "1 M rows/s on 2 cores allows"):
+        assert part in out
     last = out.strip().splitlines()[-1]
     expected = r"cpu_budget rows=5000 cpu_s=[\d.]+ budget_cpu_s=0\.01 over_budget=[\d.]+"
     assert re.fullmatch(expected, last), last
