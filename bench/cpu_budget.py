@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -39,7 +38,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from bench_crypto import BenchContext
-from bench_pipeline import ROOT, SPEC, dataset, prepare, run_vaultline
+from bench_pipeline import ROOT, SPEC, dataset, measure, prepare, run_vaultline
 from vaultline.engines.polars.outputs import dictionary_columns
 from vaultline.engines.polars.registry import PREFETCH, implementation
 from vaultline.engines.polars.sources import read_source
@@ -83,11 +82,7 @@ def measured(action: Callable[[], T]) -> tuple[float, T]:
 
 def import_cpu() -> float:
     code = "".join(f"import {module}\n" for module in RUN_IMPORTS)
-    process = subprocess.Popen([sys.executable, "-c", code])
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit("importing the run's modules failed")
-    return usage.ru_utime + usage.ru_stime
+    return measure([sys.executable, "-c", code], dict(os.environ)).cpu_s
 
 
 def stream_to_nowhere(source: Any) -> None:
