@@ -10,9 +10,11 @@ one at a time on the same N generated rows:
 - reading the CSV source (fingerprint + parse, streamed to nowhere);
 - each step's planning (the fits read the flow) and execution, on the previous step's output held
   in memory (collected once, outside the measurement), with Polars' streaming engine;
-- writing the flow after the protections to an encrypted spill and reading it back (the run does
-  this once, before its first step that needs every row);
-- writing the final flow to encrypted Parquet (Parquet Modular Encryption, a local keyring).
+- writing the flow after the protections to an encrypted spill and reading it back, with the
+  executor's spill sink and scan (the run does this once, before its first step that needs every
+  row);
+- writing the final flow to encrypted Parquet through the run's own sink (Parquet Modular
+  Encryption, a local keyring).
 A run reads its source twice when the first step dedupes (once narrow, while planning); that
 second read is not counted here, nor anything a run does around the engine (audit, catalog,
 lineage): the sum is a floor for the job. For comparison, the whole `vaultline run` process on the
@@ -39,12 +41,13 @@ import polars as pl
 
 from bench_crypto import BenchContext
 from bench_pipeline import ROOT, SPEC, dataset, measure, prepare, run_vaultline
-from vaultline.engines.polars.outputs import dictionary_columns
+from vaultline.engines.polars import spill
+from vaultline.engines.polars.outputs import BATCH_ROWS, _EncryptingSink
 from vaultline.engines.polars.registry import PREFETCH, implementation
 from vaultline.engines.polars.sources import read_source
 from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
 from vaultline.spec.loader import load
-from vaultline.storage.encrypted_parquet import EncryptionPlan, open_writer
+from vaultline.storage.output_keys import ColumnKeys
 from vaultline.storage.spill import Spill
 
 T = TypeVar("T")
@@ -90,30 +93,28 @@ def stream_to_nowhere(source: Any) -> None:
 
 
 def spill_round_trip(frame: pl.DataFrame, directory: Path) -> None:
-    spill = Spill.create(directory, frame.head(0).to_arrow().schema)
-    for batch in frame.iter_slices(262_144):
-        for record_batch in batch.to_arrow().to_batches():
-            spill.write(record_batch)
-    spill.finish()
-    for record_batch in spill.batches():
-        pl.from_arrow(record_batch)
-    spill.delete()
+    """What the executor's checkpoint does: the flow into an encrypted spill, then read back."""
+    flow = frame.lazy()
+    target = Spill.create(directory, frame.head(0).to_arrow().schema)
+    spill.sink(flow, target, BATCH_ROWS).collect(engine="streaming")
+    target.finish()
+    spill.scan(target, frame.schema).sink_batches(lambda _: None, lazy=True).collect(engine="streaming")
+    target.delete()
 
 
 def write_encrypted(frame: pl.DataFrame, directory: Path) -> None:
+    """The run's encrypting output sink (outputs.py), its keys in a local keyring."""
     os.environ.setdefault(PASSPHRASE_ENV, "bench-only-passphrase")
     keyring = LocalKeyring(directory / "state", warn=False)
     for name in ("footer", *PROTECTED):
         keyring.ensure(name)
-    arrow = frame.head(0).to_arrow(compat_level=pl.CompatLevel.oldest()).schema
     columns = {key: [c for c in names if c in frame.columns] for key, names in PROTECTED.items()}
-    writer = open_writer(
-        directory / "out.parquet", arrow, EncryptionPlan("footer", columns), keyring,
-        dictionary=dictionary_columns(frame.head(262_144)),
-    )  # fmt: skip
-    for batch in frame.iter_slices(262_144):
-        writer.write_table(batch.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(arrow))
-    writer.close()
+    schema = frame.head(0).to_arrow(compat_level=pl.CompatLevel.oldest()).schema
+    sink = _EncryptingSink(
+        str(directory / "out.parquet"), ColumnKeys("footer", columns), keyring, "snappy", schema, drains=False
+    )
+    frame.lazy().sink_batches(sink, chunk_size=BATCH_ROWS, lazy=True).collect(engine="streaming")
+    sink.close()
 
 
 def run_step(flow: pl.DataFrame, name: str, params: Any, ctx: _Context) -> pl.DataFrame:
