@@ -1,12 +1,16 @@
-"""The Polars engine's step table: every transform has an implementation; prefetches name real modules."""
+"""The Polars engine's step table: every transform has an implementation; prefetches name real modules
+and warm the kernels the steps call."""
 
 from __future__ import annotations
 
 import importlib
+from types import SimpleNamespace
 
+import polars as pl
 import pytest
 
-from vaultline.engines.polars.registry import IMPLEMENTATIONS, PREFETCH, implementation
+from vaultline.engines.polars import registry
+from vaultline.engines.polars.registry import IMPLEMENTATIONS, PREFETCH, _import_quietly, implementation
 from vaultline.errors import TransformError
 from vaultline.transforms.registry import BY_NAME
 
@@ -27,3 +31,31 @@ def test_prefetched_modules_exist_for_real_steps(step: str) -> None:
 def test_an_unknown_step_is_a_clear_error() -> None:
     with pytest.raises(TransformError, match="no implementation of 'teleport'"):
         implementation("teleport")
+
+
+def test_prefetch_loads_the_kernels_with_the_types_the_steps_call_them_with() -> None:
+    # Another specialization would mean the warm-up compiled code no step runs, and the first
+    # batch still paid numba's start-up.
+    from vaultline.engines.polars import _ragged
+    from vaultline.engines.polars.format_preserving import _count_digits
+
+    _import_quietly(["vaultline.engines.polars._ragged"])
+    warmed = list(_ragged.digit_counts.signatures)  # type: ignore[attr-defined]
+    assert len(warmed) == 1
+    _count_digits(pl.Series(["4111-1111", None, "12"]))
+    assert _ragged.digit_counts.signatures == warmed  # type: ignore[attr-defined]
+
+
+def test_a_failing_warm_up_stays_in_the_prefetch_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> None:
+        raise RuntimeError("no machine code")
+
+    loaded: list[str] = []
+
+    def load(name: str) -> SimpleNamespace:
+        loaded.append(name)
+        return SimpleNamespace(warm=broken)
+
+    monkeypatch.setattr(registry, "import_module", load)
+    _import_quietly(["first", "second"])
+    assert loaded == ["first", "second"]

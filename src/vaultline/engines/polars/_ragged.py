@@ -95,3 +95,13 @@ def _unwrap_py(  # noqa: PLR0917 - numba kernels take positional arrays
 
 
 unwrap: Callable[..., None] = _compile(_unwrap_py)
+
+
+def warm() -> None:
+    """Load the compiled walks now; a run's prefetch thread calls this (engines/polars/registry.py).
+
+    numba's first call in a process costs about 0.6 s (its registries, then the machine code from
+    its on-disk cache), the next kernels a few ms each. Paid in a stream's first batch, it stalled
+    the stream while the other threads waited on numba's compiler lock. The arrays have the types
+    the steps pass (read-only bytes, as Arrow's buffers are), so this loads, never compiles anew."""
+    digit_counts(np.frombuffer(b"0", dtype=np.uint8), np.array([0, 1], dtype=np.int64))

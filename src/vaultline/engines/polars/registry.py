@@ -29,7 +29,7 @@ IMPLEMENTATIONS: dict[str, str] = {
 
 # Slow imports a step will need (third-party, or our numba kernels), started in a background thread
 # when the run begins so they overlap with reading and fitting (scikit-learn alone costs 1.5-2.5 s of
-# start-up, numba 0.5 s).
+# start-up, numba 0.5 s). A module that defines `warm()` has it called right after its import.
 PREFETCH: dict[str, tuple[str, ...]] = {
     "format_preserving": ("vaultline.crypto._ff1_short", "vaultline.engines.polars._ragged"),
     "mask": ("vaultline.engines.polars._ragged",),
@@ -46,11 +46,13 @@ def prefetch(step_names: list[str]) -> None:
 
 
 def _import_quietly(modules: list[str]) -> None:
-    # A missing module is reported by the step that needs it, with a fix; not as a thread traceback.
+    # A failure is reported by the step that needs the module, with a fix; not as a thread traceback.
     for module in modules:
         try:
-            import_module(module)
-        except ImportError:
+            warm = getattr(import_module(module), "warm", None)
+            if warm is not None:
+                warm()
+        except Exception:  # noqa: S112 - the step that needs it raises it again, and reports it
             continue
 
 
