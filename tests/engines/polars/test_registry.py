@@ -4,9 +4,10 @@ and warm the kernels the steps call."""
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 from types import SimpleNamespace
 
-import polars as pl
 import pytest
 
 from vaultline.engines.polars import registry
@@ -35,15 +36,18 @@ def test_an_unknown_step_is_a_clear_error() -> None:
 
 def test_prefetch_loads_the_kernels_with_the_types_the_steps_call_them_with() -> None:
     # Another specialization would mean the warm-up compiled code no step runs, and the first
-    # batch still paid numba's start-up.
-    from vaultline.engines.polars import _ragged
-    from vaultline.engines.polars.format_preserving import _count_digits
-
-    _import_quietly(["vaultline.engines.polars._ragged"])
-    warmed = list(_ragged.digit_counts.signatures)  # type: ignore[attr-defined]
-    assert len(warmed) == 1
-    _count_digits(pl.Series(["4111-1111", None, "12"]))
-    assert _ragged.digit_counts.signatures == warmed  # type: ignore[attr-defined]
+    # batch still paid numba's start-up. A fresh process: no other test has called the kernel.
+    script = (
+        "import polars as pl\n"
+        "from vaultline.engines.polars import _ragged, registry\n"
+        "from vaultline.engines.polars.format_preserving import _count_digits\n"
+        "registry._import_quietly(['vaultline.engines.polars._ragged'])\n"
+        "warmed = list(_ragged.digit_counts.signatures)\n"
+        "_count_digits(pl.Series(['4111-1111', None, '12']))\n"
+        "print(len(warmed), _ragged.digit_counts.signatures == warmed)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["1", "True"]
 
 
 def test_a_failing_warm_up_stays_in_the_prefetch_thread(monkeypatch: pytest.MonkeyPatch) -> None:
