@@ -19,7 +19,8 @@ def test_every_step_of_the_fraud_job_is_measured(tmp_path: Path) -> None:
     steps = [name for name, _ in load(ROOT / "examples" / "fraud" / "pipeline.yaml").pipeline.all_steps()]
     measured = re.findall(r"step (\d+) (\w+) \(plan \+ run\)", out)
     assert measured == [(str(index), name) for index, name in enumerate(steps)]
-    for part in ("imports of a run", "read the CSV source", "spill: write + read back", "encrypted Parquet"):
+    parts = ("imports of a run", "read the CSV source", "step 0 clean planning reads the source")
+    for part in (*parts, "spill: write + read back", "encrypted Parquet"):
         assert part in out
     for part in ("sum", "the whole `vaultline run` process", "1 M rows/s on 2 cores allows"):
         assert part in out
