@@ -19,8 +19,8 @@ one at a time on the same N generated rows:
 A run reads its source twice when the first step dedupes (once narrow, while planning): that
 second read is the first step's planning on the CSV source less its planning on the rows in
 memory. Nothing a run does around the engine (audit, catalog, lineage) is counted: the sum is a
-floor for the job. For comparison, the whole `vaultline run` process on the
-same rows (after a small warm-up run) is measured last. The last line is machine-readable:
+floor for the job. For comparison, the whole `vaultline run` process on the same rows (after a
+small warm-up run) is measured last. The last line is machine-readable:
 
     cpu_budget rows=N cpu_s=X budget_cpu_s=Y over_budget=Z
 
