@@ -3,6 +3,7 @@ and warm the kernels the steps call."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import subprocess
 import sys
@@ -63,3 +64,24 @@ def test_a_failing_warm_up_stays_in_the_prefetch_thread(monkeypatch: pytest.Monk
     monkeypatch.setattr(registry, "import_module", load)
     _import_quietly(["first", "second"])
     assert loaded == ["first", "second"]
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_the_prefetch_imports_run_without_the_collector_and_leave_it_as_it_was(
+    monkeypatch: pytest.MonkeyPatch, collecting: bool
+) -> None:
+    seen: list[bool] = []
+
+    def load(_name: str) -> SimpleNamespace:
+        seen.append(gc.isenabled())
+        return SimpleNamespace()
+
+    monkeypatch.setattr(registry, "import_module", load)
+    was = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        _import_quietly(["first", "second"])
+        assert seen == [False, False]
+        assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()
