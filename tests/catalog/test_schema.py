@@ -4,6 +4,8 @@ concurrent first opens. Every test runs on SQLite and PostgreSQL (`catalog_url`)
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from dataset_helpers import open_entry
 
 from vaultline.catalog import schema
 from vaultline.catalog.runs import RunCatalog
-from vaultline.catalog.schema import VERSION_TABLE, head_revision, open_catalog, target_metadata
+from vaultline.catalog.schema import HEAD_REVISION, VERSION_TABLE, open_catalog, target_metadata
 from vaultline.errors import CatalogError
 
 # The runs table exactly as catalog/runs.py created it before migrations existed (frozen here on
@@ -52,11 +54,28 @@ def _differences(engine: sa.Engine) -> list[object]:
 def test_fresh_catalog_is_migrated_to_head_and_matches_the_table_definitions(catalog_url: str) -> None:
     engine = open_catalog(catalog_url)
     try:
-        assert _revisions(engine) == [head_revision()] == ["0003"]
+        assert _revisions(engine) == [HEAD_REVISION] == ["0003"]
         # The migrations create exactly what runs.py and datasets.py define (columns, types, indexes, keys).
         assert _differences(engine) == []
     finally:
         engine.dispose()
+
+
+def test_head_revision_is_the_newest_migration() -> None:
+    assert schema._script().get_heads() == [HEAD_REVISION]
+
+
+def test_opening_a_catalog_at_head_does_not_import_alembic(catalog_url: str) -> None:
+    open_catalog(catalog_url).dispose()
+    opened = subprocess.run(
+        [sys.executable, "-c",
+         "import sys\n"
+         "from vaultline.catalog.runs import RunCatalog\n"
+         f"RunCatalog({catalog_url!r}).list()\n"
+         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert opened.stdout.strip() == "[]"
 
 
 def test_an_old_runs_only_catalog_is_stamped_not_recreated(catalog_url: str) -> None:
@@ -76,7 +95,7 @@ def test_an_old_runs_only_catalog_is_stamped_not_recreated(catalog_url: str) -> 
         (record,) = catalog.list()
         assert (record.run_id, record.rows_in) == ("r-old", 5)
         assert catalog.report("r-old") == {"status": "succeeded"}
-        assert _revisions(catalog.engine) == [head_revision()]
+        assert _revisions(catalog.engine) == [HEAD_REVISION]
         assert _differences(catalog.engine) == []
     finally:
         catalog.engine.dispose()
@@ -95,7 +114,7 @@ def test_upgrade_is_idempotent_and_an_up_to_date_catalog_is_not_upgraded_again(
     monkeypatch.undo()
     # An explicit second upgrade under the lock finds nothing to do and changes nothing.
     schema._upgrade(engine, catalog_url)
-    assert _revisions(engine) == [head_revision()]
+    assert _revisions(engine) == [HEAD_REVISION]
     assert _differences(engine) == []
     engine.dispose()
 
@@ -110,7 +129,7 @@ def test_downgrade_then_reopen_upgrades_again(catalog_url: str) -> None:
     assert sa.inspect(engine).has_table("vaultline_runs")
     engine.dispose()
     engine = open_catalog(catalog_url)
-    assert _revisions(engine) == [head_revision()]
+    assert _revisions(engine) == [HEAD_REVISION]
     engine.dispose()
 
 
@@ -124,7 +143,7 @@ def test_concurrent_first_opens_of_a_fresh_catalog(catalog_url: str) -> None:
         worker.join(timeout=120)
     assert [w.exitcode for w in workers] == [0, 0, 0]
     engine = open_catalog(catalog_url)
-    assert _revisions(engine) == [head_revision()]
+    assert _revisions(engine) == [HEAD_REVISION]
     assert _differences(engine) == []
     engine.dispose()
 
