@@ -62,6 +62,17 @@ def test_percentiles_with_interpolation(ctx: RunContext) -> None:
     assert midpoint.facts["edges"] == [10.0, 25.0, 40.0]
 
 
+@pytest.mark.parametrize("interpolation", ["linear", "lower", "higher", "nearest", "midpoint"])
+def test_edges_fitted_together_equal_each_point_fitted_alone(ctx: RunContext, interpolation: str) -> None:
+    values = [7.5, None, 3.0, float("nan"), 3.0, -2.0, float("inf"), 11.0, 0.25, 3.0, 8.0]
+    frame = pl.DataFrame({"x": values})
+    points = [0, 10, 25, 50, 75, 90, 95, 99, 100]
+    result = run(frame, ctx, bins=points, interpolation=interpolation)
+    finite = frame.filter(pl.col("x").is_finite())["x"]
+    alone = [finite.quantile(p / 100, interpolation=interpolation) for p in points]
+    assert result.facts["edges"] == alone
+
+
 def test_default_params_give_quartiles(ctx: RunContext) -> None:
     result = run(pl.DataFrame({"x": [0, 1, 2, 3, 4]}), ctx)
     assert result.facts["method"] == "percentile"
