@@ -15,7 +15,7 @@ $(BIN)/python:
 PYCANON := pycanon==1.3.6
 
 # An editable install leaves our own modules uncompiled, and where PYTHONDONTWRITEBYTECODE is set
-# (as on this project's machines) every process would compile about 130 of them again at start-up.
+# (as on this project's machines) every process would compile about 150 of them again at start-up.
 # Compiling here is what pip does for a regular install; Python still recompiles an edited module.
 COMPILE := $(BIN)/python -m compileall -q src/vaultline
 
