@@ -154,8 +154,12 @@ def main() -> None:
     # On a few rows the two are within noise of each other: a read costs at least nothing.
     parts.append((f"step 0 {first} planning reads the source", max(0.0, on_source - in_memory)))
     with tempfile.TemporaryDirectory() as scratch:
+        spilled = False
         for index, (name, params) in enumerate(loaded.pipeline.all_steps()):
-            if name == "derive":  # where the run spills: before its first step that needs every row
+            # Where the run spills a source read in a stable order (`spills_before` in the executor):
+            # before its first step, after the first, that needs every row.
+            if not spilled and index > 0 and params.needs_all_rows():
+                spilled = True
                 parts.append(
                     ("spill: write + read back", measured(partial(spill_round_trip, flow, Path(scratch)))[0])
                 )

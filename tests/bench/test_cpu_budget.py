@@ -22,6 +22,8 @@ def test_every_step_of_the_fraud_job_is_measured(tmp_path: Path) -> None:
     parts = ("imports of a run", "read the CSV source", "step 0 clean planning reads the source")
     for part in (*parts, "spill: write + read back", "encrypted Parquet"):
         assert part in out
+    # Where the run spills: right before derive, the fraud job's first step that needs every row.
+    assert re.search(r"spill: write \+ read back[^\n]*\n\s+step 7 derive", out)
     for part in ("sum", "the whole `vaultline run` process", "1 M rows/s on 2 cores allows"):
         assert part in out
     last = out.strip().splitlines()[-1]
