@@ -45,13 +45,26 @@ def test_a_source_waits_until_the_writer_catches_up() -> None:
     assert gate.admitted == 40 and gate.throttling
 
 
-def test_a_consumer_that_holds_every_row_ends_the_throttling_after_one_stall() -> None:
+def test_a_consumer_that_holds_every_row_doubles_the_limit_at_each_stall(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     gate = backpressure.Gate(limit_rows=10, stall_seconds=0.3)
     started = time.perf_counter()
     source = _admit_in_thread(gate, batches=10, rows=10)
     source.join(timeout=10)
-    assert gate.admitted == 100 and not gate.throttling and gate.stalled
-    assert time.perf_counter() - started >= 0.3  # it waited for one stall, then stopped waiting
+    # waits with 20 rows in flight (limit -> 20), 30 (-> 40), 50 (-> 80), 90 (-> 160)
+    assert gate.admitted == 100 and gate.throttling
+    assert (gate.raised, gate.limit) == (4, 160)
+    assert time.perf_counter() - started >= 4 * 0.3  # one stall for each doubling
+    raised = [r.getMessage() for r in caplog.records if r.name == "vaultline.run.backpressure"]
+    assert len(raised) == 4 and "90 rows in flight; limit raised to 160 rows" in raised[-1]
+
+
+def test_the_limit_grows_with_the_engine_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pl, "thread_pool_size", lambda: 2)
+    assert backpressure.limit_for(1_000) == 3_000  # the measured sweet spot on 2 cores
+    monkeypatch.setattr(pl, "thread_pool_size", lambda: 8)
+    assert backpressure.limit_for(1_000) == 9_000
 
 
 def test_closing_the_gate_releases_a_waiting_source() -> None:
@@ -132,7 +145,7 @@ def test_a_run_is_gated_end_to_end(
     assert written.num_rows == result.rows_output
     assert result.rows_input == rows
     (gate,) = opened
-    assert not gate.stalled  # the source never waited for a consumer that holds every row
+    assert gate.raised == 0  # the source never waited for a consumer that holds every row
     assert gate.throttling is False  # closed at the end of the run
     assert gate.admitted == rows  # every row the source yielded went through the gate
     assert gate.drained == rows  # and came out: written, or quarantined

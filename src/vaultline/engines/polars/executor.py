@@ -352,9 +352,9 @@ def _backpressure(pending: list[PendingOutput]) -> AbstractContextManager[Any]:
 
 
 def _gate() -> AbstractContextManager[Any]:
-    # Three of the writer's row groups in flight: one being written, one filling, one computed
-    # (two: 1.1 GB on the protections but 15% slower; one: a stall at every batch).
-    return backpressure.gate(limit_rows=3 * BATCH_ROWS)
+    # With 2 threads, three of the writer's row groups in flight: one being written, one filling,
+    # one computed (two: 1.1 GB on the protections but 15% slower; one: a stall at every batch).
+    return backpressure.gate(limit_rows=backpressure.limit_for(BATCH_ROWS))
 
 
 def _stringify(frame: pl.LazyFrame) -> pl.LazyFrame:
