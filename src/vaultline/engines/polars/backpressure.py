@@ -31,7 +31,8 @@ log = logging.getLogger("vaultline.run.backpressure")
 def limit_for(batch_rows: int) -> int:
     """Rows in flight for a writer that writes `batch_rows` at a time: one batch per thread of
     Polars' pool, plus one. Measured on the fraud example (2 M rows, the spill pass, the smallest
-    limit that never stalled): 2 batches with 2 threads, 4 with 4, 8 with 8 (POLARS_MAX_THREADS)."""
+    limit that never stalled): 2 batches with 2 threads, 4 with 4, 8 with 8 (6 stalled), set by
+    POLARS_MAX_THREADS."""
     return (pl.thread_pool_size() + 1) * batch_rows
 
 
