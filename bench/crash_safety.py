@@ -187,6 +187,7 @@ def check(work: Path, completed: int) -> tuple[int, bool, int, int]:
             if not intact or rows != version.row_count:
                 partial += 1
     referenced = {str(Path(p)) for p in catalog.referenced_locations()}
+    catalog.close()
     before = {str(p) for p in (work / "output").rglob("*") if p.is_file()}
     gc = subprocess.run(
         [*VAULTLINE, "gc", "--grace", "0s"], env=_env(work), capture_output=True, text=True, check=False

@@ -67,7 +67,7 @@ def race_worker(url: str, dataset: str, writer: str, commits: int, mode: str, ba
                 break
             except VersionConflict:
                 conflicts += 1
-    catalog.engine.dispose()
+    catalog.close()
     return conflicts
 
 

@@ -35,7 +35,7 @@ def populated(catalog_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     commit(
         catalog, "refunds", [write_file(tmp_path / "out" / "refunds" / "x.parquet", b"refunds")], run_id="r9"
     )
-    catalog.engine.dispose()
+    catalog.close()
     return {"state": tmp_path / "state", "out": out}
 
 

@@ -29,12 +29,12 @@ def _check_every_commit_landed_once(url: str, dataset: str) -> None:
             assert record.row_count == int((record.run_id or "").rsplit("-", 1)[1]) + 1
         assert len(catalog.referenced_locations(dataset)) == WRITERS * COMMITS
     finally:
-        catalog.engine.dispose()
+        catalog.close()
 
 
 @pytest.mark.parametrize("mode", ["retry", "optimistic"])
 def test_threads_racing(catalog_url: str, mode: str) -> None:
-    DatasetCatalog(catalog_url).engine.dispose()  # the threads race on commits, not on creating the schema
+    DatasetCatalog(catalog_url).close()  # the threads race on commits, not on creating the schema
     barrier = threading.Barrier(WRITERS)
     errors: list[BaseException] = []
 
@@ -73,7 +73,7 @@ def test_processes_racing_on_a_fresh_catalog(catalog_url: str, mode: str) -> Non
 def test_writers_that_read_the_same_version_conflict_exactly_once_per_round(catalog_url: str) -> None:
     """Both writers read the latest version, wait for each other, then commit on top of it: in each
     round exactly one wins and the other gets VersionConflict (the race, made deterministic)."""
-    DatasetCatalog(catalog_url).engine.dispose()
+    DatasetCatalog(catalog_url).close()
     rounds = 5
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
@@ -98,7 +98,7 @@ def test_writers_that_read_the_same_version_conflict_exactly_once_per_round(cata
             errors.append(exc)
             barrier.abort()
         finally:
-            catalog.engine.dispose()
+            catalog.close()
 
     threads = [threading.Thread(target=writer, args=(name,)) for name in ("a", "b")]
     for thread in threads:
@@ -109,4 +109,4 @@ def test_writers_that_read_the_same_version_conflict_exactly_once_per_round(cata
     assert sorted(outcomes) == ["conflict"] * rounds + ["won"] * rounds
     catalog = DatasetCatalog(catalog_url)
     assert sorted(v.version for v in catalog.history("hot")) == list(range(1, rounds + 1))
-    catalog.engine.dispose()
+    catalog.close()

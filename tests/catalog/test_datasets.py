@@ -29,7 +29,7 @@ SECRET = "alice.secret@example.com"  # stands for a data value: must never appea
 def catalog(catalog_url: str) -> Iterator[DatasetCatalog]:
     opened = DatasetCatalog(catalog_url)
     yield opened
-    opened.engine.dispose()
+    opened.close()
 
 
 def test_commits_number_versions_and_record_everything(catalog: DatasetCatalog) -> None:

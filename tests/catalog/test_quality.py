@@ -66,21 +66,21 @@ def test_recording_a_run_again_replaces_its_results(catalog_url: str) -> None:
 
 
 def test_latest_succeeded_run_skips_failed_running_and_empty_runs(catalog_url: str) -> None:
-    catalog = RunCatalog(catalog_url)
-    assert catalog.latest_succeeded("fraud") is None and catalog.latest_succeeded_report("fraud") is None
-    for run_id, status, rows in (("r1", "succeeded", 5), ("r2", "succeeded", 0), ("r3", "failed", 5),
-                                 ("r4", "running", None)):  # fmt: skip
-        catalog.start(run_id, "fraud", "sha")
-        if rows is not None:
-            catalog.finish(run_id, {"run_id": run_id, "status": status, "rows": {"input": rows}})
-    catalog.start("h1", "healthplus", "sha")
-    catalog.finish("h1", {"run_id": "h1", "status": "succeeded", "rows": {"input": 9}})
-    assert catalog.latest_succeeded("fraud") == "r1"
-    assert catalog.latest_succeeded_report("fraud") == {
-        "run_id": "r1",
-        "status": "succeeded",
-        "rows": {"input": 5},
-    }
+    with RunCatalog(catalog_url) as catalog:
+        assert catalog.latest_succeeded("fraud") is None and catalog.latest_succeeded_report("fraud") is None
+        for run_id, status, rows in (("r1", "succeeded", 5), ("r2", "succeeded", 0), ("r3", "failed", 5),
+                                     ("r4", "running", None)):  # fmt: skip
+            catalog.start(run_id, "fraud", "sha")
+            if rows is not None:
+                catalog.finish(run_id, {"run_id": run_id, "status": status, "rows": {"input": rows}})
+        catalog.start("h1", "healthplus", "sha")
+        catalog.finish("h1", {"run_id": "h1", "status": "succeeded", "rows": {"input": 9}})
+        assert catalog.latest_succeeded("fraud") == "r1"
+        assert catalog.latest_succeeded_report("fraud") == {
+            "run_id": "r1",
+            "status": "succeeded",
+            "rows": {"input": 5},
+        }
 
 
 def test_an_unreachable_catalog_is_a_value_free_error(tmp_path: Any) -> None:

@@ -26,12 +26,14 @@ def _roundtrip(catalog: RunCatalog) -> None:
 
 
 def test_sqlite(tmp_path: Path) -> None:
-    _roundtrip(RunCatalog(f"sqlite:///{tmp_path / 'c.db'}"))
+    with RunCatalog(f"sqlite:///{tmp_path / 'c.db'}") as catalog:
+        _roundtrip(catalog)
 
 
 @pytest.mark.postgres
 def test_postgres(postgres_url: str) -> None:
-    _roundtrip(RunCatalog(postgres_url.replace("postgresql://", "postgresql+psycopg://")))
+    with RunCatalog(postgres_url.replace("postgresql://", "postgresql+psycopg://")) as catalog:
+        _roundtrip(catalog)
 
 
 def test_unreachable_catalog_is_a_clear_error() -> None:

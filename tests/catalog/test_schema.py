@@ -98,7 +98,7 @@ def test_an_old_runs_only_catalog_is_stamped_not_recreated(catalog_url: str) -> 
         assert _revisions(catalog.engine) == [HEAD_REVISION]
         assert _differences(catalog.engine) == []
     finally:
-        catalog.engine.dispose()
+        catalog.close()
 
 
 def test_upgrade_is_idempotent_and_an_up_to_date_catalog_is_not_upgraded_again(

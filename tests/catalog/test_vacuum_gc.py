@@ -27,7 +27,7 @@ DAY = 86400
 def catalog(catalog_url: str) -> Iterator[DatasetCatalog]:
     opened = DatasetCatalog(catalog_url)
     yield opened
-    opened.engine.dispose()
+    opened.close()
 
 
 def _sha(path: Path) -> str:

@@ -75,14 +75,11 @@ def test_trailing_values_skip_failed_runs_and_the_current_one(engine: sa.Engine,
 
 
 def test_runs_are_counted_by_status(engine: sa.Engine, catalog_url: str) -> None:
-    runs = RunCatalog(catalog_url)
-    try:
+    with RunCatalog(catalog_url) as runs:
         for index, status in enumerate(["succeeded", "succeeded", "failed"]):
             runs.start(f"r{index}", "fraud", "0" * 64)
             runs.finish(f"r{index}", {"status": status})
         runs.start("r9", "health", "0" * 64)
-    finally:
-        runs.engine.dispose()
     assert runs_by_status(engine, catalog_url) == [
         ("fraud", "failed", 1), ("fraud", "succeeded", 2), ("health", "running", 1)
     ]  # fmt: skip

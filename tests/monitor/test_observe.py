@@ -62,13 +62,10 @@ def failed_report(fraud: FraudRun) -> dict[str, Any]:
     )
     with pytest.raises(SourceError):
         run(loaded, fraud.state)
-    catalog = RunCatalog(fraud.state.catalog_url)
-    try:
+    with RunCatalog(fraud.state.catalog_url) as catalog:
         newest = catalog.list(limit=1)[0]
         assert newest.status == "failed"
         return catalog.report(newest.run_id)
-    finally:
-        catalog.engine.dispose()
 
 
 def _pipeline(fraud: FraudRun, rules: list[dict[str, Any]]) -> Pipeline:

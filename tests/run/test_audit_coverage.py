@@ -104,7 +104,8 @@ def test_every_operation_of_a_full_demo_has_its_audit_entry(demo: dict[str, Any]
         expected.append((what, "found" if ok else "MISSING"))
         found.append(ok)
 
-    runs = RunCatalog(f"sqlite:///{state / 'catalog.db'}").list(limit=100)
+    with RunCatalog(f"sqlite:///{state / 'catalog.db'}") as catalog:
+        runs = catalog.list(limit=100)
     assert len(runs) == 2
     for record in runs:
         mine = [e for e in entries if e.run_id == record.run_id]
@@ -114,18 +115,16 @@ def test_every_operation_of_a_full_demo_has_its_audit_entry(demo: dict[str, Any]
         expect(f"key derivations attributed to run {record.pipeline}", len(derives) >= 2)
         reads = {e.outcome for e in mine if e.action == "source.read"}
         expect(f"source.read intent+outcome {record.pipeline}", reads == {"intent", "succeeded"})
-    datasets = DatasetCatalog(f"sqlite:///{state / 'catalog.db'}")
-    for summary in datasets.list():
-        for version in datasets.history(summary.name):
-            expect(
-                f"dataset.commit {summary.name}@{version.version}",
-                any(
-                    e.action == "dataset.commit"
-                    and e.resource == summary.name
-                    and e.details.get("version") == version.version
-                    for e in entries
-                ),
-            )
+    with DatasetCatalog(f"sqlite:///{state / 'catalog.db'}") as datasets:
+        versions = [(s.name, v.version) for s in datasets.list() for v in datasets.history(s.name)]
+    for name, number in versions:
+        expect(
+            f"dataset.commit {name}@{number}",
+            any(
+                e.action == "dataset.commit" and e.resource == name and e.details.get("version") == number
+                for e in entries
+            ),
+        )
     for action, resource in demo["commands"]:
         matching = [e for e in entries if e.action == action and (resource is None or e.resource == resource)]
         outcomes = {e.outcome for e in matching}

@@ -71,12 +71,12 @@ def test_first_run_registers_then_unchanged(tmp_path: Path, state: State) -> Non
         "tx": {"table": "shop.tx", "version": 1, "changes": [], "action": "registered"},
         "ev": {"table": "shop.ev", "version": 1, "changes": [], "action": "registered"},
     }
-    tables = TableCatalog(state.catalog_url)
-    assert tables.get("shop.ev").columns == (TableColumn("event", "int64"), TableColumn("kind", "string"))
-    assert tables.history("shop.tx")[0].run_id == "run-1"
-    again = _check(pipeline, state, "run-2")
-    assert {s: v["action"] for s, v in again.items()} == {"tx": "unchanged", "ev": "unchanged"}
-    assert tables.history("shop.tx")[0].version == 1
+    with TableCatalog(state.catalog_url) as tables:
+        assert tables.get("shop.ev").columns == (TableColumn("event", "int64"), TableColumn("kind", "string"))
+        assert tables.history("shop.tx")[0].run_id == "run-1"
+        again = _check(pipeline, state, "run-2")
+        assert {s: v["action"] for s, v in again.items()} == {"tx": "unchanged", "ev": "unchanged"}
+        assert tables.history("shop.tx")[0].version == 1
 
 
 def test_added_removed_and_retyped_columns_fail_by_default(tmp_path: Path, state: State) -> None:
@@ -95,8 +95,8 @@ def test_added_removed_and_retyped_columns_fail_by_default(tmp_path: Path, state
     assert error.report["tx"]["action"] == "drifted"
     assert SECRET not in text and SECRET not in json.dumps(error.report)
     # Nothing was written: both tables are still at version 1.
-    tables = TableCatalog(state.catalog_url)
-    assert tables.get("shop.tx").version == 1 and tables.get("shop.ev").version == 1
+    with TableCatalog(state.catalog_url) as tables:
+        assert tables.get("shop.tx").version == 1 and tables.get("shop.ev").version == 1
 
 
 def test_evolve_records_a_new_version(tmp_path: Path, state: State) -> None:
@@ -111,7 +111,8 @@ def test_evolve_records_a_new_version(tmp_path: Path, state: State) -> None:
         "changes": [{"column": "city", "kind": "added", "old": None, "new": "string"}],
         "action": "evolved",
     }
-    history = TableCatalog(state.catalog_url).history("shop.tx")
+    with TableCatalog(state.catalog_url) as tables:
+        history = tables.history("shop.tx")
     assert [(v.version, v.run_id) for v in history] == [(2, "run-2"), (1, "run-1")]
 
 
@@ -128,22 +129,22 @@ def test_a_failing_source_stops_the_evolving_ones(tmp_path: Path, state: State) 
 def test_csv_text_columns_compare_by_name_declared_types_count(tmp_path: Path, state: State) -> None:
     _write(tmp_path)
     # A crawl inferred types; a run reading the same CSV as text is no drift.
-    catalog = TableCatalog(state.catalog_url)
-    crawled = [
-        TableColumn("id", "string", False),
-        TableColumn("card", "int64", False),
-        TableColumn("amount", "float64", False),
-    ]
-    catalog.record(
-        "shop.tx", location=str(tmp_path / "tx.csv"), file_format="csv", columns=crawled, source="crawl"
-    )
-    assert _check(_pipeline(tmp_path), state)["tx"]["action"] == "unchanged"
-    # A type declared in the spec is compared: float64 matches, int64 does not.
-    matching = _pipeline(tmp_path, tx_extra="    schema: {amount: float64}")
-    assert _check(matching, state)["tx"]["action"] == "unchanged"
-    retyped = _pipeline(tmp_path, tx_extra="    schema: {amount: int64}")
-    with pytest.raises(SchemaDriftError, match="retyped amount: float64 -> int64"):
-        _check(retyped, state)
+    with TableCatalog(state.catalog_url) as catalog:
+        crawled = [
+            TableColumn("id", "string", False),
+            TableColumn("card", "int64", False),
+            TableColumn("amount", "float64", False),
+        ]
+        catalog.record(
+            "shop.tx", location=str(tmp_path / "tx.csv"), file_format="csv", columns=crawled, source="crawl"
+        )
+        assert _check(_pipeline(tmp_path), state)["tx"]["action"] == "unchanged"
+        # A type declared in the spec is compared: float64 matches, int64 does not.
+        matching = _pipeline(tmp_path, tx_extra="    schema: {amount: float64}")
+        assert _check(matching, state)["tx"]["action"] == "unchanged"
+        retyped = _pipeline(tmp_path, tx_extra="    schema: {amount: int64}")
+        with pytest.raises(SchemaDriftError, match="retyped amount: float64 -> int64"):
+            _check(retyped, state)
 
 
 def test_catalog_table_names_the_table(tmp_path: Path, state: State) -> None:

@@ -161,9 +161,9 @@ def test_no_sensitive_value_in_anything_vaultline_wrote(demo: dict[str, Any]) ->
 def test_runs_are_in_the_catalog(demo: dict[str, Any]) -> None:
     from vaultline.catalog.runs import RunCatalog
 
-    catalog = RunCatalog(demo["state"].catalog_url)
-    listed = {r.pipeline: r for r in catalog.list()}
-    assert set(listed) == {"healthplus", "fraud"}
-    report = catalog.report(listed["fraud"].run_id)
-    assert report["rows"] == demo["reports"]["fraud"]["rows"]
-    assert json.loads(json.dumps(report))  # plain JSON
+    with RunCatalog(demo["state"].catalog_url) as catalog:
+        listed = {r.pipeline: r for r in catalog.list()}
+        assert set(listed) == {"healthplus", "fraud"}
+        report = catalog.report(listed["fraud"].run_id)
+        assert report["rows"] == demo["reports"]["fraud"]["rows"]
+        assert json.loads(json.dumps(report))  # plain JSON

@@ -60,9 +60,9 @@ def _run(work: dict[str, Any], **options: Any) -> dict[str, Any]:
 
 
 def _event_ids(work: dict[str, Any]) -> list[int]:
-    catalog = DatasetCatalog(work["state"].catalog_url)
-    _, _, table = read_dataset(catalog, "events_out", LocalKeyring(work["state"].root, warn=False))
-    return sorted(table.column("event_id").to_pylist())
+    with DatasetCatalog(work["state"].catalog_url) as catalog:
+        _, _, table = read_dataset(catalog, "events_out", LocalKeyring(work["state"].root, warn=False))
+        return sorted(table.column("event_id").to_pylist())
 
 
 def _killed_before_commit(work: dict[str, Any]) -> int:
@@ -140,13 +140,14 @@ def test_bookmarks_cli_lists_and_resets(work: dict[str, Any]) -> None:
 
 
 def test_a_bookmark_advanced_by_another_run_refuses_the_commit(work: dict[str, Any]) -> None:
-    catalog = BookmarkCatalog(work["state"].catalog_url)
-    move = Advance("events", "files", None, new_files=(("/in/a.csv", "0" * 64),))
-    with catalog.engine.begin() as conn:
-        advance(conn, "events", "run-1", [move])
-    with pytest.raises(BookmarkConflict), catalog.engine.begin() as conn:  # built on the state before run-1
-        advance(conn, "events", "run-2", [move])
-    assert [b.run_id for b in catalog.list()] == ["run-1"]
+    with BookmarkCatalog(work["state"].catalog_url) as catalog:
+        move = Advance("events", "files", None, new_files=(("/in/a.csv", "0" * 64),))
+        with catalog.engine.begin() as conn:
+            advance(conn, "events", "run-1", [move])
+        # built on the state before run-1
+        with pytest.raises(BookmarkConflict), catalog.engine.begin() as conn:
+            advance(conn, "events", "run-2", [move])
+        assert [b.run_id for b in catalog.list()] == ["run-1"]
 
 
 @pytest.mark.postgres
@@ -179,6 +180,7 @@ outputs:
     assert _run(work)["rows"]["input"] == 300
     with engine.begin() as conn:
         conn.exec_driver_sql(f"INSERT INTO {pg_table} SELECT g, g * 1.5 FROM generate_series(300, 449) g")
+    engine.dispose()
     assert _killed_before_commit(work) == 137
     assert _run(work)["rows"]["input"] == 150
     assert _run(work)["datasets"] == {}

@@ -42,9 +42,9 @@ def _aged(path: Path, days: float, text: str = "x") -> Path:
 
 
 def _record_run(state: State, run_id: str, quarantine: str | None) -> None:
-    catalog = RunCatalog(state.catalog_url)
-    catalog.start(run_id, "pipe", "0" * 64)
-    catalog.finish(run_id, {"status": "succeeded", "rows": {"input": 2}, "quarantine": quarantine})
+    with RunCatalog(state.catalog_url) as catalog:
+        catalog.start(run_id, "pipe", "0" * 64)
+        catalog.finish(run_id, {"status": "succeeded", "rows": {"input": 2}, "quarantine": quarantine})
 
 
 @pytest.fixture

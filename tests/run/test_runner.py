@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,20 @@ def test_failed_run_leaves_no_output_and_is_recorded(workspace: dict[str, Any]) 
     (record,) = RunCatalog(workspace["state"].catalog_url).list()
     assert record.status == "failed" and "quarantined" in (record.error or "")
     assert _run(workspace)["status"] == "succeeded"  # a rerun completes
+
+
+def test_a_run_closes_every_catalog_connection_it_opened(
+    workspace: dict[str, Any], catalog_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closed by the run, not left to the collector: psycopg warns for each connection it has to
+    close itself, and a long-lived process (a workflow running pipelines) would hold them meanwhile."""
+    monkeypatch.setenv("VAULTLINE_CATALOG_URL", catalog_url)
+    gc.collect()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        _run(workspace)
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def test_bin_edges_are_reused_from_an_earlier_run(workspace: dict[str, Any]) -> None:

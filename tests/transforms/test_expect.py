@@ -484,9 +484,10 @@ def test_distribution_drift_between_two_real_runs(tmp_path: Path, monkeypatch: p
     assert {r["name"]: r["passed"] for r in caught.value.results}["amount_stable"] is False
     from vaultline.catalog.runs import RunCatalog
 
-    catalog = RunCatalog(state.catalog_url)
-    assert catalog.list()[0].status == "failed"
-    assert catalog.latest_succeeded("drifting") == shifted["run_id"]  # the baseline stays the last success
+    with RunCatalog(state.catalog_url) as catalog:
+        assert catalog.list()[0].status == "failed"
+        # the baseline stays the last success
+        assert catalog.latest_succeeded("drifting") == shifted["run_id"]
 
 
 def test_drift_on_a_column_left_without_numbers_fails_and_boolean_columns_are_categorical() -> None:

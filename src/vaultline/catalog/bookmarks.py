@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from vaultline.catalog.dataset_records import now
-from vaultline.catalog.schema import catalog_failure, for_writing, open_catalog, reading
+from vaultline.catalog.schema import CatalogHandle, catalog_failure, for_writing, reading
 from vaultline.errors import RetryableError, TerminalError
 
 metadata = sa.MetaData()
@@ -110,12 +110,8 @@ class BookmarkSummary:
         return dict(self.__dict__)
 
 
-class BookmarkCatalog:
+class BookmarkCatalog(CatalogHandle):
     """Job bookmarks in the catalog at `url`."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine = open_catalog(url)
 
     def read(self, pipeline: str, source: str, kind: str) -> SourceBookmark:
         with reading(self.engine, self.url, f"reading the bookmark of {pipeline}.{source}") as conn:

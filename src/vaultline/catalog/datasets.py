@@ -56,7 +56,7 @@ from vaultline.catalog.dataset_records import (
     version_of,
     versions,
 )
-from vaultline.catalog.schema import CatalogBusy, catalog_failure, for_writing, open_catalog, reading
+from vaultline.catalog.schema import CatalogBusy, CatalogHandle, catalog_failure, for_writing, reading
 
 __all__ = [
     "DatasetCatalog",
@@ -98,12 +98,8 @@ class VersionRequest:
         }
 
 
-class DatasetCatalog:
+class DatasetCatalog(CatalogHandle):
     """Datasets and their versions in the catalog at `url` (the same database as the run catalog)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine = open_catalog(url)
 
     # ---- commit -------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vaultline.catalog.schema import open_catalog, reading, safe_url
+from vaultline.catalog.schema import CatalogHandle, reading, safe_url
 from vaultline.errors import CatalogError
 
 metadata = sa.MetaData()
@@ -55,11 +55,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class RunCatalog:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        # The schema is owned by the alembic migrations (catalog/migrations); `runs` above mirrors 0001.
-        self.engine = open_catalog(url)
+class RunCatalog(CatalogHandle):
+    """Runs, their status and reports in the catalog at `url`."""
 
     def _safe_url(self) -> str:
         return safe_url(self.url)

@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 
 import sqlalchemy as sa
 
@@ -201,6 +202,29 @@ def open_catalog(url: str) -> sa.Engine:
             engine.dispose()
         raise _cannot_open(url, exc) from None
     return engine
+
+
+class CatalogHandle:
+    """One catalog module's view of the catalog at `url`, open until `close()` (or the end of `with`).
+
+    Closing disposes of the engine, so its pooled connections end cleanly now, not whenever the
+    collector finds them: a long-lived process (a workflow, tests) opening catalogs repeatedly would
+    otherwise keep PostgreSQL connections open, and each would be closed without a goodbye."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = open_catalog(url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, _type: type[BaseException] | None, _error: BaseException | None, _trace: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def _cannot_open(url: str, exc: Exception) -> CatalogError:

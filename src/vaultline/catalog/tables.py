@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vaultline.catalog.schema import catalog_failure, for_writing, open_catalog, reading
+from vaultline.catalog.schema import CatalogHandle, catalog_failure, for_writing, reading
 from vaultline.errors import SpecError, SpecIssue, TerminalError
 
 metadata = sa.MetaData()
@@ -310,12 +310,8 @@ class _NewVersion:
     stamp: str
 
 
-class TableCatalog:
+class TableCatalog(CatalogHandle):
     """Tables and their versions in the catalog at `url` (the same database as runs and datasets)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine = open_catalog(url)
 
     def record(
         self,

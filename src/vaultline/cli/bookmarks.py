@@ -32,7 +32,8 @@ def list_bookmarks(
     json_out: JsonOption = False,
 ) -> None:
     """Every bookmark: files delivered so far, or whether a column watermark is set, and by which run."""
-    summaries = _catalog(state).list(pipeline)
+    with _catalog(state) as catalog:
+        summaries = catalog.list(pipeline)
     if json_out:
         emit_json([s.as_dict() for s in summaries])
         return
@@ -53,8 +54,11 @@ def reset(
     json_out: JsonOption = False,
 ) -> None:
     """Forget what the pipeline's incremental sources delivered: the next run reads everything again."""
-    with audited(state, "bookmark.reset", resource=pipeline, details={"source": source}) as operation:
-        removed = operation.details["bookmarks"] = _catalog(state).reset(pipeline, source)
+    with (
+        audited(state, "bookmark.reset", resource=pipeline, details={"source": source}) as operation,
+        _catalog(state) as catalog,
+    ):
+        removed = operation.details["bookmarks"] = catalog.reset(pipeline, source)
     if json_out:
         emit_json({"pipeline": pipeline, "source": source, "reset": removed})
         return

@@ -45,7 +45,8 @@ def print_columns(columns: Sequence[TableColumn]) -> None:
 @handles_errors
 def list_tables(state: StateOption = None, json_out: JsonOption = False) -> None:
     """Every registered table with its latest version."""
-    records = _catalog(state).list()
+    with _catalog(state) as catalog:
+        records = catalog.list()
     if json_out:
         emit_json([r.as_dict() for r in records])
         return
@@ -70,7 +71,8 @@ def show(
     json_out: JsonOption = False,
 ) -> None:
     """A table's location, format and schema as registered now."""
-    record = _catalog(state).get(name)
+    with _catalog(state) as catalog:
+        record = catalog.get(name)
     if json_out:
         emit_json(record.as_dict())
         return
@@ -87,7 +89,8 @@ def history(
     json_out: JsonOption = False,
 ) -> None:
     """Every version of a table, newest first, with what changed and who recorded it."""
-    versions = _catalog(state).history(name)
+    with _catalog(state) as catalog:
+        versions = catalog.history(name)
     if json_out:
         emit_json([v.as_dict() for v in versions])
         return
@@ -117,7 +120,8 @@ def check(
     from vaultline.catalog.tables import ExpectedSchema, check_schema, read_yaml_model
 
     expected = read_yaml_model(expect, ExpectedSchema)
-    record = _catalog(state).get(name)
+    with _catalog(state) as catalog:
+        record = catalog.get(name)
     mismatches = check_schema(record, expected)
     if json_out:
         emit_json(

@@ -63,9 +63,11 @@ def crawl(  # noqa: PLR0917 - typer maps each parameter to an option
     from vaultline.state import State
 
     source_name, spec = resolve_source(source, file_format, param)
-    catalog = TableCatalog(State.resolve(state).ensure().catalog_url)
     where = spec.path or spec.url or source
-    with audited(state, "catalog.crawl", resource=name, identifiers={"path": where}) as operation:
+    with (
+        TableCatalog(State.resolve(state).ensure().catalog_url) as catalog,
+        audited(state, "catalog.crawl", resource=name, identifiers={"path": where}) as operation,
+    ):
         found = crawl_source(source_name, spec, sample_rows=sample_rows or None)
         update = catalog.record(
             name, location=found.location, file_format=found.format, columns=found.columns, source="crawl"

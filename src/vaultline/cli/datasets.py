@@ -54,7 +54,8 @@ def _document_lines(title: str, document: Any) -> list[str]:
 @handles_errors
 def list_datasets(state: StateOption = None, json_out: JsonOption = False) -> None:
     """Every dataset with its latest version."""
-    summaries = _catalog(state).list()
+    with _catalog(state) as catalog:
+        summaries = catalog.list()
     if json_out:
         emit_json([s.as_dict() for s in summaries])
         return
@@ -88,10 +89,10 @@ def show(
     json_out: JsonOption = False,
 ) -> None:
     """One version: its files (sha256, rows), schema, classifications, protections, encryption, run."""
-    catalog = _catalog(state)
-    name, number = catalog.parse_ref(ref)
-    record = catalog.version(name, number)
-    files = catalog.files(name, number)
+    with _catalog(state) as catalog:
+        name, number = catalog.parse_ref(ref)
+        record = catalog.version(name, number)
+        files = catalog.files(name, number)
     if json_out:
         emit_json({**record.as_dict(), "files": [f.as_dict() for f in files]})
         return
@@ -126,7 +127,8 @@ def history(
     json_out: JsonOption = False,
 ) -> None:
     """Every version of a dataset, newest first, vacuumed ones included (the audit trail)."""
-    records = _catalog(state).history(dataset)
+    with _catalog(state) as catalog:
+        records = catalog.history(dataset)
     if json_out:
         emit_json([r.as_dict() for r in records])
         return
@@ -165,9 +167,11 @@ def gc(
     from vaultline.storage.spill import sweep
 
     seconds = parse_duration(grace)
-    catalog = _catalog(state)
     spill_dir = State.resolve(state).spill_dir
-    with audited(state, "gc", details={"dry_run": dry_run, "grace_seconds": seconds}) as operation:
+    with (
+        _catalog(state) as catalog,
+        audited(state, "gc", details={"dry_run": dry_run, "grace_seconds": seconds}) as operation,
+    ):
         result = catalog.gc(catalog.roots(), grace_seconds=seconds, dry_run=dry_run)
         spills = sweep(spill_dir, older_than=seconds, dry_run=dry_run) if spill_dir.is_dir() else 0
         operation.details.update(
@@ -200,8 +204,11 @@ def vacuum(
     json_out: JsonOption = False,
 ) -> None:
     """Delete the files only versions older than the newest N reference; their records stay (audit)."""
-    with audited(state, "vacuum", resource=dataset, details={"keep": keep, "dry_run": dry_run}) as operation:
-        result = _catalog(state).vacuum(dataset, keep, dry_run=dry_run)
+    with (
+        audited(state, "vacuum", resource=dataset, details={"keep": keep, "dry_run": dry_run}) as operation,
+        _catalog(state) as catalog,
+    ):
+        result = catalog.vacuum(dataset, keep, dry_run=dry_run)
         operation.details.update(versions=len(result.vacuumed), files_deleted=result.files_deleted)
     if json_out:
         emit_json(result.as_dict())

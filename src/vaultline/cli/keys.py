@@ -144,10 +144,11 @@ def rewrap(
     from vaultline.storage.rewrap import rewrap_key
 
     resolved = State.resolve(state)
-    with audited(state, "keys.rewrap", identifiers={"key": name}, details={"dry_run": dry_run}) as operation:
-        result = rewrap_key(
-            DatasetCatalog(resolved.catalog_url), _provider(state, provider), name, dry_run=dry_run
-        )
+    with (
+        audited(state, "keys.rewrap", identifiers={"key": name}, details={"dry_run": dry_run}) as operation,
+        DatasetCatalog(resolved.catalog_url) as catalog,
+    ):
+        result = rewrap_key(catalog, _provider(state, provider), name, dry_run=dry_run)
         operation.details["files"] = len(result.rewrapped)
     if json_out:
         emit_json({"rewrapped": result.rewrapped, "internal_key_material": result.internal})

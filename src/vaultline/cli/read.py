@@ -39,18 +39,18 @@ def read(  # noqa: PLR0917 - typer maps each parameter to an option
 
     resolved = State.resolve(state)
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    catalog = DatasetCatalog(resolved.catalog_url)
     details = {
         "columns": len(wanted) if wanted else "all",
         "format": output_format,
         "to_file": out is not None,
     }
-    with audited(state, "dataset.read", resource=dataset.split("@", 1)[0], details=details) as operation:
-        name, version, table = read_dataset(
-            catalog, dataset, open_provider(resolved.root), columns=wanted, limit=limit
-        )
-        operation.details.update(version=version, rows=table.num_rows)
-    _access_alarms(resolved, catalog, name, version)
+    with DatasetCatalog(resolved.catalog_url) as catalog:
+        with audited(state, "dataset.read", resource=dataset.split("@", 1)[0], details=details) as operation:
+            name, version, table = read_dataset(
+                catalog, dataset, open_provider(resolved.root), columns=wanted, limit=limit
+            )
+            operation.details.update(version=version, rows=table.num_rows)
+        _access_alarms(resolved, catalog, name, version)
     if output_format == "parquet":
         if out is None:
             raise TerminalError("--format parquet writes a file", hint="add --out FILE.parquet")
@@ -87,7 +87,8 @@ def _access_alarms(state: State, catalog: DatasetCatalog, dataset: str, version:
     if run_id is None:
         return
     try:
-        report = RunCatalog(state.catalog_url).report(run_id)
+        with RunCatalog(state.catalog_url) as runs:
+            report = runs.report(run_id)
         spec = Path(report["spec"]["file"])
         if not spec.is_file():
             return

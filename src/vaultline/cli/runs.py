@@ -31,7 +31,8 @@ def list_runs(
     json_out: JsonOption = False,
 ) -> None:
     """Most recent runs first."""
-    records = _catalog(state).list(limit=limit, pipeline=pipeline)
+    with _catalog(state) as catalog:
+        records = catalog.list(limit=limit, pipeline=pipeline)
     if json_out:
         emit_json([r.as_dict() for r in records])
         return
@@ -48,7 +49,8 @@ def show(
     json_out: JsonOption = False,
 ) -> None:
     """The report of one run."""
-    report = _catalog(state).report(run_id)
+    with _catalog(state) as catalog:
+        report = catalog.report(run_id)
     if json_out:
         emit_json(report)
         return
@@ -81,7 +83,8 @@ def export(
 
     resolved = State.resolve(state)
     provider = open_provider(resolved.root)
-    report = _catalog(state).report(run_id)
+    with _catalog(state) as catalog:
+        report = catalog.report(run_id)
     with (
         audited(state, "run.export", resource=run_id, identifiers={"path": str(out), "key": key}),
         tempfile.NamedTemporaryFile("w", suffix=".json", dir=resolved.root, delete=True) as plain,

@@ -60,7 +60,6 @@ def check_drift(
     from vaultline.catalog.tables import TableCatalog
     from vaultline.engines.polars.crawl import run_columns, table_location
 
-    catalog = TableCatalog(state.catalog_url)
     names = {source: table_name(pipeline, source, pipeline.sources[source]) for source in ingests}
     for source, name in names.items():
         if len(name) > MAX_TABLE_NAME:  # pipeline and source names fit alone, not always together
@@ -77,29 +76,31 @@ def check_drift(
         if source not in skipped
     }
 
-    def record(source: str, *, evolve: bool) -> TableUpdate:
-        spec = pipeline.sources[source]
-        columns, typed = planned[source]
-        return catalog.record(
-            names[source],
-            location=table_location(spec),
-            file_format=spec.format,
-            columns=columns,
-            source="run",
-            run_id=run_id,
-            typed=typed,
-            evolve=evolve,
-        )
+    with TableCatalog(state.catalog_url) as catalog:
 
-    # First pass writes nothing but first registrations; only once no `fail` source drifted do the
-    # `evolve` ones get their new versions.
-    updates = {source: record(source, evolve=False) for source in planned}
-    drifted = [source for source, update in updates.items() if update.action == "drifted"]
-    failed = [source for source in drifted if pipeline.sources[source].schema_drift == "fail"]
-    if failed:
-        raise _drift_error(failed, updates)
-    for source in drifted:
-        updates[source] = record(source, evolve=True)
+        def record(source: str, *, evolve: bool) -> TableUpdate:
+            spec = pipeline.sources[source]
+            columns, typed = planned[source]
+            return catalog.record(
+                names[source],
+                location=table_location(spec),
+                file_format=spec.format,
+                columns=columns,
+                source="run",
+                run_id=run_id,
+                typed=typed,
+                evolve=evolve,
+            )
+
+        # First pass writes nothing but first registrations; only once no `fail` source drifted do the
+        # `evolve` ones get their new versions.
+        updates = {source: record(source, evolve=False) for source in planned}
+        drifted = [source for source, update in updates.items() if update.action == "drifted"]
+        failed = [source for source in drifted if pipeline.sources[source].schema_drift == "fail"]
+        if failed:
+            raise _drift_error(failed, updates)
+        for source in drifted:
+            updates[source] = record(source, evolve=True)
     section = _section(updates)
     for source in sorted(skipped):
         section[source] = {"table": names[source], "version": None, "changes": [], "action": "skipped"}

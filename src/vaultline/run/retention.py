@@ -213,10 +213,12 @@ def _quarantine_roots(state: State) -> list[str]:
     from vaultline.catalog.schema import reading
 
     roots = {str(state.quarantine_dir)}
-    catalog = RunCatalog(state.catalog_url)
     # Reports are JSON with sorted keys: only those that name a quarantine location are parsed.
     query = sa.select(runs.c.report).where(runs.c.report.like('%"quarantine": "%'))
-    with reading(catalog.engine, catalog.url, "listing quarantine locations") as conn:
+    with (
+        RunCatalog(state.catalog_url) as catalog,
+        reading(catalog.engine, catalog.url, "listing quarantine locations") as conn,
+    ):
         for text in conn.scalars(query):
             location = json.loads(text).get("quarantine")
             if isinstance(location, str) and QUARANTINE_FILE.fullmatch(location.rsplit("/", 1)[-1]):

@@ -31,6 +31,7 @@ from vaultline.state import State
 if TYPE_CHECKING:
     from vaultline.audit import AuditLog
     from vaultline.catalog.bookmarks import Advance, SourceBookmark
+    from vaultline.catalog.runs import RunCatalog
     from vaultline.engines.polars.sources import Ingest
 
 QUARANTINE_KEY = "vaultline-quarantine"
@@ -68,12 +69,17 @@ def run(
     the run's outcome are recorded, and a signed checkpoint closes every run, even one that did nothing.
     `reset_bookmarks`: forget what the pipeline's incremental sources delivered before, first."""
     from vaultline.audit import audit_session
+    from vaultline.catalog.runs import RunCatalog
 
     state.ensure()
     run_id = new_run_id()
-    with audit_session(state, checkpoint_reason="run-end") as audit, audit.within_run(run_id):
+    with (
+        audit_session(state, checkpoint_reason="run-end") as audit,
+        audit.within_run(run_id),
+        RunCatalog(state.catalog_url) as catalog,
+    ):
         return _audited_run(
-            loaded, state, audit, run_id=run_id, on_phase=on_phase, reset_bookmarks=reset_bookmarks
+            loaded, state, audit, catalog, run_id=run_id, on_phase=on_phase, reset_bookmarks=reset_bookmarks
         )
 
 
@@ -81,17 +87,16 @@ def _audited_run(
     loaded: LoadedSpec,
     state: State,
     audit: AuditLog,
+    catalog: RunCatalog,
     *,
     run_id: str,
     on_phase: Callable[[str], None],
     reset_bookmarks: bool,
 ) -> dict[str, Any]:
-    from vaultline.catalog.runs import RunCatalog
     from vaultline.lineage.emitter import LineageEmitter
     from vaultline.run.governance import after_run
 
     pipeline = loaded.pipeline
-    catalog = RunCatalog(state.catalog_url)
     run_dir = state.run_dir(run_id)
     handler = _open_log(run_dir)
     started = time.perf_counter()
@@ -152,7 +157,9 @@ def _audited_run(
     return report
 
 
-def _record_spec_change(audit: AuditLog, catalog: Any, pipeline: str, run_id: str, sha256: str) -> None:
+def _record_spec_change(
+    audit: AuditLog, catalog: RunCatalog, pipeline: str, run_id: str, sha256: str
+) -> None:
     """A configuration change, audited: this run's spec differs from the pipeline's previous run's."""
     previous = catalog.list(limit=1, pipeline=pipeline)
     if not previous:
@@ -259,12 +266,12 @@ def _read_sources(
     marks: dict[str, SourceBookmark] = {}
     incremental = {name: s.incremental for name, s in pipeline.sources.items() if s.incremental}
     if incremental or reset:
-        catalog = BookmarkCatalog(state.catalog_url)
-        if reset:
-            with audit.operation("bookmark.reset", resource=pipeline.name, run_id=report["run_id"]) as op:
-                report["bookmarks_reset"] = op.details["bookmarks"] = catalog.reset(pipeline.name)
-            log.info("bookmarks of pipeline %s reset (%d)", pipeline.name, report["bookmarks_reset"])
-        marks = {name: catalog.read(pipeline.name, name, inc.by) for name, inc in incremental.items()}
+        with BookmarkCatalog(state.catalog_url) as catalog:
+            if reset:
+                with audit.operation("bookmark.reset", resource=pipeline.name, run_id=report["run_id"]) as op:
+                    report["bookmarks_reset"] = op.details["bookmarks"] = catalog.reset(pipeline.name)
+                log.info("bookmarks of pipeline %s reset (%d)", pipeline.name, report["bookmarks_reset"])
+            marks = {name: catalog.read(pipeline.name, name, inc.by) for name, inc in incremental.items()}
     ingests = {}
     for name, source in pipeline.sources.items():
         on_phase(f"reading source {name}")
@@ -317,11 +324,12 @@ def _commit(
     ]
     moves = read.advances(pipeline)
     try:
-        versions = DatasetCatalog(state.catalog_url).commit_run(
-            requests,
-            run_id=run_id,
-            also=(lambda conn: advance(conn, pipeline.name, run_id, moves)) if moves else None,
-        )
+        with DatasetCatalog(state.catalog_url) as catalog:
+            versions = catalog.commit_run(
+                requests,
+                run_id=run_id,
+                also=(lambda conn: advance(conn, pipeline.name, run_id, moves)) if moves else None,
+            )
     except BaseException:
         _remove_uncommitted([o.location for o in result.outputs])
         raise
@@ -410,7 +418,7 @@ def ensure_key(provider: KeyProvider, name: str, *, purpose: str) -> None:
         provider.create(name, purpose=purpose)
 
 
-def _facts_lookup(catalog: Any) -> Callable[[str, int], dict[str, Any]]:
+def _facts_lookup(catalog: RunCatalog) -> Callable[[str, int], dict[str, Any]]:
     def lookup(run_id: str, step_index: int) -> dict[str, Any]:
         report = catalog.report(run_id)
         for step in report.get("steps", []):
