@@ -140,17 +140,17 @@ def test_steps_before_fitting_steps_run_once(
     """bin and anomaly fit on the data; the flow is materialized before each, not re-read for them.
 
     The second run reads the input exactly once: the guardrail's classification comes from its cache."""
-    from vaultline.engines.polars import sources
+    from vaultline.engines.polars.sources import csv_reader
 
     read: list[int] = []
-    batches = sources._CsvScan._batches
+    batches = csv_reader.CsvScan._batches
 
     def counting(self: Any, *args: Any) -> Any:
         for batch in batches(self, *args):
             read.append(batch.height)
             yield batch
 
-    monkeypatch.setattr(sources._CsvScan, "_batches", counting)
+    monkeypatch.setattr(csv_reader.CsvScan, "_batches", counting)
     spec = SPEC.replace(
         "  - drop:",
         "  - anomaly: {features: [amount_bin], contamination: 0.05, random_state: 1}\n  - drop:",

@@ -5,7 +5,7 @@
 and malformed rows behave exactly as in a run. Parquet, JSON Lines and PostgreSQL carry their types; a
 CSV column the run would read as text gets the narrowest type every sampled value converts to, tried in
 the order int64, float64, bool, date, datetime with the very conversions a run applies to a declared type
-(`sources._parse_text`): so declaring the crawled type in a spec never quarantines a sampled row.
+(`sources.convert.parse_text`): so declaring the crawled type in a spec never quarantines a sampled row.
 Digits with a leading zero (ZIP codes, account numbers) stay `string`: as a number they would lose it.
 
 Everything is computed as whole-column aggregates in one pass (counts, never values).
@@ -22,7 +22,8 @@ from polars.datatypes import DataTypeClass
 
 from vaultline.catalog.tables import TableColumn
 from vaultline.engines.polars.base import ROW_ID
-from vaultline.engines.polars.sources import Ingest, _parse_text, _refine, read_source
+from vaultline.engines.polars.sources import Ingest, read_source
+from vaultline.engines.polars.sources.convert import parse_text, refine
 from vaultline.spec.sources import ColumnType, Source
 from vaultline.storage import locations
 
@@ -93,8 +94,8 @@ def _text_columns(source: Source, schema: dict[str, pl.DataType]) -> list[str]:
 
 
 def _parsed(column: str, kind: ColumnType) -> pl.Expr:
-    first = _parse_text(pl.col(column), kind)
-    return _refine(pl.col(column), first) if kind == "datetime" else first
+    first = parse_text(pl.col(column), kind)
+    return refine(pl.col(column), first) if kind == "datetime" else first
 
 
 def _aggregates(schema: dict[str, pl.DataType], text: list[str]) -> list[pl.Expr]:

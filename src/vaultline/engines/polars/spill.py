@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import polars as pl
 
 from vaultline.engines.polars import backpressure
-from vaultline.engines.polars.sources import _limited, _needed, _project
+from vaultline.engines.polars.sources.plugin import limited, needed_columns, project
 from vaultline.storage.spill import Spill
 
 
@@ -37,15 +37,15 @@ def scan(spill: Spill, schema: pl.Schema) -> pl.LazyFrame:
         with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None
     ) -> Iterator[pl.DataFrame]:
         # No column asked for (a row count): the first one gives the heights.
-        needed = _needed(names, with_columns, predicate) or names[:1]
+        needed = needed_columns(names, with_columns, predicate) or names[:1]
         types = pl.Schema({name: schema[name] for name in needed})
 
         def frames() -> Iterator[pl.DataFrame]:
             for record_batch in spill.batches(needed):
                 frame = pl.from_arrow(record_batch)
                 assert isinstance(frame, pl.DataFrame)
-                yield _project(frame.cast(types), with_columns, predicate)
+                yield project(frame.cast(types), with_columns, predicate)
 
-        return _limited(frames(), n_rows)
+        return limited(frames(), n_rows)
 
     return register_io_source(batches, schema=schema, is_pure=True, explain_name="vaultline spill")

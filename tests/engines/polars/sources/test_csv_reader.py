@@ -1,4 +1,5 @@
-"""Reading sources: CSV (ragged rows and bad values quarantined), JSON Lines, Parquet, S3 and PostgreSQL."""
+"""CSV sources: typed and inferred schemas, ragged rows and bad values quarantined, encodings, and blocks
+cut into pieces parsed in parallel."""
 
 from __future__ import annotations
 
@@ -13,30 +14,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+from reading import collect, source, write
 
-from vaultline.engines.polars import sources
 from vaultline.engines.polars.base import REASON, ROW_ID
-from vaultline.engines.polars.sources import RAW, Ingest, read_source
+from vaultline.engines.polars.sources import RAW, csv_reader, input_files, read_source
 from vaultline.errors import SourceError
-from vaultline.spec.sources import Source
-
-
-def source(**fields: Any) -> Source:
-    return Source.model_validate(fields)
-
-
-def collect(ingest: Ingest) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Valid and quarantined rows, collected together as the executor does."""
-    lazies = [ingest.frame] + ([ingest.quarantine] if ingest.quarantine is not None else [])
-    frames = pl.collect_all(lazies)
-    quarantine = frames[1] if len(frames) > 1 else pl.DataFrame(schema={ROW_ID: pl.UInt64, REASON: pl.String})
-    return frames[0].sort(ROW_ID), quarantine.sort(ROW_ID)
-
-
-def write(path: Path, text: str, encoding: str = "utf-8") -> str:
-    path.write_bytes(text.encode(encoding))
-    return str(path)
-
 
 CUSTOMERS = (
     "id,name,amount,qty,joined,seen,active,price\n"
@@ -271,16 +253,6 @@ def test_csv_files_of_a_glob_must_share_their_header(tmp_path: Path) -> None:
         read_source("g", source(format="csv", path=str(tmp_path / "*.csv")))
 
 
-def test_missing_file_and_empty_glob_are_source_errors(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="does not exist"):
-        read_source("m", source(format="csv", path=str(tmp_path / "nope.csv")))
-    with pytest.raises(SourceError, match="no file matches") as error:
-        read_source("m", source(format="csv", path=str(tmp_path / "*.csv")))
-    assert error.value.hint
-    with pytest.raises(SourceError, match="is a directory"):
-        read_source("m", source(format="csv", path=str(tmp_path)))
-
-
 def test_declared_column_missing_from_the_file(tmp_path: Path) -> None:
     path = write(tmp_path / "c.csv", "id;amount\n1;2\n")
     with pytest.raises(SourceError, match="not in the input") as error:
@@ -302,27 +274,18 @@ def test_reserved_and_duplicate_column_names_are_refused(tmp_path: Path) -> None
         read_source("c", source(format="csv", path=write(tmp_path / "b.csv", "id,id\n1,2\n")))
 
 
-def test_file_changed_after_fingerprint_is_detected(tmp_path: Path) -> None:
-    path = tmp_path / "c.csv"
-    write(path, "id\n1\n")
-    ingest = read_source("c", source(format="csv", path=str(path)))
-    write(path, "id\n1\n2\n")
-    with pytest.raises(SourceError, match="changed after it was fingerprinted"):
-        collect(ingest)
-
-
 def test_valid_and_quarantined_rows_come_from_a_single_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write(tmp_path / "c.csv", "id,amount\n1,2\n2,x\n3\n")
     calls: list[int] = []
-    original = sources._CsvScan._batches
+    original = csv_reader.CsvScan._batches
 
     def counted(self: Any, *args: Any) -> Any:
         calls.append(1)
         return original(self, *args)
 
-    monkeypatch.setattr(sources._CsvScan, "_batches", counted)
+    monkeypatch.setattr(csv_reader.CsvScan, "_batches", counted)
     ingest = read_source("c", source(format="csv", path=path, schema={"amount": "int64"}))
     frame, quarantine = collect(ingest)
     assert (frame.height, quarantine.height) == (1, 2)
@@ -374,17 +337,17 @@ def test_csv_blocks_and_pieces_match_a_whole_file_read(
 ) -> None:
     rng = random.Random(block * 2 + stray_quotes)
     path = write(tmp_path / "p.csv", _random_csv(rng, 400, stray_quotes=stray_quotes))
-    monkeypatch.setattr(sources, "BLOCK_BYTES", block)
-    monkeypatch.setattr(sources, "SERIAL_BLOCK_BYTES", max(block, 128))
-    monkeypatch.setattr(sources, "_workers", lambda: 3)
+    monkeypatch.setattr(input_files, "BLOCK_BYTES", block)
+    monkeypatch.setattr(csv_reader, "SERIAL_BLOCK_BYTES", max(block, 128))
+    monkeypatch.setattr(input_files, "workers", lambda: 3)
     serial: list[int] = []
-    original = sources._CsvScan._serial
+    original = csv_reader.CsvScan._serial
 
     def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
         serial.append(1)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(sources._CsvScan, "_serial", counted)
+    monkeypatch.setattr(csv_reader.CsvScan, "_serial", counted)
     frame, quarantine = collect(read_source("p", source(format="csv", path=path, csv={"null_values": []})))
     # RFC 4180 files are always cut right; stray quotes send the rest of the file to the serial reader
     assert bool(serial) == stray_quotes
@@ -407,266 +370,12 @@ def test_csv_random_files_and_block_sizes_match_a_whole_file_read(
             lines.append(",".join(rng.choice(fields) for _ in range(rng.choice([3, 3, 3, 3, 2, 4, 1]))))
         text = end.join(lines) + rng.choice([end, ""])
         path = write(tmp_path / f"r{seed}.csv", text)
-        monkeypatch.setattr(sources, "BLOCK_BYTES", rng.randint(1, 300))
-        monkeypatch.setattr(sources, "SERIAL_BLOCK_BYTES", rng.randint(128, 400))
-        monkeypatch.setattr(sources, "_workers", lambda rng=rng: rng.randint(1, 4))
+        monkeypatch.setattr(input_files, "BLOCK_BYTES", rng.randint(1, 300))
+        monkeypatch.setattr(csv_reader, "SERIAL_BLOCK_BYTES", rng.randint(128, 400))
+        monkeypatch.setattr(input_files, "workers", lambda rng=rng: rng.randint(1, 4))
         frame, quarantine = collect(
             read_source("r", source(format="csv", path=path, csv={"null_values": []}))
         )
         valid, bad = _reference(path)
         assert [tuple(r) for r in frame.select("a", "b", "c").iter_rows()] == valid, seed
         assert list(zip(quarantine[ROW_ID].to_list(), quarantine[RAW].to_list(), strict=True)) == bad, seed
-
-
-# ------------------------------------------------------------------------------------ JSON Lines
-
-
-def test_jsonl_malformed_lines_are_quarantined(tmp_path: Path) -> None:
-    lines = [
-        '{"id": "001", "amount": 1.5, "tags": ["a"]}',
-        "{not json",
-        '{"id": "003", "amount": "x"}',
-        "",
-        "[1, 2]",
-        '{"id": "005", "amount": 5, "extra": true}',
-        "null",
-        '{"id": "007", "tags": {"not": "a list"}}',
-        '{"id": "008"}',
-    ]
-    path = write(tmp_path / "j.jsonl", "\n".join(lines) + "\n")
-    ingest = read_source("j", source(format="jsonl", path=path, schema={"amount": "float64"}))
-    frame, quarantine = collect(ingest)
-    assert frame["id"].to_list() == ["001", "005", "008"]
-    assert frame["amount"].to_list() == [1.5, 5.0, None]
-    assert frame["tags"].to_list() == [["a"], None, None]
-    assert frame[ROW_ID].to_list() == [0, 4, 7]
-    reasons = dict(zip(quarantine[ROW_ID].to_list(), quarantine[REASON].to_list(), strict=True))
-    assert reasons[1].startswith("json:")
-    assert reasons == {
-        1: reasons[1],
-        2: "type:amount",
-        3: "json:not an object",
-        5: "json:not an object",
-        6: "type:tags",
-    }
-    raws = dict(zip(quarantine[ROW_ID].to_list(), quarantine[RAW].to_list(), strict=True))
-    assert raws[1] == "{not json"
-    assert raws[2] == "x"
-    assert ingest.fingerprints[0]["sha256"] == hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def test_jsonl_scalars_are_converted_like_csv_text(tmp_path: Path) -> None:
-    path = write(tmp_path / "j.jsonl", '{"id": 1, "n": 2}\n{"id": 2, "n": 2.5}\n{"id": 3, "n": "7"}\n')
-    frame, quarantine = collect(read_source("j", source(format="jsonl", path=path, schema={"n": "int64"})))
-    assert frame.schema["id"] == pl.Int64  # inferred from the first lines
-    assert frame["n"].to_list() == [2, 7]
-    assert quarantine[REASON].to_list() == ["type:n"]  # 2.5 is not truncated to 2
-    assert quarantine[RAW].to_list() == ["2.5"]
-
-
-def test_jsonl_small_blocks_bisect_to_the_bad_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    lines = [f'{{"i": {i}, "s": "v{i}"}}' if i % 17 else f'{{"i": {i}, "s": ' for i in range(300)]
-    path = write(tmp_path / "j.jsonl", "\n".join(lines))
-    monkeypatch.setattr(sources, "BLOCK_BYTES", 500)
-    frame, quarantine = collect(read_source("j", source(format="jsonl", path=path)))
-    assert quarantine[ROW_ID].to_list() == list(range(0, 300, 17))
-    assert frame[ROW_ID].to_list() == [i for i in range(300) if i % 17]
-    assert frame["i"].to_list() == frame[ROW_ID].cast(pl.Int64).to_list()
-
-
-def test_jsonl_glob_continues_row_ids_and_needs_objects(tmp_path: Path) -> None:
-    write(tmp_path / "a.jsonl", '{"id": 1}\n{"id": 2}\n')
-    write(tmp_path / "b.jsonl", '{"id": 3}\n{"id": \n')
-    frame, quarantine = collect(read_source("j", source(format="jsonl", path=str(tmp_path / "*.jsonl"))))
-    assert frame["id"].to_list() == [1, 2, 3]
-    assert frame[ROW_ID].to_list() == [0, 1, 2]
-    assert quarantine[ROW_ID].to_list() == [3]
-    with pytest.raises(SourceError, match="no JSON object"):
-        read_source("j", source(format="jsonl", path=write(tmp_path / "c.jsonl", "[1]\n[2]\n")))
-
-
-# ---------------------------------------------------------------------------------------- Parquet
-
-
-def test_parquet_with_declared_types(tmp_path: Path) -> None:
-    path = tmp_path / "p.parquet"
-    data = {"id": ["01", "02", "03", "04"], "amount": ["1", "x", "3", "4"], "n": [1.0, 2.0, 3.0, 4.5]}
-    pl.DataFrame(data).write_parquet(path)
-    schema = {"amount": "int64", "n": "int64", "id": "string"}
-    ingest = read_source("p", source(format="parquet", path=str(path), schema=schema))
-    frame, quarantine = collect(ingest)
-    assert frame["amount"].to_list() == [1, 3]
-    assert frame["n"].to_list() == [1, 3]
-    assert frame[ROW_ID].to_list() == [0, 2]
-    assert quarantine[REASON].to_list() == ["type:amount", "type:n"]  # 4.5 is not truncated to 4
-    assert quarantine[RAW].to_list() == ["x", "4.5"]
-    assert ingest.fingerprints[0]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def test_parquet_without_conversions_has_no_quarantine(tmp_path: Path) -> None:
-    for i in range(2):
-        pl.DataFrame({"id": [i * 10, i * 10 + 1]}).write_parquet(tmp_path / f"p{i}.parquet")
-    ingest = read_source("p", source(format="parquet", path=str(tmp_path / "*.parquet")))
-    assert ingest.quarantine is None
-    frame = ingest.frame.collect()
-    assert frame["id"].to_list() == [0, 1, 10, 11]
-    assert frame[ROW_ID].to_list() == [0, 1, 2, 3]
-    assert frame.schema[ROW_ID] == pl.UInt64
-
-
-# --------------------------------------------------------------------------------------------- S3
-
-
-@pytest.mark.s3
-def test_s3_csv_glob_through_moto(s3_bucket: str, s3_client: Any) -> None:
-    bodies = {"in/a.csv": b"id,amount\n001,1\n002,x\n", "in/b.csv": b"id,amount\n003,3\n004\n"}
-    for key, body in bodies.items():
-        s3_client.put_object(Bucket=s3_bucket, Key=key, Body=body)
-    ingest = read_source(
-        "s", source(format="csv", path=f"s3://{s3_bucket}/in/*.csv", schema={"amount": "int64"})
-    )
-    frame, quarantine = collect(ingest)
-    assert frame["id"].to_list() == ["001", "003"]
-    assert frame[ROW_ID].to_list() == [0, 2]
-    assert quarantine[REASON].to_list() == ["type:amount", "csv:expected 2 fields, got 1"]
-    assert [f["location"] for f in ingest.fingerprints] == [f"s3://{s3_bucket}/{k}" for k in bodies]
-    assert [f["sha256"] for f in ingest.fingerprints] == [
-        hashlib.sha256(b).hexdigest() for b in bodies.values()
-    ]
-
-
-@pytest.mark.s3
-def test_s3_parquet_through_moto(s3_bucket: str, s3_client: Any, tmp_path: Path) -> None:
-    path = tmp_path / "p.parquet"
-    pl.DataFrame({"id": ["a", "b"], "v": [1.5, 2.5]}).write_parquet(path)
-    s3_client.upload_file(str(path), s3_bucket, "data/p.parquet")
-    ingest = read_source("s", source(format="parquet", path=f"s3://{s3_bucket}/data/p.parquet"))
-    frame = ingest.frame.collect()
-    assert frame["v"].to_list() == [1.5, 2.5]
-    assert ingest.fingerprints[0]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.mark.s3
-def test_s3_missing_object_and_bucket(s3_bucket: str) -> None:
-    with pytest.raises(SourceError, match="does not exist"):
-        read_source("s", source(format="csv", path=f"s3://{s3_bucket}/nope.csv"))
-    with pytest.raises(SourceError, match="no file matches"):
-        read_source("s", source(format="csv", path=f"s3://{s3_bucket}/nope/*.csv"))
-    with pytest.raises(SourceError):
-        read_source("s", source(format="csv", path="s3://vl-no-such-bucket-here/x.csv"))
-
-
-# --------------------------------------------------------------------------------------- Postgres
-
-
-def _execute(url: str, *statements: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
-
-
-@pytest.mark.postgres
-def test_postgres_table_types_and_streaming(postgres_url: str, pg_table: str) -> None:
-    _execute(
-        postgres_url,
-        f"""CREATE TABLE "{pg_table}" (
-            id integer, code text, amount numeric(12, 2), ratio double precision, big bigint,
-            ok boolean, day date, ts timestamp, tstz timestamptz, raw numeric, ident uuid, doc jsonb)""",
-        f"""INSERT INTO "{pg_table}"
-            SELECT g, lpad(g::text, 5, '0'), g * 1.25, g / 4.0, g::bigint * 1000000000, g % 2 = 0,
-                   DATE '2020-01-01' + g, TIMESTAMP '2020-01-01 00:00:00' + g * INTERVAL '1 hour',
-                   TIMESTAMPTZ '2020-01-01 00:00:00+00' + g * INTERVAL '1 minute',
-                   CASE WHEN g = 3 THEN 1.0123456789012 ELSE g END,
-                   md5(g::text)::uuid, jsonb_build_object('g', g)
-            FROM generate_series(0, 2499) AS g""",
-    )
-    ingest = read_source(
-        "pg", source(format="postgres", url=postgres_url, table=f"public.{pg_table}", batch_rows=1000)
-    )
-    frame, quarantine = collect(ingest)
-    assert frame.height == 2499
-    assert quarantine[ROW_ID].to_list() == [3]  # unconstrained numeric is converted like a CSV decimal
-    assert quarantine[REASON].to_list() == ["type:raw"]
-    assert frame[ROW_ID].to_list() == [i for i in range(2500) if i != 3]
-    schema = frame.schema
-    assert schema["id"] == pl.Int32
-    assert schema["code"] == pl.String
-    assert schema["amount"] == pl.Decimal(12, 2)
-    assert schema["ratio"] == pl.Float64
-    assert schema["big"] == pl.Int64
-    assert schema["ok"] == pl.Boolean
-    assert schema["day"] == pl.Date
-    assert schema["ts"] == pl.Datetime("us")
-    assert schema["tstz"] == pl.Datetime("us", "UTC")
-    assert schema["raw"] == pl.Decimal(38, 9)
-    assert schema["ident"] == pl.String
-    assert schema["doc"] == pl.String
-    first = frame.row(0, named=True)
-    assert first["code"] == "00000"
-    assert first["amount"] == decimal.Decimal("0.00")
-    assert first["ident"] == "cfcd2084-95d5-65ef-66e7-dff9f98764da"
-    assert first["doc"] == '{"g": 0}'
-    (record,) = ingest.fingerprints
-    assert record["location"] == f"postgres:public.{pg_table}"
-    assert record["rows"] == 2500
-    assert len(record["sha256"]) == 64
-
-
-@pytest.mark.postgres
-def test_postgres_query_source(postgres_url: str, pg_table: str) -> None:
-    _execute(
-        postgres_url,
-        f'CREATE TABLE "{pg_table}" (id text, amount text)',
-        f"""INSERT INTO "{pg_table}" VALUES ('007', '1'), ('008', 'x'), ('009', '3')""",
-    )
-    # `%` and `:name` must reach the server untouched (no driver placeholders, no SQLAlchemy binds)
-    query = f"""SELECT id, amount FROM "{pg_table}" WHERE id LIKE '0%' AND ' :x' <> '' ORDER BY id;"""
-    ingest = read_source(
-        "q", source(format="postgres", url=postgres_url, query=query, schema={"amount": "int64"})
-    )
-    frame, quarantine = collect(ingest)
-    assert frame["id"].to_list() == ["007", "009"]
-    assert frame["amount"].to_list() == [1, 3]
-    assert quarantine[RAW].to_list() == ["x"]
-    assert ingest.fingerprints[0]["location"] == "postgres:query"
-    assert ingest.stable_order is False  # the executor spills before the first step reading rows
-
-
-@pytest.mark.postgres
-def test_postgres_table_changed_during_the_run_is_detected(postgres_url: str, pg_table: str) -> None:
-    _execute(postgres_url, f'CREATE TABLE "{pg_table}" (id int)', f'INSERT INTO "{pg_table}" VALUES (1)')
-    ingest = read_source("pg", source(format="postgres", url=postgres_url, table=pg_table))
-    _execute(postgres_url, f'INSERT INTO "{pg_table}" VALUES (2)')
-    with pytest.raises(SourceError, match="changed during the run"):
-        ingest.frame.collect()
-
-
-@pytest.mark.postgres
-def test_postgres_missing_table(postgres_url: str) -> None:
-    with pytest.raises(SourceError, match="does not exist"):
-        read_source("pg", source(format="postgres", url=postgres_url, table="public.vl_no_such_table"))
-
-
-def test_postgres_url_with_a_password_is_refused_without_echoing_it() -> None:
-    for url in (
-        "postgresql://alice:s3cr3t-pw@db.example:5432/prod",
-        "postgresql+psycopg://alice:s3cr3t-pw@db.example/prod",
-        "postgresql://alice@db.example/prod?password=s3cr3t-pw",
-    ):
-        with pytest.raises(SourceError) as error:
-            read_source("pg", source(format="postgres", url=url, table="t"))
-        assert "PGPASSWORD" in str(error.value)
-        assert "s3cr3t-pw" not in str(error.value)
-
-
-@pytest.mark.parametrize("table", ['t"; DROP TABLE x; --', "a.b.c", "1abc", "t x", ""])
-def test_postgres_table_names_are_validated(table: str) -> None:
-    with pytest.raises(SourceError, match="not a table name"):
-        read_source("pg", source(format="postgres", url="postgresql://u@127.0.0.1:1/db", table=table))
-
-
-def test_postgres_unreachable_server_is_a_source_error() -> None:
-    with pytest.raises(SourceError, match="cannot connect"):
-        read_source("pg", source(format="postgres", url="postgresql://u@127.0.0.1:1/db", table="t"))

@@ -1,0 +1,235 @@
+"""JSON Lines, decoded by Polars block by block; a block that fails is bisected down to its bad lines,
+which become quarantined rows with the reason (`json:Expecting value`, `json:not an object`, `type:<field>`).
+Scalar fields are read as text and converted like CSV columns; nested fields are decoded as they are."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+
+import numpy as np
+import polars as pl
+from polars.io.plugins import register_io_source
+
+from vaultline.engines.polars.base import REASON, ROW_ID
+from vaultline.engines.polars.sources.convert import kind_of, split_valid
+from vaultline.engines.polars.sources.ingest import RAW, Ingest, check_names, where
+from vaultline.engines.polars.sources.input_files import (
+    Head,
+    InputFile,
+    Reader,
+    Utf8,
+    check_unchanged,
+    fingerprint_files,
+    io_error,
+    open_input,
+)
+from vaultline.engines.polars.sources.plugin import conform, limited, project
+from vaultline.errors import SourceError
+from vaultline.spec.sources import ColumnType, Source
+
+_JSON_SAMPLE_LINES = 10_000
+
+
+def _json_reason(line: str, fields: dict[str, pl.DataType]) -> str:
+    """Why one line could not be decoded (never quoting it)."""
+    try:
+        value = json.loads(line)
+    except ValueError as exc:
+        return f"json:{getattr(exc, 'msg', 'invalid JSON')}"
+    if not isinstance(value, dict):
+        return "json:not an object"
+    for key, dtype in fields.items():
+        if key in value:
+            try:
+                pl.Series([json.dumps({key: value[key]})]).str.json_decode(pl.Struct({key: dtype}))
+            except (pl.exceptions.PolarsError, ValueError, TypeError):
+                return f"type:{key}"
+    return "json:not decodable"
+
+
+class JsonlScan:
+    """The IO plugin reading JSON Lines: scalar fields as text, nested fields decoded, bad lines set aside."""
+
+    def __init__(self, name: str, files: list[InputFile], fields: dict[str, pl.DataType]) -> None:
+        self.name = name
+        self.files = files
+        self.fields = fields
+        self.struct = pl.Struct(fields)
+        self.schema: dict[str, pl.DataType] = dict(fields)
+        self.schema |= {ROW_ID: pl.UInt64(), REASON: pl.String(), RAW: pl.String()}
+
+    def __call__(
+        self,
+        with_columns: list[str] | None,
+        predicate: pl.Expr | None,
+        n_rows: int | None,
+        _batch_size: int | None,
+    ) -> Iterator[pl.DataFrame]:
+        batches = (project(f, with_columns, predicate) for f in self._batches())
+        return limited(batches, n_rows)
+
+    def _decode(self, lines: pl.Series) -> tuple[list[tuple[int, pl.DataFrame]], list[tuple[int, str]]]:
+        """Decode lines, bisecting a failing run down to the lines that fail."""
+        good: list[tuple[int, pl.DataFrame]] = []
+        bad: list[tuple[int, str]] = []
+        stack = [(0, lines.len())]
+        while stack:
+            start, length = stack.pop()
+            part = lines.slice(start, length)
+            try:
+                decoded = part.str.json_decode(self.struct)
+            except pl.exceptions.PolarsError:
+                if length == 1:
+                    bad.append((start, _json_reason(str(part[0]), self.fields)))
+                else:
+                    half = length // 2
+                    stack.append((start + half, length - half))
+                    stack.append((start, half))
+                continue
+            nulls = decoded.is_null()
+            if nulls.any():  # a line holding `null`
+                for offset in nulls.arg_true().to_list():
+                    bad.append((start + offset, "json:not an object"))
+            good.append((start, decoded.struct.unnest() if self.fields else pl.DataFrame(height=length)))
+        good.sort(key=lambda item: item[0])
+        bad.sort()
+        return good, bad
+
+    def _block_frame(self, lines: pl.Series, base: int) -> pl.DataFrame:
+        good, bad = self._decode(lines)
+        bad_at = np.asarray([i for i, _ in bad], dtype=np.int64)
+        parts: list[pl.DataFrame] = []
+        for start, decoded in good:
+            ids = np.arange(base + start, base + start + decoded.height, dtype=np.uint64)
+            frame = decoded.with_columns(pl.Series(ROW_ID, ids, dtype=pl.UInt64))
+            if bad_at.size:
+                positions = np.arange(start, start + decoded.height)
+                frame = frame.filter(pl.Series(np.isin(positions, bad_at, invert=True)))
+            parts.append(
+                frame.with_columns(pl.lit(None, pl.String).alias(REASON), pl.lit(None, pl.String).alias(RAW))
+            )
+        if bad:
+            parts.append(
+                pl.DataFrame(
+                    {
+                        ROW_ID: [base + i for i, _ in bad],
+                        REASON: [r for _, r in bad],
+                        RAW: [lines[i] for i, _ in bad],
+                    },
+                    schema={ROW_ID: pl.UInt64, REASON: pl.String, RAW: pl.String},
+                )
+            )
+        if not parts:
+            return pl.DataFrame(schema=self.schema)
+        return conform(pl.concat(parts, how="diagonal"), self.schema)
+
+    def _batches(self) -> Iterator[pl.DataFrame]:
+        base = 0
+        for file in self.files:
+            check_unchanged(self.name, file)
+            try:
+                handle = open_input(file.location)
+            except Exception as exc:
+                raise io_error(self.name, file.location, exc) from None
+            with handle:
+                reader = Reader(self.name, file.location, handle, "utf-8")
+                carry = b""
+                while (buf := reader.extend(carry)) is not None:
+                    cut = buf.rfind(b"\n") + 1
+                    carry = bytes(buf[cut:])
+                    if cut:
+                        frame, count = self._lines(bytes(buf[:cut]), file.location, base)
+                        base += count
+                        if frame.height:
+                            yield frame
+                if carry:
+                    frame, count = self._lines(carry, file.location, base)
+                    base += count
+                    if frame.height:
+                        yield frame
+
+    def _lines(self, data: bytes, location: str, base: int) -> tuple[pl.DataFrame, int]:
+        try:
+            lines = pl.read_lines(data).to_series()
+        except pl.exceptions.PolarsError:
+            raise SourceError(
+                f"{location} is not valid UTF-8 text",
+                hint="JSON Lines must be UTF-8",
+                where=where(self.name),
+            ) from None
+        lines = lines.filter(lines.str.strip_chars().str.len_bytes() > 0)
+        return self._block_frame(lines, base), lines.len()
+
+
+def _json_fields(
+    name: str, file: InputFile, start: Head, declared: dict[str, ColumnType]
+) -> tuple[dict[str, pl.DataType], dict[str, ColumnType]]:
+    """Fields inferred from the first lines; scalars are read as text and converted like CSV columns."""
+    sample: list[str] = []
+    head = Utf8(name, file.location, "utf-8").feed(start.data, final=False).decode("utf-8", errors="ignore")
+    for line in head.splitlines()[:_JSON_SAMPLE_LINES]:
+        if not line.strip():
+            continue
+        try:
+            if isinstance(json.loads(line), dict):
+                sample.append(line)
+        except ValueError:
+            continue
+    inferred: dict[str, pl.DataType] = {}
+    while sample:
+        try:
+            inferred = dict(pl.read_ndjson(io.StringIO("\n".join(sample)), infer_schema_length=None).schema)
+            break
+        except pl.exceptions.PolarsError:  # lines disagree on a nested type: infer from fewer lines
+            sample = sample[: len(sample) // 2]
+    for column in declared:
+        inferred.setdefault(column, pl.String())
+    fields: dict[str, pl.DataType] = {}
+    kinds: dict[str, ColumnType] = {}
+    for column, dtype in inferred.items():
+        kind = kind_of(dtype)
+        if dtype.is_numeric() or dtype in (pl.Boolean, pl.String, pl.Null) or kind is not None:
+            fields[column] = pl.String()
+            if column in declared:
+                kinds[column] = declared[column]
+            elif dtype.is_integer():
+                kinds[column] = "int64"
+            elif dtype.is_float():
+                kinds[column] = "float64"
+            elif dtype == pl.Boolean:
+                kinds[column] = "bool"
+        else:
+            fields[column] = dtype
+            if column in declared:
+                kinds[column] = declared[column]
+    if not fields:
+        raise SourceError(
+            f"no JSON object with fields found in the first lines of {file.location}",
+            hint='JSON Lines hold one object per line, for example {"id": 1}; or declare the schema',
+            where=where(name),
+        )
+    check_names(name, list(fields), f"the objects in {file.location}")
+    return fields, kinds
+
+
+def read_jsonl(name: str, source: Source, files: list[str]) -> Ingest:
+    declared = dict(source.columns or {})
+
+    def fields_of(
+        index: int, file: InputFile, head: Head
+    ) -> tuple[dict[str, pl.DataType], dict[str, ColumnType]]:
+        return _json_fields(name, file, head, declared) if index == 0 else ({}, {})
+
+    fingerprints, inputs, seen = fingerprint_files(name, files, fields_of)
+    fields, kinds = seen[0]
+    scan = JsonlScan(name, inputs, fields)
+    lazy = register_io_source(
+        scan, schema=scan.schema, is_pure=True, explain_name="vaultline jsonl", explain_detail=name
+    )
+    frame, quarantine = split_valid(name, lazy, kinds, marked=True)
+    return Ingest(frame, quarantine, fingerprints)
+
+
+# -------------------------------------------------------------------------------------------- Parquet

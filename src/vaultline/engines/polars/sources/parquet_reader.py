@@ -1,0 +1,41 @@
+"""Parquet files, through Polars' native scan (every file of a glob must have the same schema)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from vaultline.engines.polars.base import ROW_ID
+from vaultline.engines.polars.sources.convert import split_valid
+from vaultline.engines.polars.sources.ingest import Ingest, check_names, where
+from vaultline.engines.polars.sources.input_files import fingerprint_files, no_inspection
+from vaultline.errors import SourceError
+from vaultline.spec.sources import Source
+from vaultline.storage import locations
+
+
+def read_parquet(name: str, source: Source, files: list[str]) -> Ingest:
+    fingerprints, _, _ = fingerprint_files(name, files, no_inspection)
+    options = locations.polars_storage_options(files[0])
+    first: pl.Schema | None = None
+    for location in files:
+        try:
+            schema = pl.scan_parquet(location, storage_options=options, glob=False).collect_schema()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise SourceError(
+                f"{location} is not a readable Parquet file ({type(exc).__name__})",
+                hint="check that the file is Parquet and complete",
+                where=where(name),
+            ) from None
+        if first is None:
+            first = schema
+            check_names(name, first.names(), f"the schema of {location}")
+        elif schema != first:
+            raise SourceError(
+                f"{location} does not have the same columns and types as {files[0]}",
+                hint="every file a glob matches must have the same schema",
+                where=where(name),
+            )
+    scan = pl.scan_parquet(files, storage_options=options, row_index_name=ROW_ID, glob=False)
+    scan = scan.with_columns(pl.col(ROW_ID).cast(pl.UInt64))
+    frame, quarantine = split_valid(name, scan, dict(source.columns or {}), marked=False)
+    return Ingest(frame, quarantine, fingerprints)

@@ -1,0 +1,81 @@
+"""JSON Lines sources: malformed lines quarantined with their reason, scalars converted like CSV text."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import polars as pl
+import pytest
+from reading import collect, source, write
+
+from vaultline.engines.polars.base import REASON, ROW_ID
+from vaultline.engines.polars.sources import RAW, input_files, read_source
+from vaultline.errors import SourceError
+
+
+def test_jsonl_malformed_lines_are_quarantined(tmp_path: Path) -> None:
+    lines = [
+        '{"id": "001", "amount": 1.5, "tags": ["a"]}',
+        "{not json",
+        '{"id": "003", "amount": "x"}',
+        "",
+        "[1, 2]",
+        '{"id": "005", "amount": 5, "extra": true}',
+        "null",
+        '{"id": "007", "tags": {"not": "a list"}}',
+        '{"id": "008"}',
+    ]
+    path = write(tmp_path / "j.jsonl", "\n".join(lines) + "\n")
+    ingest = read_source("j", source(format="jsonl", path=path, schema={"amount": "float64"}))
+    frame, quarantine = collect(ingest)
+    assert frame["id"].to_list() == ["001", "005", "008"]
+    assert frame["amount"].to_list() == [1.5, 5.0, None]
+    assert frame["tags"].to_list() == [["a"], None, None]
+    assert frame[ROW_ID].to_list() == [0, 4, 7]
+    reasons = dict(zip(quarantine[ROW_ID].to_list(), quarantine[REASON].to_list(), strict=True))
+    assert reasons[1].startswith("json:")
+    assert reasons == {
+        1: reasons[1],
+        2: "type:amount",
+        3: "json:not an object",
+        5: "json:not an object",
+        6: "type:tags",
+    }
+    raws = dict(zip(quarantine[ROW_ID].to_list(), quarantine[RAW].to_list(), strict=True))
+    assert raws[1] == "{not json"
+    assert raws[2] == "x"
+    assert ingest.fingerprints[0]["sha256"] == hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_jsonl_scalars_are_converted_like_csv_text(tmp_path: Path) -> None:
+    path = write(tmp_path / "j.jsonl", '{"id": 1, "n": 2}\n{"id": 2, "n": 2.5}\n{"id": 3, "n": "7"}\n')
+    frame, quarantine = collect(read_source("j", source(format="jsonl", path=path, schema={"n": "int64"})))
+    assert frame.schema["id"] == pl.Int64  # inferred from the first lines
+    assert frame["n"].to_list() == [2, 7]
+    assert quarantine[REASON].to_list() == ["type:n"]  # 2.5 is not truncated to 2
+    assert quarantine[RAW].to_list() == ["2.5"]
+
+
+def test_jsonl_small_blocks_bisect_to_the_bad_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [f'{{"i": {i}, "s": "v{i}"}}' if i % 17 else f'{{"i": {i}, "s": ' for i in range(300)]
+    path = write(tmp_path / "j.jsonl", "\n".join(lines))
+    monkeypatch.setattr(input_files, "BLOCK_BYTES", 500)
+    frame, quarantine = collect(read_source("j", source(format="jsonl", path=path)))
+    assert quarantine[ROW_ID].to_list() == list(range(0, 300, 17))
+    assert frame[ROW_ID].to_list() == [i for i in range(300) if i % 17]
+    assert frame["i"].to_list() == frame[ROW_ID].cast(pl.Int64).to_list()
+
+
+def test_jsonl_glob_continues_row_ids_and_needs_objects(tmp_path: Path) -> None:
+    write(tmp_path / "a.jsonl", '{"id": 1}\n{"id": 2}\n')
+    write(tmp_path / "b.jsonl", '{"id": 3}\n{"id": \n')
+    frame, quarantine = collect(read_source("j", source(format="jsonl", path=str(tmp_path / "*.jsonl"))))
+    assert frame["id"].to_list() == [1, 2, 3]
+    assert frame[ROW_ID].to_list() == [0, 1, 2]
+    assert quarantine[ROW_ID].to_list() == [3]
+    with pytest.raises(SourceError, match="no JSON object"):
+        read_source("j", source(format="jsonl", path=write(tmp_path / "c.jsonl", "[1]\n[2]\n")))
+
+
+# ---------------------------------------------------------------------------------------- Parquet
