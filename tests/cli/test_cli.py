@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -33,6 +35,25 @@ def test_help_is_fast_and_lists_commands() -> None:
     commands = ("validate", "run", "schema", "demo", "keys", "runs", "classify", "init", "explain", "doctor")
     for command in (*commands, "read", "datasets", "gc", "vacuum"):
         assert command in out
+
+
+def _commands(command: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_every_command_has_a_one_line_summary_for_the_command_list() -> None:
+    # The command list shows a docstring's first paragraph as it is: a line break there splits
+    # the summary mid-sentence; details go in a paragraph of their own.
+    import typer.main
+
+    broken = [
+        " ".join(path)
+        for path, command in _commands(typer.main.get_command(app), ("vaultline",))
+        if "\n" in (command.help or "").strip().split("\n\n")[0]
+    ]
+    assert broken == []
 
 
 def test_validate_valid_spec() -> None:

@@ -56,8 +56,10 @@ def crawl(  # noqa: PLR0917 - typer maps each parameter to an option
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Infer the schema (names, types, nullability; never values) and register table NAME: a new
-    version only when the schema changed, with what changed (added, removed, retyped, nullability)."""
+    """Infer a source's schema (names, types, nullability; never values) and register table NAME.
+
+    A new version is recorded only when the schema changed, with what changed (added, removed,
+    retyped, nullability)."""
     from vaultline.catalog.tables import TableCatalog
     from vaultline.engines.polars.crawl import crawl_source
     from vaultline.state import State

@@ -161,8 +161,10 @@ def gc(
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Delete files no committed dataset version references (leftovers of crashed runs, temp files)
-    from every directory that holds a dataset's files, and the encrypted spills killed runs left."""
+    """Delete files no committed dataset version references, and the spills of killed runs.
+
+    Every directory that holds a dataset's files is swept for leftovers of crashed runs and temp
+    files; the encrypted spills killed runs left are removed too."""
     from vaultline.state import State
     from vaultline.storage.spill import sweep
 

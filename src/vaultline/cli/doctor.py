@@ -53,8 +53,9 @@ def doctor(
     json_out: JsonOption = False,
     state: StateOption = None,
 ) -> None:
-    """Check the storage a spec uses: bucket encryption, public access, TLS-only policy, versioning,
-    local directory modes. Exit code 1 when a check fails (warnings keep 0)."""
+    """Check the storage a spec uses; exit code 1 when a check fails (warnings keep 0).
+
+    Buckets: encryption, public access, TLS-only policy, versioning; local directories: their modes."""
     from vaultline.spec.loader import load, parse_param
     from vaultline.state import State
     from vaultline.storage.bucket_audit import audit

@@ -31,8 +31,9 @@ def apply(  # noqa: PLR0917 - typer maps each parameter to an option
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Remove what is older than its bound; nothing under S3 Object Lock, and the catalog's run rows
-    stay. Prints what was removed and what was kept past its bound, and why."""
+    """Remove what is older than its bound, and print what was removed and what was kept, and why.
+
+    Nothing under S3 Object Lock is removed, and the catalog's run rows stay."""
     from vaultline.run.retention import apply_retention, load_policy
     from vaultline.state import State
 
