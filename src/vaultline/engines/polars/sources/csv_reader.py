@@ -29,7 +29,7 @@ from vaultline.engines.polars.errors import scrub
 from vaultline.engines.polars.sources import input_files
 from vaultline.engines.polars.sources.convert import split_valid
 from vaultline.engines.polars.sources.csv_cuts import Chain, record_cuts, then
-from vaultline.engines.polars.sources.ingest import RAW, Ingest, check_names, where
+from vaultline.engines.polars.sources.ingest import RAW, SET_ASIDE, Ingest, check_names, where
 from vaultline.engines.polars.sources.input_files import (
     Head,
     InputFile,
@@ -113,7 +113,7 @@ class CsvScan:
         self.quote = ord(options.quote)
         self.workers = input_files.workers()
         self.schema: dict[str, pl.DataType] = {c: pl.String() for c in names}
-        self.schema |= {ROW_ID: pl.UInt64(), REASON: pl.String(), RAW: pl.String()}
+        self.schema |= SET_ASIDE
 
     def __call__(
         self,
@@ -254,7 +254,7 @@ class CsvScan:
                         ],
                         RAW: [text for _, text, _, _ in bad],
                     },
-                    schema={ROW_ID: pl.UInt64, REASON: pl.String, RAW: pl.String},
+                    schema=SET_ASIDE,
                 )
             )
         if not parts:

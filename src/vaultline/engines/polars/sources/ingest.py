@@ -9,10 +9,14 @@ from typing import Any
 import polars as pl
 
 from vaultline.catalog.bookmarks import Watermark
+from vaultline.engines.polars.base import REASON, ROW_ID
 from vaultline.errors import SourceError
 
 RAW = "__vl_raw"
 """Quarantine column holding the raw line (unsplittable rows) or the raw text of the field that failed."""
+
+SET_ASIDE: dict[str, pl.DataType] = {ROW_ID: pl.UInt64(), REASON: pl.String(), RAW: pl.String()}
+"""The columns a reader adds for the records it sets aside (null on the rows it read)."""
 
 _RESERVED = ("__vl", "_vl")
 

@@ -14,7 +14,7 @@ from polars.io.plugins import register_io_source
 
 from vaultline.engines.polars.base import REASON, ROW_ID
 from vaultline.engines.polars.sources.convert import kind_of, split_valid
-from vaultline.engines.polars.sources.ingest import RAW, Ingest, check_names, where
+from vaultline.engines.polars.sources.ingest import RAW, SET_ASIDE, Ingest, check_names, where
 from vaultline.engines.polars.sources.input_files import (
     Head,
     InputFile,
@@ -58,7 +58,7 @@ class JsonlScan:
         self.fields = fields
         self.struct = pl.Struct(fields)
         self.schema: dict[str, pl.DataType] = dict(fields)
-        self.schema |= {ROW_ID: pl.UInt64(), REASON: pl.String(), RAW: pl.String()}
+        self.schema |= SET_ASIDE
 
     def __call__(
         self,
@@ -118,7 +118,7 @@ class JsonlScan:
                         REASON: [r for _, r in bad],
                         RAW: [lines[i] for i, _ in bad],
                     },
-                    schema={ROW_ID: pl.UInt64, REASON: pl.String, RAW: pl.String},
+                    schema=SET_ASIDE,
                 )
             )
         if not parts:
