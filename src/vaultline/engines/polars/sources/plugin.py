@@ -1,5 +1,5 @@
-"""What every IO plugin of this package does with Polars' requests: projection, predicate, row limit,
-and admission by the run's backpressure gate."""
+"""What every IO plugin does with Polars' requests (the readers here, and the spill's scan): projection,
+predicate, row limit, and admission by the run's backpressure gate."""
 
 from __future__ import annotations
 
