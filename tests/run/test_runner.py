@@ -143,14 +143,14 @@ def test_steps_before_fitting_steps_run_once(
     from vaultline.engines.polars.sources import csv_reader
 
     read: list[int] = []
-    batches = csv_reader.CsvScan._batches
+    batches = csv_reader.CsvScan.batches
 
     def counting(self: Any, *args: Any) -> Any:
         for batch in batches(self, *args):
             read.append(batch.height)
             yield batch
 
-    monkeypatch.setattr(csv_reader.CsvScan, "_batches", counting)
+    monkeypatch.setattr(csv_reader.CsvScan, "batches", counting)
     spec = SPEC.replace(
         "  - drop:",
         "  - anomaly: {features: [amount_bin], contamination: 0.05, random_state: 1}\n  - drop:",

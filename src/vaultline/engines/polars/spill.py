@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import polars as pl
 
 from vaultline.engines.polars import backpressure
-from vaultline.engines.polars.sources.plugin import limited, needed_columns, project
+from vaultline.engines.polars.sources.plugin import IoPlugin
 from vaultline.storage.spill import Spill
 
 
@@ -27,25 +27,25 @@ def sink(frame: pl.LazyFrame, spill: Spill, chunk_rows: int) -> pl.LazyFrame:
     return frame.sink_batches(write, chunk_size=chunk_rows, lazy=True)
 
 
+class _SpillScan(IoPlugin):
+    def __init__(self, spill: Spill, schema: pl.Schema) -> None:
+        self.spill = spill
+        self.schema = dict(schema)
+
+    def batches(self, needed: list[str], n_rows: int | None) -> Iterator[pl.DataFrame]:
+        # No column asked for (a row count): the first one gives the heights.
+        needed = needed or list(self.schema)[:1]
+        types = pl.Schema({name: self.schema[name] for name in needed})
+        for record_batch in self.spill.batches(needed):
+            frame = pl.from_arrow(record_batch)
+            assert isinstance(frame, pl.DataFrame)
+            yield frame.cast(types)
+
+
 def scan(spill: Spill, schema: pl.Schema) -> pl.LazyFrame:
     """The spilled rows, with the Polars types they were written with."""
     from polars.io.plugins import register_io_source
 
-    names = schema.names()
-
-    def batches(
-        with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None
-    ) -> Iterator[pl.DataFrame]:
-        # No column asked for (a row count): the first one gives the heights.
-        needed = needed_columns(names, with_columns, predicate) or names[:1]
-        types = pl.Schema({name: schema[name] for name in needed})
-
-        def frames() -> Iterator[pl.DataFrame]:
-            for record_batch in spill.batches(needed):
-                frame = pl.from_arrow(record_batch)
-                assert isinstance(frame, pl.DataFrame)
-                yield project(frame.cast(types), with_columns, predicate)
-
-        return limited(frames(), n_rows)
-
-    return register_io_source(batches, schema=schema, is_pure=True, explain_name="vaultline spill")
+    return register_io_source(
+        _SpillScan(spill, schema), schema=schema, is_pure=True, explain_name="vaultline spill"
+    )

@@ -279,13 +279,13 @@ def test_valid_and_quarantined_rows_come_from_a_single_read(
 ) -> None:
     path = write(tmp_path / "c.csv", "id,amount\n1,2\n2,x\n3\n")
     calls: list[int] = []
-    original = csv_reader.CsvScan._batches
+    original = csv_reader.CsvScan.batches
 
     def counted(self: Any, *args: Any) -> Any:
         calls.append(1)
         return original(self, *args)
 
-    monkeypatch.setattr(csv_reader.CsvScan, "_batches", counted)
+    monkeypatch.setattr(csv_reader.CsvScan, "batches", counted)
     ingest = read_source("c", source(format="csv", path=path, schema={"amount": "int64"}))
     frame, quarantine = collect(ingest)
     assert (frame.height, quarantine.height) == (1, 2)

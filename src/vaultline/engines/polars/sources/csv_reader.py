@@ -40,7 +40,7 @@ from vaultline.engines.polars.sources.input_files import (
     io_error,
     open_input,
 )
-from vaultline.engines.polars.sources.plugin import conform, limited, needed_columns, project
+from vaultline.engines.polars.sources.plugin import IoPlugin, conform
 from vaultline.errors import SourceError
 from vaultline.spec.sources import ColumnType, CsvOptions, Source
 
@@ -90,19 +90,14 @@ def _views(table: pa.Table) -> pa.Table:
 class _CsvRequest:
     """What one execution of the plugin asks for."""
 
-    with_columns: list[str] | None
-    predicate: pl.Expr | None
     needed: list[str]
     """Columns to build (requested, plus those the predicate reads)."""
     include: list[str]
     """Text columns pyarrow converts."""
     pool: ThreadPoolExecutor
 
-    def out(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return project(frame, self.with_columns, self.predicate)
 
-
-class CsvScan:
+class CsvScan(IoPlugin):
     """The IO plugin reading CSV files: text columns, ROW_ID, and REASON/RAW for records set aside."""
 
     def __init__(self, name: str, files: list[InputFile], options: CsvOptions, names: list[str]) -> None:
@@ -115,21 +110,11 @@ class CsvScan:
         self.schema: dict[str, pl.DataType] = {c: pl.String() for c in names}
         self.schema |= SET_ASIDE
 
-    def __call__(
-        self,
-        with_columns: list[str] | None,
-        predicate: pl.Expr | None,
-        n_rows: int | None,
-        _batch: int | None,
-    ) -> Iterator[pl.DataFrame]:
-        return limited(self._batches(with_columns, predicate), n_rows)
-
-    def _batches(self, with_columns: list[str] | None, predicate: pl.Expr | None) -> Iterator[pl.DataFrame]:
-        needed = needed_columns(list(self.schema), with_columns, predicate)
+    def batches(self, needed: list[str], n_rows: int | None) -> Iterator[pl.DataFrame]:
         include = [c for c in self.names if c in needed] or [self.names[-1]]
         base = 0
         with ThreadPoolExecutor(self.workers, thread_name_prefix="vaultline-csv") as pool:
-            request = _CsvRequest(with_columns, predicate, needed, include, pool)
+            request = _CsvRequest(needed, include, pool)
             for file in self.files:
                 base += yield from self._file(file, request, base)
 
@@ -305,7 +290,7 @@ class CsvScan:
                         frame = self._frame(
                             parsed.table.select(include), ids, parsed.bad, base, request.needed
                         )
-                        yield request.out(frame)
+                        yield frame
                         base += parsed.records
             finally:
                 for block in queue:
@@ -379,16 +364,14 @@ class CsvScan:
                 bad.sort()
                 ids = _row_ids(base, valid, batch.num_rows, [b[0] for b in bad])
                 fresh, emitted = bad[emitted:], len(bad)
-                yield request.out(
-                    self._frame(pa.Table.from_batches([batch]), ids, fresh, base, request.needed)
-                )
+                yield self._frame(pa.Table.from_batches([batch]), ids, fresh, base, request.needed)
                 valid += batch.num_rows
         except pa.ArrowException as exc:
             raise self._arrow_error(location, exc) from None
         if len(bad) > emitted:
             bad.sort()
             none = np.zeros(0, dtype=np.uint64)
-            yield request.out(self._frame(None, none, bad[emitted:], base, request.needed))
+            yield self._frame(None, none, bad[emitted:], base, request.needed)
         return valid + len(bad)
 
 

@@ -25,7 +25,7 @@ from vaultline.engines.polars.sources.input_files import (
     io_error,
     open_input,
 )
-from vaultline.engines.polars.sources.plugin import conform, limited, project
+from vaultline.engines.polars.sources.plugin import IoPlugin, conform
 from vaultline.errors import SourceError
 from vaultline.spec.sources import ColumnType, Source
 
@@ -49,7 +49,7 @@ def _json_reason(line: str, fields: dict[str, pl.DataType]) -> str:
     return "json:not decodable"
 
 
-class JsonlScan:
+class JsonlScan(IoPlugin):
     """The IO plugin reading JSON Lines: scalar fields as text, nested fields decoded, bad lines set aside."""
 
     def __init__(self, name: str, files: list[InputFile], fields: dict[str, pl.DataType]) -> None:
@@ -59,16 +59,6 @@ class JsonlScan:
         self.struct = pl.Struct(fields)
         self.schema: dict[str, pl.DataType] = dict(fields)
         self.schema |= SET_ASIDE
-
-    def __call__(
-        self,
-        with_columns: list[str] | None,
-        predicate: pl.Expr | None,
-        n_rows: int | None,
-        _batch_size: int | None,
-    ) -> Iterator[pl.DataFrame]:
-        batches = (project(f, with_columns, predicate) for f in self._batches())
-        return limited(batches, n_rows)
 
     def _decode(self, lines: pl.Series) -> tuple[list[tuple[int, pl.DataFrame]], list[tuple[int, str]]]:
         """Decode lines, bisecting a failing run down to the lines that fail."""
@@ -125,7 +115,8 @@ class JsonlScan:
             return pl.DataFrame(schema=self.schema)
         return conform(pl.concat(parts, how="diagonal"), self.schema)
 
-    def _batches(self) -> Iterator[pl.DataFrame]:
+    def batches(self, needed: list[str], n_rows: int | None) -> Iterator[pl.DataFrame]:
+        # Every line is decoded whole: JSON gives no cheaper way to read some of its fields.
         base = 0
         for file in self.files:
             check_unchanged(self.name, file)

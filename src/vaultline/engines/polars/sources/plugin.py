@@ -1,8 +1,10 @@
-"""What every IO plugin does with Polars' requests (the readers here, and the spill's scan): projection,
-predicate, row limit, and admission by the run's backpressure gate."""
+"""`IoPlugin`: what every IO source registered with Polars (the readers here, and the spill's scan) does
+with Polars' requests: projection, predicate, row limit, and admission by the run's backpressure gate.
+A source says only how to produce its batches."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 
 import polars as pl
@@ -37,27 +39,38 @@ def needed_columns(
     return [c for c in all_columns if c in wanted]
 
 
-def limited(batches: Iterator[pl.DataFrame], n_rows: int | None) -> Iterator[pl.DataFrame]:
-    """The batches, cut after `n_rows` rows, each admitted by the run's backpressure gate (if one is
-    open); the source is closed as soon as it is no longer needed."""
-    try:
-        if n_rows is None:
-            for batch in batches:
+class IoPlugin(ABC):
+    """The callable `register_io_source` is given. Subclasses set `schema` and implement `batches`."""
+
+    schema: dict[str, pl.DataType]
+
+    @abstractmethod
+    def batches(self, needed: list[str], n_rows: int | None) -> Iterator[pl.DataFrame]:
+        """Frames holding at least the `needed` columns, in order; `n_rows` is a hint (None: every row)."""
+
+    def __call__(
+        self,
+        with_columns: list[str] | None,
+        predicate: pl.Expr | None,
+        n_rows: int | None,
+        _batch_size: int | None,
+    ) -> Iterator[pl.DataFrame]:
+        """The batches projected and filtered as Polars asked, cut after `n_rows` rows, each admitted
+        by the run's backpressure gate (if one is open); the source is closed as soon as it is no
+        longer needed."""
+        frames = self.batches(needed_columns(list(self.schema), with_columns, predicate), n_rows)
+        left = n_rows
+        try:
+            for frame in frames:
+                batch = project(frame, with_columns, predicate)
+                if left is not None:
+                    batch = batch.head(left) if batch.height > left else batch
+                    left -= batch.height
                 backpressure.admit(batch.height)
                 yield batch
-            return
-        left = n_rows
-        for batch in batches:
-            part = batch.head(left) if batch.height > left else batch
-            left -= part.height
-            backpressure.admit(part.height)
-            yield part
-            if left <= 0:
-                return
-    finally:
-        close = getattr(batches, "close", None)
-        if close is not None:
-            close()
-
-
-# ------------------------------------------------------------------------------------------------ CSV
+                if left is not None and left <= 0:
+                    return
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()

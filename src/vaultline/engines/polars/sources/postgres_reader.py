@@ -18,7 +18,7 @@ from vaultline.engines.polars.base import ROW_ID
 from vaultline.engines.polars.errors import scrub
 from vaultline.engines.polars.sources.convert import split_valid
 from vaultline.engines.polars.sources.ingest import Ingest, check_names, where
-from vaultline.engines.polars.sources.plugin import limited, needed_columns, project
+from vaultline.engines.polars.sources.plugin import IoPlugin
 from vaultline.errors import SourceError
 from vaultline.spec.sources import ColumnType, Source
 
@@ -137,7 +137,7 @@ class _PgColumn:
 
 
 @dataclass
-class _PgScan:
+class _PgScan(IoPlugin):
     """The IO plugin streaming a query's rows with a server-side cursor."""
 
     name: str
@@ -150,24 +150,10 @@ class _PgScan:
     rows: int
     """Rows counted when the source was planned (and fingerprinted)."""
 
-    @property
-    def schema(self) -> dict[str, pl.DataType]:
-        return {c.name: c.dtype for c in self.columns} | {ROW_ID: pl.UInt64()}
+    def __post_init__(self) -> None:
+        self.schema = {c.name: c.dtype for c in self.columns} | {ROW_ID: pl.UInt64()}
 
-    def __call__(
-        self,
-        with_columns: list[str] | None,
-        predicate: pl.Expr | None,
-        n_rows: int | None,
-        _batch_size: int | None,
-    ) -> Iterator[pl.DataFrame]:
-        batches = (
-            project(f, with_columns, predicate)
-            for f in self._batches(needed_columns(list(self.schema), with_columns, predicate), n_rows)
-        )
-        return limited(batches, n_rows)
-
-    def _batches(self, needed: list[str], n_rows: int | None) -> Iterator[pl.DataFrame]:
+    def batches(self, needed: list[str], n_rows: int | None) -> Iterator[pl.DataFrame]:
         from sqlalchemy.exc import SQLAlchemyError
 
         selected = [c for c in self.columns if c.name in needed] or self.columns[:1]
