@@ -14,10 +14,11 @@ Every format ends in the same shape (`ingest.Ingest`):
 
 One module per format (`csv_reader`, `jsonl_reader`, `parquet_reader`, `postgres_reader`), each planning a
 scan of what it reads; `input_files` lists, fingerprints and reads files; `convert` applies the declared
-types and splits valid rows from quarantined ones; `plugin` is what every IO plugin does with Polars'
-requests. Text is converted to the declared types non-strictly; a non-null text that does not convert sends
-its row to quarantine with `type:<column>`. Valid and quarantined rows share one cached scan, so collecting
-both together (as the executor does) reads the source once. Errors never quote data values.
+types and splits valid rows from quarantined ones; `plugin.IoPlugin` is what every streamed source does
+with Polars' requests, so a reader says only how it produces its batches. Text is converted to the
+declared types non-strictly; a non-null text that does not convert sends its row to quarantine with
+`type:<column>`. Valid and quarantined rows share one cached scan, so collecting both together (as the
+executor does) reads the source once. Errors never quote data values.
 """
 
 from __future__ import annotations
