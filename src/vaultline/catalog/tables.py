@@ -17,17 +17,15 @@ from __future__ import annotations
 import builtins
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vaultline.catalog.schema import CatalogHandle, catalog_failure, for_writing, reading
-from vaultline.errors import SpecError, SpecIssue, TerminalError
+from vaultline.errors import TerminalError
 
 metadata = sa.MetaData()
 tables = sa.Table(
@@ -76,7 +74,6 @@ _PARAMETERS = re.compile(r"\(\s*\d+\s*(,\s*\d+\s*)?\)$")  # decimal(10,2), varch
 Source = Literal["crawl", "run"]
 Action = Literal["registered", "unchanged", "evolved", "drifted"]
 ChangeKind = Literal["added", "removed", "retyped", "nullability"]
-M = TypeVar("M", bound=BaseModel)
 
 
 class TableError(TerminalError):
@@ -177,7 +174,8 @@ class TableUpdate:
 # ---- comparing schemas --------------------------------------------------------------------------
 
 
-def _nullability(value: bool | None) -> str:
+def nullability_text(value: bool | None) -> str:
+    """How a nullability reads in change lists and mismatches."""
     return "unknown" if value is None else "nullable" if value else "not null"
 
 
@@ -203,7 +201,9 @@ def schema_changes(
         if (typed is None or c.name in typed) and c.type != old[c.name].type
     ]
     changes += [
-        SchemaChange(c.name, "nullability", _nullability(old[c.name].nullable), _nullability(c.nullable))
+        SchemaChange(
+            c.name, "nullability", nullability_text(old[c.name].nullable), nullability_text(c.nullable)
+        )
         for c in common
         if c.nullable is not None and c.nullable != old[c.name].nullable
     ]
@@ -451,136 +451,3 @@ class TableCatalog(CatalogHandle):
             )
         shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
         return TableNotFound(f"no table named {name}", hint=f"known tables: {shown} (vaultline catalog list)")
-
-
-# ---- expected schemas (`vaultline catalog check`) ----------------------------------------------
-
-
-class ExpectedColumn(BaseModel):
-    """One expected column: its type and, optionally, whether nulls are allowed."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-    type: str
-    """A logical type (string, int64, float64, bool, date, datetime, decimal, ...) or a Glue name."""
-    nullable: bool | None = None
-    """false: the crawl must have seen no null; true: nulls are allowed (not required); unset: not checked."""
-
-    @field_validator("type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        return normalized_type(value)
-
-
-class ExpectedSchema(BaseModel):
-    """An expected-schema file: the columns a table must have and whether others may exist.
-
-    A column may be written `name: type` or `name: {type: ..., nullable: false}`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-    columns: dict[str, ExpectedColumn] = Field(min_length=1)
-    extra_columns: Literal["allow", "deny"] = "deny"
-    """deny: a registered column the file does not list is a mismatch."""
-
-    @field_validator("columns", mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {k: {"type": v} if isinstance(v, str) else v for k, v in value.items()}
-        return value
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """One way a table differs from its expected schema."""
-
-    column: str
-    kind: Literal["missing", "extra", "type", "nullable"]
-    expected: str | None
-    actual: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def render(self) -> str:
-        if self.kind == "missing":
-            return f"{self.column}: missing (expected {self.expected})"
-        if self.kind == "extra":
-            return f"{self.column}: not expected ({self.actual}; extra_columns is deny)"
-        return f"{self.column}: {self.kind} is {self.actual}, expected {self.expected}"
-
-
-def check_schema(record: TableRecord, expected: ExpectedSchema) -> builtins.list[Mismatch]:
-    """Every mismatch between a registered table and an expected schema (empty: it conforms).
-
-    `nullable: false` needs a crawl that saw no null (a table registered by a run has not measured it)."""
-    actual = {c.name: c for c in record.columns}
-    found: builtins.list[Mismatch] = []
-    for name, want in expected.columns.items():
-        column = actual.get(name)
-        if column is None:
-            found.append(Mismatch(name, "missing", want.type, None))
-            continue
-        if column.type != want.type:
-            found.append(Mismatch(name, "type", want.type, column.type))
-        if want.nullable is False and column.nullable is not False:
-            found.append(Mismatch(name, "nullable", "not null", _nullability(column.nullable)))
-    if expected.extra_columns == "deny":
-        unlisted = [c for c in record.columns if c.name not in expected.columns]
-        found += [Mismatch(c.name, "extra", None, c.type) for c in unlisted]
-    return found
-
-
-def read_yaml_model(path: Path, model: type[M]) -> M:
-    """A YAML file validated by a pydantic model; every problem becomes a SpecError naming the file,
-    field and line (exit code 2). Used for expected-schema files and `retention.yaml`."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    file = str(path)
-    try:
-        tree = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError([SpecIssue("<file>", f"cannot be read ({exc.strerror})")], file=file) from None
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise SpecError([SpecIssue("<yaml>", f"not valid YAML: {problem}", line=line)], file=file) from None
-    try:
-        return model.model_validate(_plain(tree if tree is not None else {}))
-    except ValidationError as exc:
-        issues = [
-            SpecIssue(
-                ".".join(str(p) for p in error["loc"]) or "<root>",
-                "is required" if error["type"] == "missing" else error["msg"],
-                line=_line_of(tree, tuple(error["loc"])),
-            )
-            for error in exc.errors()
-        ]
-        raise SpecError(issues, file=file) from None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, builtins.list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _line_of(tree: Any, path: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest node of `path` found in ruamel's round-trip tree."""
-    line = None
-    node = tree
-    for part in path:
-        try:
-            if isinstance(node, Mapping) and part in node:
-                line = getattr(node, "lc").key(part)[0] + 1  # noqa: B009 - ruamel's untyped attribute
-            elif isinstance(node, builtins.list) and isinstance(part, int) and 0 <= part < len(node):
-                line = getattr(node, "lc").item(part)[0] + 1  # noqa: B009
-            else:
-                break
-            node = node[part]
-        except (AttributeError, KeyError, TypeError):
-            break
-    return line

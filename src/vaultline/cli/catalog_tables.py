@@ -117,9 +117,10 @@ def check(
     json_out: JsonOption = False,
 ) -> None:
     """Validate a table against an expected schema; exit code 1 listing every mismatch."""
-    from vaultline.catalog.tables import ExpectedSchema, check_schema, read_yaml_model
+    from vaultline.catalog.expected_schema import ExpectedSchema, check_schema
+    from vaultline.spec.yaml_tree import read_model
 
-    expected = read_yaml_model(expect, ExpectedSchema)
+    expected = read_model(expect, ExpectedSchema)
     with _catalog(state) as catalog:
         record = catalog.get(name)
     mismatches = check_schema(record, expected)

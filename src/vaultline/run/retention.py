@@ -102,10 +102,10 @@ class RetentionResult:
 
 def load_policy(state: State, overrides: Mapping[str, int | None] | None = None) -> RetentionPolicy:
     """The policy from `<state>/retention.yaml` (when present), with `overrides` (field → days) on top."""
-    from vaultline.catalog.tables import read_yaml_model
+    from vaultline.spec.yaml_tree import read_model
 
     path = state.root / POLICY_FILE
-    base = read_yaml_model(path, RetentionPolicy) if path.is_file() else RetentionPolicy()
+    base = read_model(path, RetentionPolicy) if path.is_file() else RetentionPolicy()
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     try:
         return RetentionPolicy.model_validate({**base.model_dump(), **given})

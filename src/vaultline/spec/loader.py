@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.comments import CommentedMap
 
 from vaultline.errors import SpecError, SpecIssue
 from vaultline.spec import lint
 from vaultline.spec.models import STEP_MODELS, Pipeline
+from vaultline.spec.yaml_tree import line_of, parse, plain, read_text
 
 _PARAM = re.compile(r"\$\{params\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\}")
 _MISSING = object()
@@ -53,31 +53,19 @@ def parse_param(text: str) -> tuple[str, Any]:
 
 def load(path: str | Path, overrides: Mapping[str, Any] | None = None) -> LoadedSpec:
     """Read, substitute, validate and lint a spec file. Raises SpecError listing every problem."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError([SpecIssue("<file>", f"cannot be read ({exc.strerror})")], file=file) from None
-    return loads(text, file=file, overrides=overrides)
+    return loads(read_text(path), file=str(path), overrides=overrides)
 
 
 def loads(text: str, *, file: str = "<string>", overrides: Mapping[str, Any] | None = None) -> LoadedSpec:
-    yaml = YAML(typ="rt")
-    try:
-        tree = yaml.load(text)
-    except MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise SpecError(
-            [SpecIssue("<yaml>", f"not valid YAML: {exc.problem}", line=line)], file=file
-        ) from None
+    tree = parse(text, file=file)
     if not isinstance(tree, CommentedMap):
         raise SpecError(
             [SpecIssue("<root>", "the spec must be a mapping with version, name, sources, steps, outputs")],
             file=file,
         )
 
-    issues = lint.literal_secrets(tree, _line_of)
-    params = _plain(dict(tree.get("params") or {}))
+    issues = lint.literal_secrets(tree, line_of)
+    params = plain(dict(tree.get("params") or {}))
     params.update(overrides or {})
     unknown = sorted(set(overrides or {}) - set(tree.get("params") or {}))
     for name in unknown:
@@ -91,14 +79,14 @@ def loads(text: str, *, file: str = "<string>", overrides: Mapping[str, Any] | N
     resolved = _substitute(tree, params, issues, path=())
     for issue in issues:
         if issue.line is None and issue.field != "<root>":
-            issue.line = _line_of(tree, tuple(int(p) if p.isdigit() else p for p in issue.field.split(".")))
+            issue.line = line_of(tree, tuple(int(p) if p.isdigit() else p for p in issue.field.split(".")))
     if issues:
         raise SpecError(issues, file=file)
     try:
         pipeline = Pipeline.model_validate(resolved)
     except ValidationError as exc:
         raise SpecError([_issue(error, tree) for error in exc.errors()], file=file) from None
-    problems, warnings = lint.check(pipeline, tree, _line_of)
+    problems, warnings = lint.check(pipeline, tree, line_of)
     if problems:
         raise SpecError(problems, file=file)
     return LoadedSpec(pipeline=pipeline, file=file, params=params, warnings=warnings)
@@ -122,7 +110,7 @@ def _substitute(node: Any, params: Mapping[str, Any], issues: list[SpecIssue], p
                 )
                 return node
         if whole:  # a whole-value reference keeps the parameter's type (number, list, mapping)
-            return _plain(_lookup(params, whole.group(1)))
+            return plain(_lookup(params, whole.group(1)))
         return _PARAM.sub(lambda m: str(_lookup(params, m.group(1))), node)
     return node
 
@@ -136,36 +124,8 @@ def _lookup(params: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
-    """ruamel's commented containers as plain dicts and lists (pydantic and JSON reports want those)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _dotted(path: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in path) or "<root>"
-
-
-def _line_of(tree: Any, path: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest node of `path` that exists in the YAML tree."""
-    line: int | None = None
-    node = tree
-    for part in path:
-        try:
-            if isinstance(node, CommentedMap) and part in node:
-                line = node.lc.key(part)[0] + 1
-                node = node[part]
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                line = node.lc.item(part)[0] + 1
-                node = node[part]
-            else:
-                break
-        except (AttributeError, KeyError, TypeError):
-            break
-    return line
 
 
 def _issue(error: Any, tree: Any) -> SpecIssue:
@@ -178,4 +138,4 @@ def _issue(error: Any, tree: Any) -> SpecIssue:
     message = error["msg"]
     if kind == "missing":
         message = "is required"
-    return SpecIssue(_dotted(path), message, line=_line_of(tree, path), hint=_FIX_HINTS.get(kind))
+    return SpecIssue(_dotted(path), message, line=line_of(tree, path), hint=_FIX_HINTS.get(kind))
