@@ -101,3 +101,14 @@ class AuditError(TerminalError):
 class AuditUnavailableError(RetryableError):
     """The audit log cannot be written (directory, disk, key provider or copy location failed); the
     audited operation stops (fail closed)."""
+
+
+def aws_error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError (`AccessDenied`, `NoSuchKey`, ...); None for any
+    other exception, such as a connection failure before a reply. Duck-typed, so botocore stays a lazy
+    import of the modules that talk to AWS."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None

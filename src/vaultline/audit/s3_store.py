@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vaultline.audit.folders import conflict
-from vaultline.errors import AuditError, AuditUnavailableError
+from vaultline.errors import AuditError, AuditUnavailableError, aws_error_code
 from vaultline.storage.locations import s3_endpoint
 
 _PRECONDITION_FAILED = 412
@@ -67,7 +67,7 @@ class S3Folder:
             ) from None
 
     def _refused(self, doing: str, exc: Any) -> AuditUnavailableError:
-        code = exc.response.get("Error", {}).get("Code", "unknown")
+        code = aws_error_code(exc) or "unknown"
         return AuditUnavailableError(
             f"S3 refused to {doing} in {self.location} ({code})",
             hint="check the bucket exists (with Object Lock enabled for the archive) and the "
@@ -106,7 +106,7 @@ class S3Folder:
                 f"read {relative}", self._s3().get_object, Bucket=self.bucket, Key=self.key(relative)
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            if aws_error_code(exc) in {"NoSuchKey", "404"}:
                 return None
             raise self._refused(f"read {relative}", exc) from None
         data: bytes = response["Body"].read()
@@ -137,7 +137,7 @@ class S3Folder:
                 f"inspect {relative}", self._s3().head_object, Bucket=self.bucket, Key=self.key(relative)
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            if aws_error_code(exc) in {"NoSuchKey", "404"}:
                 return None
             raise self._refused(f"inspect {relative}", exc) from None
         until: datetime | None = head.get("ObjectLockRetainUntilDate")

@@ -50,7 +50,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from vaultline.errors import KeyringError, KeyUnavailableError, VaultlineError
+from vaultline.errors import KeyringError, KeyUnavailableError, VaultlineError, aws_error_code
 from vaultline.keys.hooks import Action
 from vaultline.keys.principal import admit, normalize_roles
 from vaultline.keys.provider import KeyInfo, KeyRef
@@ -182,7 +182,7 @@ class AwsKmsProvider:
         try:
             return getattr(client, method)(**params)
         except Exception as exc:
-            if missing is not None and _error_code(exc) == "NotFoundException":
+            if missing is not None and aws_error_code(exc) == "NotFoundException":
                 raise missing() from None
             raise self._translate(exc, method, key=key) from None
 
@@ -190,7 +190,7 @@ class AwsKmsProvider:
         errors = self._botocore_errors
         api = _api_name(method)
         about = f" for key '{key}'" if key else ""
-        code = _error_code(exc)
+        code = aws_error_code(exc)
         if code is not None:
             detail = _error_message(exc)
             suffix = f": {detail}" if detail else ""
@@ -294,7 +294,7 @@ class AwsKmsProvider:
         try:
             described = self._client().describe_key(KeyId=self._alias(name))
         except Exception as exc:
-            if _error_code(exc) == "NotFoundException":
+            if aws_error_code(exc) == "NotFoundException":
                 return None
             raise self._translate(exc, "describe_key", key=name) from None
         key_id = str(described["KeyMetadata"]["KeyId"])
@@ -368,7 +368,7 @@ class AwsKmsProvider:
         try:
             self._client().create_alias(AliasName=alias, TargetKeyId=key_id)
         except Exception as exc:
-            if _error_code(exc) != "AlreadyExistsException":
+            if aws_error_code(exc) != "AlreadyExistsException":
                 raise self._translate(exc, "create_alias", key=key) from None
             self._call("update_alias", key=key, AliasName=alias, TargetKeyId=key_id)
 
@@ -422,7 +422,7 @@ class AwsKmsProvider:
             self._client().create_alias(AliasName=self._alias(name), TargetKeyId=wrapping)
         except Exception as exc:
             # Someone created the same name concurrently; their key stands, ours stays unaliased.
-            if _error_code(exc) == "AlreadyExistsException":
+            if aws_error_code(exc) == "AlreadyExistsException":
                 raise exists from None
             raise self._translate(exc, "create_alias", key=name) from None
         current = _Current(wrapping, 1, purpose, created, chosen_roles)
@@ -519,7 +519,7 @@ class AwsKmsProvider:
                 KeyId=self._alias(name, version),
             )["Plaintext"]
         except Exception as exc:
-            code = _error_code(exc)
+            code = aws_error_code(exc)
             if code == "NotFoundException":
                 raise self._no_version(name, version) from None
             # moto answers a KeyId mismatch with AccessDenied, AWS with IncorrectKeyException.
@@ -545,12 +545,3 @@ def _error_message(exc: Exception) -> str:
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Message") or "")[:300]
     return ""
-
-
-def _error_code(exc: Exception) -> str | None:
-    """The AWS error code of a botocore ClientError (duck-typed: botocore is imported lazily)."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vaultline.errors import TerminalError
+from vaultline.errors import TerminalError, aws_error_code
 from vaultline.state import State
 from vaultline.storage import locations
 
@@ -258,10 +258,6 @@ def _s3_listing(root: str) -> Iterator[str]:
                 yield f"s3://{bucket}/{item['Key']}"
 
 
-def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__))
-
-
 class _S3Objects:
     """Age, lock status and removal of quarantine objects, with one client and one lock lookup per bucket."""
 
@@ -279,7 +275,7 @@ class _S3Objects:
                 enabled = config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
                 self.lock_enabled[bucket] = enabled
             except ClientError as exc:
-                code = _error_code(exc)
+                code = aws_error_code(exc) or type(exc).__name__
                 self.lock_enabled[bucket] = False if code in _NO_LOCK_CODES else code
         return self.lock_enabled[bucket]
 
@@ -326,7 +322,7 @@ class _S3Objects:
                     Bucket=bucket, Key=key, **({"VersionId": version} if version else {})
                 )
             except ClientError as exc:
-                reason = f"removal refused ({_error_code(exc)})"
+                reason = f"removal refused ({aws_error_code(exc) or type(exc).__name__})"
                 result.kept.append(RetentionItem("quarantine", location, age, size, reason))
                 return
         result.removed.append(RetentionItem("quarantine", location, age, size, f"older than {days} days"))

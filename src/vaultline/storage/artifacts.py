@@ -35,6 +35,7 @@ from vaultline.errors import (
     OutputError,
     SourceError,
     TerminalError,
+    aws_error_code,
 )
 from vaultline.keys.aws_kms import KMS_ENDPOINT_ENV, kms_endpoint
 from vaultline.keys.provider import KeyProvider, KeyRef
@@ -232,7 +233,7 @@ def _kms_master_key(spec: KmsKey) -> tuple[Any, str]:
             f"no AWS region for KMS key '{spec.key_id}'", hint="set AWS_REGION or give the key's full ARN"
         ) from None
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
+        code = aws_error_code(exc) or "error"
         raise KeyringError(
             f"KMS key '{spec.key_id}' cannot be used ({code})",
             hint="check the key id or alias, its region, and kms:DescribeKey/GenerateDataKey/Decrypt grants",

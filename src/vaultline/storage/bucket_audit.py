@@ -18,6 +18,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 
+from vaultline.errors import aws_error_code
 from vaultline.storage.locations import is_remote, s3_endpoint
 
 Status = Literal["pass", "warn", "fail"]
@@ -86,10 +87,6 @@ def _client() -> Any:
     return boto3.client("s3", endpoint_url=s3_endpoint(), config=config)
 
 
-def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__))
-
-
 def _unreachable(exc: Exception, permission: str, bucket: str) -> Finding:
     """A failure to talk to S3 as a readable finding (never a traceback)."""
     from botocore.exceptions import NoCredentialsError
@@ -100,7 +97,7 @@ def _unreachable(exc: Exception, permission: str, bucket: str) -> Finding:
     if not hasattr(exc, "response"):  # connection refused, DNS, timeout: botocore raised before a reply
         fix = "check the network and VAULTLINE_S3_ENDPOINT (unset it to use AWS itself)"
         return "fail", f"cannot reach {endpoint} ({type(exc).__name__})", fix
-    code = _error_code(exc)
+    code = aws_error_code(exc) or type(exc).__name__
     if code in ("404", "NoSuchBucket", "NotFound"):
         fix = "create the bucket, or correct the spec's path / --param"
         return "fail", f"bucket '{bucket}' does not exist at {endpoint}", fix
@@ -134,7 +131,7 @@ def audit_bucket(bucket: str, *, client: Any = None) -> list[Check]:
 
 def _unless_absent(exc: Exception, code: str) -> None:
     """Re-raise `exc` unless it is S3's answer that the setting is not configured (`code`)."""
-    if _error_code(exc) != code:
+    if aws_error_code(exc) != code:
         raise exc
 
 
