@@ -56,13 +56,12 @@ def doctor(
     """Check the storage a spec uses; exit code 1 when a check fails (warnings keep 0).
 
     Buckets: encryption, public access, TLS-only policy, versioning; local directories: their modes."""
+    from vaultline.audit.placement import placement_checks
     from vaultline.spec.loader import load, parse_param
     from vaultline.state import State
     from vaultline.storage.bucket_audit import audit
 
     loaded = load(spec, dict(parse_param(p) for p in param or []))
-    from vaultline.audit.placement import placement_checks
-
     resolved = State.resolve(state)
     targets = spec_targets(loaded.pipeline, resolved.quarantine_dir)
     checks = [check for target in targets for check in audit(target)] + placement_checks(resolved.root)

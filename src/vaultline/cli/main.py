@@ -24,6 +24,7 @@ from vaultline.cli import (
     keys,
     lineage,
     metrics,
+    quality,
     read,
     retention,
     runs,
@@ -44,6 +45,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(catalog_tables.app, name="catalog")
 app.add_typer(retention.app, name="retention")
 app.add_typer(bookmarks.app, name="bookmarks")
+app.add_typer(quality.app, name="quality")
 app.add_typer(metrics.app, name="alarms")
 app.command("gc")(datasets.gc)
 app.command("vacuum")(datasets.vacuum)

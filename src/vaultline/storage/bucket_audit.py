@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -70,11 +70,6 @@ def audit_target(location: str, *, names_files: bool) -> str:
 def audit(target: str) -> list[Check]:
     """All checks for one target from `audit_target` (an `s3://bucket` or a local directory)."""
     return audit_bucket(bucket_of(target)) if is_remote(target) else audit_directory(Path(target))
-
-
-def audit_all(targets: Iterable[str]) -> list[Check]:
-    """Checks for each distinct target, in first-seen order."""
-    return [check for target in dict.fromkeys(targets) for check in audit(target)]
 
 
 # -- S3 --------------------------------------------------------------------------------------------------

@@ -1,0 +1,77 @@
+"""`vaultline quality show|history`: data-quality results stored in the catalog (docs/quality.md).
+
+Results are value-free (counts, fractions, PSI, bounds) and outlive the run reports retention removes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
+
+app = typer.Typer(help="Data-quality results of past runs, from the catalog.", no_args_is_help=True)
+
+
+def _catalog_url(state: Path | None) -> str:
+    from vaultline.state import State
+
+    return State.resolve(state).ensure().catalog_url
+
+
+def _line(result: dict[str, Any], first: str) -> str:
+    outcome = "passed" if result["passed"] else "FAILED"
+    observed = json.dumps(result["observed"], sort_keys=True, separators=(",", ":"))
+    failed = f"{result['failed_rows']:>10,} row(s)"
+    return f"  {first}  {outcome:6s}  {failed}  {result['severity']:10s}  {observed}"
+
+
+@app.command("show")
+@handles_errors
+def show(
+    run_id: Annotated[str, typer.Argument(help="Run id from `vaultline runs list`.")],
+    state: StateOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Every expectation's result in one run."""
+    from vaultline.catalog.quality import results_for
+
+    results = results_for(_catalog_url(state), run_id)
+    if json_out:
+        emit_json(results)
+        return
+    if not results:
+        typer.echo(f"no data-quality results for run {run_id}: unknown run, or no expect step")
+        return
+    passed = sum(r["passed"] for r in results)
+    typer.echo(f"run {run_id}: {passed}/{len(results)} expectation(s) passed")
+    width = max(len(r["name"]) for r in results)
+    for result in results:
+        typer.echo(_line(result, f"{result['name']:{width}s}  {result['kind']:18s}"))
+
+
+@app.command("history")
+@handles_errors
+def history(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline name (the spec's `name`).")],
+    expectation: Annotated[str, typer.Argument(help="Expectation name (its `name:` in the spec).")],
+    limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 20,
+    state: StateOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """One expectation's results over the pipeline's runs, newest first."""
+    from vaultline.catalog.quality import history as stored_history
+
+    results = stored_history(_catalog_url(state), pipeline, expectation, limit)
+    if json_out:
+        emit_json(results)
+        return
+    if not results:
+        typer.echo(f"no results of expectation {expectation} in pipeline {pipeline}")
+        return
+    typer.echo(f"{pipeline}.{expectation} ({results[0]['kind']}), newest first")
+    for result in results:
+        typer.echo(_line(result, f"{result['run_id']}  {result['recorded_at']}"))
