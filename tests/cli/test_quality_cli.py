@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from stubs import StubContext
 from vaultline.catalog.quality import record_results
+from vaultline.catalog.runs import RunCatalog
 from vaultline.cli.main import app
 from vaultline.engines.polars import expect
 from vaultline.state import State
@@ -53,7 +54,12 @@ def test_show_lists_each_expectation_of_the_run(tmp_path: Path) -> None:
         ("emails_present", True, 0),
         ("amount_sane", False, 1),
     }
-    assert "no data-quality results for run other" in _invoke("show", "other", "--state", str(state)).output
+    with RunCatalog(State.resolve(state).catalog_url) as runs:
+        runs.start("run-2", "fraud", "spec-sha")
+    without = _invoke("show", "run-2", "--state", str(state)).output
+    assert "run run-2 recorded no data-quality results" in without
+    unknown = runner.invoke(app, ["quality", "show", "other", "--state", str(state)])
+    assert unknown.exit_code == 1 and "no run with id other" in unknown.output
 
 
 def test_history_is_newest_first_and_limited(tmp_path: Path) -> None:

@@ -38,13 +38,18 @@ def show(
 ) -> None:
     """Every expectation's result in one run."""
     from vaultline.catalog.quality import results_for
+    from vaultline.catalog.runs import RunCatalog
 
-    results = results_for(_catalog_url(state), run_id)
+    url = _catalog_url(state)
+    results = results_for(url, run_id)
+    if not results:
+        with RunCatalog(url) as runs:
+            runs.report(run_id)  # an unknown run is an error (exit 1), not an empty answer
     if json_out:
         emit_json(results)
         return
     if not results:
-        typer.echo(f"no data-quality results for run {run_id}: unknown run, or no expect step")
+        typer.echo(f"run {run_id} recorded no data-quality results (no expect step ran)")
         return
     passed = sum(r["passed"] for r in results)
     typer.echo(f"run {run_id}: {passed}/{len(results)} expectation(s) passed")
