@@ -132,3 +132,144 @@ def test_invalid_yaml_gives_line() -> None:
     with pytest.raises(SpecError) as caught:
         loads("version: 1\nname: [unclosed\n", file="bad.yaml")
     assert caught.value.issues[0].line is not None
+
+
+def _rendered(text: str, **overrides: object) -> str:
+    with pytest.raises(SpecError) as caught:
+        loads(text, file="spec.yaml", overrides=overrides)
+    return str(caught.value)
+
+
+def test_a_repeated_key_is_named_without_either_value() -> None:
+    text = BASE.replace("  source: in\n", "  pin: 123-45-6789\n  pin: 987-65-4321\n  source: in\n")
+    rendered = _rendered(text)
+    assert "line 5, field '<yaml>': not valid YAML: found duplicate key \"pin\"" in rendered
+    assert "6789" not in rendered and "4321" not in rendered
+
+
+@pytest.mark.parametrize(
+    "value", ["AKIAABCDEFGHIJKLMNOP", "postgres://bob:hunter2@db/x", "-----BEGIN PRIVATE KEY-----"]
+)
+def test_param_values_from_the_command_line_are_checked_for_secrets(value: str) -> None:
+    text = BASE.replace("  source: in\n", "  source: in\n  note: none\n")
+    rendered = _rendered(text, note=value)
+    assert "params.note" in rendered and "given with --param" in rendered and "keyring" in rendered
+    assert value not in rendered and "hunter2" not in rendered
+
+
+@pytest.mark.parametrize("value", ["[hunter2hunter2]", "{v: hunter2hunter2}", "1234.5678"])
+def test_secret_named_params_are_refused_whatever_their_type(value: str) -> None:
+    text = BASE.replace("  source: in\n", f"  source: in\n  db_password: {value}\n")
+    assert _problems(text) == [("params.db_password", 5)]
+    assert "hunter2" not in _rendered(text)
+
+
+def test_secret_named_unknown_fields_are_refused_as_secrets() -> None:
+    text = BASE.replace("domain: customer}", "domain: customer, salt: env_specific_salt}")
+    rendered = _rendered(text)
+    assert "line 14, field 'steps.0.tokenize.salt': holds a literal secret" in rendered
+    assert "keyring" in rendered and "env_specific_salt" not in rendered
+
+
+def test_names_of_the_users_own_are_not_secrets() -> None:
+    text = BASE.replace(
+        "  o: {path: out}\n",
+        "  o: {path: out, encryption: {column_keys: {credential: my-cred}}}\n",
+    ).replace(
+        "  - tokenize:",
+        "  - clean: {cast: {password_reset_count: int64}}\n  - tokenize:",
+    )
+    loaded = loads(text)
+    assert loaded.pipeline.outputs["o"].encryption.column_keys["credential"] == "my-cred"
+
+
+@pytest.mark.parametrize("params", ["[a, b]", "hello", "5"])
+def test_params_that_are_not_a_mapping_are_one_clear_problem(params: str) -> None:
+    text = BASE.replace("params:\n  source: in\n", f"params: {params}\n").replace("${params.source}", "in")
+    text = (
+        text.split("  contamination")[0]
+        + text.split("binning: {method: percentile, bins: [0, 50, 100]}\n")[1]
+    )
+    assert _problems(text) == [("params", 3)]
+
+
+def test_param_values_are_text_where_the_default_is_text() -> None:
+    loaded = loads(BASE, overrides={"source": "007", "contamination": "0.05"})
+    assert loaded.pipeline.sources["s"].path == "007/data.csv"
+    assert loaded.pipeline.all_steps()[1][1].contamination == 0.05  # type: ignore[attr-defined]
+    assert parse_param("source=a=b") == ("source", "a=b")
+
+
+def test_a_param_value_that_is_not_yaml_where_a_number_is_declared() -> None:
+    rendered = _rendered(BASE, contamination="[unclosed")
+    assert "params.contamination" in rendered and "its default is a number" in rendered
+
+
+@pytest.mark.parametrize("text", ["nokey", "=value"])
+def test_a_param_without_a_key_and_value(text: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_param(text)
+    assert "KEY=VALUE" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("${param.source}", "not a parameter reference"),
+        ("${ params.source }", "not a parameter reference"),
+        ("${params.empty}", "its value is empty"),
+    ],
+)
+def test_references_that_cannot_substitute_are_errors(reference: str, message: str) -> None:
+    text = BASE.replace("${params.source}", reference).replace("  source: in\n", "  source: in\n  empty:\n")
+    rendered = _rendered(text)
+    assert "line 13, field 'sources.s.path'" in rendered and message in rendered
+
+
+def test_a_default_may_not_refer_to_another_parameter() -> None:
+    text = BASE.replace("  source: in\n", "  base: raw\n  source: ${params.base}\n")
+    assert _problems(text) == [("params.source", 5)]
+
+
+def test_lines_of_references_under_numeric_and_dotted_keys() -> None:
+    text = BASE.replace(
+        "  - tokenize:",
+        '  - encode:\n      column: mcc\n      mapping:\n        5411: {category: "${params.nope}"}\n'
+        '  - clean:\n      fill: {a.b: "${params.nope}"}\n  - tokenize:',
+    )
+    assert _problems(text) == [("steps.0.encode.mapping.5411.category", 17), ("steps.1.clean.fill.a.b", 19)]
+
+
+def test_union_errors_are_one_problem_on_the_spec_field() -> None:
+    text = BASE.replace("  - tokenize:", "  - clean: {trim: 5}\n  - tokenize:")
+    rendered = _rendered(text)
+    assert _problems(text) == [("steps.0.clean.trim", 14)]
+    assert "; or: " in rendered
+
+
+def test_errors_inside_the_short_form_of_expect_name_its_own_line() -> None:
+    text = (EXAMPLES / "fraud" / "pipeline.yaml").read_text()
+    broken = text.replace(
+        "kind: distribution_drift, column: amount", "kind: distribution_drift, colum: amount"
+    )
+    line = next(n for n, row in enumerate(broken.splitlines(), 1) if "colum: amount" in row)
+    problems = _problems(broken)
+    assert [(field.split(".", 2)[2], at) for field, at in problems] == [
+        ("expect.5.column", line),
+        ("expect.5.colum", line),
+    ]
+
+
+def test_a_spec_that_is_not_utf8_or_nested_too_deeply(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("version: 1\nname: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SpecError) as caught:
+        load(latin)
+    assert "is not UTF-8 text (byte 20)" in str(caught.value)
+    deep = "version: 1\nname: " + "{a: " * 300 + "1" + "}" * 300 + "\n"
+    assert "nested more than 64 levels" in _rendered(deep)
+
+
+def test_two_outputs_on_one_path_are_refused() -> None:
+    text = BASE.replace("  o: {path: out}\n", "  o: {path: out}\n  p: {path: out/}\n")
+    assert _problems(text) == [("outputs.p.path", 19)]

@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from pydantic import ValidationError
 
 from vaultline.engines.polars import derive
 from vaultline.engines.polars.base import StepResult
@@ -211,3 +212,11 @@ def test_model_refuses_unsafe_expressions() -> None:
     for expression in ("__import__('os')", "a.b", "max(a)", "1e999 * a", "1" + "0" * 400, "a if b else c"):
         with pytest.raises(ValueError):
             Params.model_validate({"columns": {"x": arith(expression)}})
+
+
+def test_a_refused_expression_is_named_by_its_kind_never_by_its_text() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Params.model_validate({"columns": {"x": arith("amount + '4111111111111111'")}})
+    message = caught.value.errors()[0]["msg"]  # what the spec loader reports
+    assert "a str constant (column 10 of the expression) is not allowed" in message
+    assert "4111" not in message

@@ -72,9 +72,8 @@ def validate(
     from vaultline.errors import SpecError
     from vaultline.spec.loader import load, parse_param
 
-    overrides = dict(parse_param(p) for p in param or [])
     try:
-        loaded = load(spec, overrides)
+        loaded = load(spec, dict(parse_param(p) for p in param or []))
     except SpecError as exc:
         if json_out:
             emit_json({"valid": False, "file": str(spec), "errors": [_issue(i) for i in exc.issues]})
@@ -133,7 +132,12 @@ def schema() -> None:
 @app.command()
 @handles_errors
 def demo(
-    rows: Annotated[int, typer.Option(help="Rows per generated dataset.", min=10)] = 20_000,
+    rows: Annotated[
+        int,
+        typer.Option(
+            help="Rows per generated dataset (k-anonymity's classes need at least 1,000).", min=1000
+        ),
+    ] = 20_000,
     out: Annotated[Path, typer.Option(help="Demo directory.")] = Path("vaultline-demo"),
     json_out: JsonOption = False,
 ) -> None:

@@ -21,7 +21,7 @@ LineOf = Callable[[Any, tuple[Any, ...]], int | None]
 _SECRET_FIELD = re.compile(
     r"(salt|secret|passw(or)?d|passphrase|api[_-]?key|private[_-]?key|credential|token[_-]?key)", re.I
 )
-_KEY_HINT = "store it in the keyring (`vaultline keys create NAME`) and reference NAME under `keys:`"
+KEY_HINT = "store it in the keyring (`vaultline keys create NAME`) and reference NAME under `keys:`"
 
 
 def _walk(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
@@ -53,29 +53,40 @@ def _looks_like_secret(value: str) -> str | None:
     return None
 
 
-def literal_secrets(tree: Any, line_of: LineOf) -> list[SpecIssue]:
-    """Secrets never sit in a spec: secret-named fields with literal values, and secret-looking strings."""
+def is_secret_name(name: Any) -> bool:
+    return isinstance(name, str) and _SECRET_FIELD.search(name) is not None
+
+
+def literal_secrets(tree: Any, line_of: LineOf, *, origin: str = "") -> list[SpecIssue]:
+    """Secrets never sit in a spec (nor in --param values): secret-named parameters with a value, and
+    secret-looking text anywhere. A secret-named field elsewhere is either one the models define or
+    an unknown one, which the loader reports as a literal secret; mapping keys that are the user's
+    own names (columns, sensitivity classes) are not fields."""
     issues: list[SpecIssue] = []
+    suffix = f" (given with {origin})" if origin else ""
     for path, key, value in _walk(tree):
         dotted = ".".join(str(p) for p in path)
-        if (
-            isinstance(key, str)
-            and _SECRET_FIELD.search(key)
-            and isinstance(value, str | int)
-            and path[0] != "keys"
-            and not (isinstance(value, str) and value.startswith("${"))
-        ):
+        if len(path) == 2 and path[0] == "params" and is_secret_name(key) and _has_value(value):
             issues.append(
-                SpecIssue(dotted, "holds a literal secret", line=line_of(tree, path), hint=_KEY_HINT)
+                SpecIssue(dotted, f"holds a literal secret{suffix}", line=line_of(tree, path), hint=KEY_HINT)
             )
             continue
         if isinstance(value, str):
             what = _looks_like_secret(value)
             if what:
                 issues.append(
-                    SpecIssue(dotted, f"looks like {what}", line=line_of(tree, path), hint=_KEY_HINT)
+                    SpecIssue(dotted, f"looks like {what}{suffix}", line=line_of(tree, path), hint=KEY_HINT)
                 )
     return issues
+
+
+def _has_value(value: Any) -> bool:
+    """A secret-named parameter may be declared empty or refer to another one; any value is literal."""
+    if isinstance(value, str):
+        return bool(value) and not value.startswith("${")
+    if isinstance(value, dict | list):
+        return bool(value)
+    return value is not None
 
 
 Rule = Callable[[Pipeline], Iterator[tuple[str, tuple[Any, ...], str, str | None]]]
@@ -157,12 +168,28 @@ def drift_domains_have_keys(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any
             )
 
 
+def output_paths_distinct(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any, ...], str, str | None]]:
+    """Each output writes `<path>/<pipeline>-<run id>.parquet`: two outputs on one path would collide."""
+    seen: dict[str, str] = {}
+    for name, output in pipeline.outputs.items():
+        directory = output.path.rstrip("/")
+        if directory in seen:
+            yield (
+                "error",
+                ("outputs", name, "path"),
+                f"output {name} writes to the same path as output {seen[directory]}",
+                "give each output its own path",
+            )
+        seen.setdefault(directory, name)
+
+
 SPEC_RULES: tuple[Rule, ...] = (
     domains_have_keys,
     unkeyed_hash,
     protected_once,
     expectation_names_unique,
     drift_domains_have_keys,
+    output_paths_distinct,
 )
 
 

@@ -30,7 +30,13 @@ HEADER = """# Pipeline spec reference (version 1)
 
 Generated from the models by `python -m vaultline.spec.reference`; `vaultline schema` prints the
 same as JSON Schema. Any string value may use `${params.NAME}` (or `${params.NAME.sub}`); a value
-that is exactly one reference keeps the parameter's type (number, list, mapping).
+that is exactly one reference keeps the parameter's type (number, list, mapping). Inside longer
+text a parameter must be text or a number. Defaults under `params:` are plain values (no references).
+`--param NAME=VALUE` keeps VALUE as text where the default is text (`007` stays `007`) and reads it
+as YAML otherwise (`0.02`, `[1, 2]`). Secrets are never literal: a parameter whose name says secret
+(salt, password, api_key, ...) may not hold a value, and no value, in the file or given with
+`--param`, may look like a key, a private key or a URL with a password; keys live in the keyring and
+are referenced by name under `keys:`.
 """
 
 

@@ -6,6 +6,7 @@ by a lint rule) can name the line it comes from. Messages name fields and lines,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 
 from vaultline.errors import SpecError, SpecIssue
@@ -20,15 +22,49 @@ from vaultline.errors import SpecError, SpecIssue
 M = TypeVar("M", bound=BaseModel)
 
 
+MAX_DEPTH = 64
+"""Nesting no spec, schema or policy needs; deeper input is refused before anything recurses into it."""
+
+
 def parse(text: str, *, file: str) -> Any:
     """The round-trip tree of `text`; invalid YAML is a SpecError with the line of the problem."""
     try:
-        return YAML(typ="rt").load(text)
+        tree = YAML(typ="rt").load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise SpecError([SpecIssue("<yaml>", f"not valid YAML: {problem}", line=line)], file=file) from None
+        raise SpecError(
+            [SpecIssue("<yaml>", f"not valid YAML: {_problem(exc)}", line=line)], file=file
+        ) from None
+    except RecursionError:
+        raise SpecError(
+            [SpecIssue("<yaml>", f"nested more than {MAX_DEPTH} levels deep")], file=file
+        ) from None
+    if _depth(tree) > MAX_DEPTH:
+        raise SpecError([SpecIssue("<yaml>", f"nested more than {MAX_DEPTH} levels deep")], file=file)
+    return tree
+
+
+def _problem(exc: YAMLError) -> str:
+    problem = str(getattr(exc, "problem", None) or "invalid YAML")
+    # ruamel names both values of a repeated key; a value may be a secret.
+    return _REPEATED_VALUES.sub("", problem) if isinstance(exc, DuplicateKeyError) else problem
+
+
+_REPEATED_VALUES = re.compile(r"\s+with value .*", re.S)
+
+
+def _depth(tree: Any) -> int:
+    """Nesting depth of a tree, without recursion (a hostile file may nest thousands of levels)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        children = node.values() if isinstance(node, Mapping) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def read_text(path: str | Path) -> str:
@@ -37,6 +73,11 @@ def read_text(path: str | Path) -> str:
         return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError([SpecIssue("<file>", f"cannot be read ({exc.strerror})")], file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            [SpecIssue("<file>", f"is not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8")],
+            file=str(path),
+        ) from None
 
 
 def plain(value: Any) -> Any:

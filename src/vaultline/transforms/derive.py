@@ -101,9 +101,18 @@ def _convert(node: ast.AST) -> Node:
     ):
         return Call(node.func.id, _convert(node.args[0]))
     raise ValueError(
-        f"'{ast.unparse(node)[:40]}' is not allowed: "
+        f"{_what(node)} (column {getattr(node, 'col_offset', 0) + 1} of the expression) is not allowed: "
         f"use columns, numbers, + - * / // % ** and {', '.join(FUNCTIONS)}"
     )
+
+
+def _what(node: ast.AST) -> str:
+    """The construct, never its text: an expression may quote a value."""
+    if isinstance(node, ast.Constant):
+        return f"a {type(node.value).__name__} constant"
+    if isinstance(node, ast.Call):
+        return "a call of an unknown function" if isinstance(node.func, ast.Name) else "a call"
+    return f"'{type(node).__name__}'"
 
 
 def columns_of(node: Node) -> list[str]:
