@@ -85,6 +85,9 @@ class SourceError(TerminalError):
 class TransformError(TerminalError):
     """A step cannot run with the data it was given (missing column, wrong type)."""
 
+    step: int | None = None
+    """Which step of the spec (0-based), set by the engine; the runner names its line in the file."""
+
 
 class OutputError(TerminalError):
     """An output cannot be written."""

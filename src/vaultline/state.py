@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from vaultline.errors import VaultlineError
+
 STATE_ENV = "VAULTLINE_HOME"
 CATALOG_ENV = "VAULTLINE_CATALOG_URL"
 
@@ -21,7 +23,13 @@ class State:
         return cls(Path(chosen).resolve())
 
     def ensure(self) -> State:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise VaultlineError(
+                f"the state directory {self.root} cannot be created ({exc.strerror})",
+                hint=f"point --state or {STATE_ENV} at a directory you can write",
+            ) from None
         return self
 
     @property

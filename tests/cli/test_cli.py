@@ -107,3 +107,32 @@ def test_runs_list_empty_and_unknown_run(tmp_path: Path) -> None:
     assert json.loads(runner.invoke(app, ["runs", "list", *state, "--json"]).stdout) == []
     missing = runner.invoke(app, ["runs", "show", "nope", *state])
     assert missing.exit_code == 1 and "no run with id nope" in missing.output
+
+
+def test_validate_json_reports_a_malformed_param_as_json() -> None:
+    spec = str(EXAMPLES / "fraud" / "pipeline.yaml")
+    result = runner.invoke(app, ["validate", spec, "--param", "source_bucket", "--json"])
+    assert result.exit_code == 2
+    payload = json.loads(result.stdout)
+    assert payload["valid"] is False and payload["errors"][0]["field"] == "--param"
+
+
+def test_a_state_directory_that_cannot_be_created_is_one_message(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = runner.invoke(app, ["runs", "list", "--state", str(blocker / "state")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"the state directory {blocker / 'state'} cannot be created (Not a directory)" in result.output
+    assert "--state or VAULTLINE_HOME" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["runs", "list", "--limit", "0"], "Invalid value for '--limit'"),
+        (["read", "x", "--columns", " , "], "names no column"),
+    ],
+)
+def test_options_out_of_range_are_refused(tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, [*args, "--state", str(tmp_path / "st")])
+    assert result.exit_code in (1, 2) and message in result.output

@@ -72,5 +72,15 @@ def test_history_is_newest_first_and_limited(tmp_path: Path) -> None:
     assert "FAILED" in text.splitlines()[2] and " 2 row(s)" in text.splitlines()[2]
     every = json.loads(_invoke("history", "fraud", "amount_sane", "--state", str(state), "--json").stdout)
     assert [r["run_id"] for r in every] == ["run-c", "run-b", "run-a"]
-    missing = _invoke("history", "fraud", "unknown", "--state", str(state)).output
-    assert "no results of expectation unknown in pipeline fraud" in missing
+
+
+def test_history_of_an_unknown_expectation_or_pipeline_is_an_error(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    _record(state, "run-a", [1.0])
+    missing = runner.invoke(app, ["quality", "history", "fraud", "unknown", "--state", str(state)])
+    assert missing.exit_code == 1
+    assert "pipeline fraud has no results of an expectation named unknown" in missing.output
+    assert "its expectations with results: amount_sane, emails_present" in missing.output
+    other = runner.invoke(app, ["quality", "history", "nopipe", "x", "--state", str(state), "--json"])
+    assert other.exit_code == 1 and other.stdout == ""
+    assert "no run of a pipeline named nopipe recorded data-quality results" in other.output

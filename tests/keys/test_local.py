@@ -96,6 +96,16 @@ def test_errors_name_the_key_and_fix(keyring: LocalKeyring) -> None:
         KeyRef.parse("bad key!")
 
 
+@pytest.mark.parametrize("name", ["brandnew@2", "customer_key@1"])
+def test_a_pinned_reference_is_not_a_key_name(keyring: LocalKeyring, name: str) -> None:
+    with pytest.raises(KeyringError, match=r"is a reference to version .* not a key name"):
+        keyring.create(name)
+    with pytest.raises(KeyringError, match="not a key name"):
+        keyring.rotate(name)
+    assert not [info.name for info in keyring.list() if "@" in info.name]
+    assert keyring.info("customer_key").current_version == 1
+
+
 def test_two_keyring_objects_adding_keys_keep_each_others_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

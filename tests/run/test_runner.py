@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,10 @@ def _run(workspace: dict[str, Any], text: str = SPEC, **params: Any) -> dict[str
 
 
 def test_failed_run_leaves_no_output_and_is_recorded(workspace: dict[str, Any]) -> None:
-    with pytest.raises(TransformError, match="quarantined, more than the allowed"):
+    with pytest.raises(TransformError, match="quarantined, more than the allowed") as caught:
         _run(workspace, max_fraction=0.0)
+    # a failed run's report has no step counts: the error names the main reasons
+    assert re.search(r"; main reasons: .*\d+ at step 0 \(clean\): [a-z]+:amount", caught.value.message)
     out = workspace["tmp"] / "out" / "small"
     assert not any(out.iterdir()) if out.exists() else True
     from vaultline.catalog.runs import RunCatalog
@@ -62,6 +65,17 @@ def test_failed_run_leaves_no_output_and_is_recorded(workspace: dict[str, Any]) 
     (record,) = RunCatalog(workspace["state"].catalog_url).list()
     assert record.status == "failed" and "quarantined" in (record.error or "")
     assert _run(workspace)["status"] == "succeeded"  # a rerun completes
+
+
+def test_a_step_missing_a_column_names_its_line_in_the_spec(workspace: dict[str, Any]) -> None:
+    text = SPEC.replace("bin: {column: amount,", "bin: {column: amont,")
+    with pytest.raises(TransformError) as caught:
+        _run(workspace, text)
+    rendered = caught.value.render()
+    assert rendered.startswith(
+        "<string>, line 12: step 2 (bin): needs column(s) amont which the flow does not have"
+    )
+    assert "available columns: transaction_id, customer_id" in rendered
 
 
 def test_a_run_closes_every_catalog_connection_it_opened(

@@ -106,3 +106,19 @@ def history(url: str, pipeline: str, expectation: str, limit: int = 20) -> list[
         .limit(limit)
     )
     return _select(url, query, f"reading the history of expectation {expectation}")
+
+
+def expectation_names(url: str, pipeline: str) -> list[str]:
+    """The names of the expectations of `pipeline` that have results, sorted."""
+    engine = open_catalog(url)
+    query = (
+        sa.select(dq_results.c.expectation)
+        .where(dq_results.c.pipeline == pipeline)
+        .distinct()
+        .order_by(dq_results.c.expectation)
+    )
+    try:
+        with reading(engine, url, f"reading the expectations of pipeline {pipeline}") as conn:
+            return [str(name) for name in conn.scalars(query)]
+    finally:
+        engine.dispose()

@@ -34,7 +34,8 @@ def emit_json(data: Any) -> None:
 
 
 def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Print VaultlineErrors as their message (never a traceback) and exit with their code."""
+    """Print VaultlineErrors (and OS errors on paths) as their message, never a traceback, and exit
+    with their code."""
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -43,6 +44,13 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         except VaultlineError as exc:
             sys.stderr.write(f"error: {exc.render()}\n")
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # a path the user gave, unusable in a way no check above foresaw
+            where = f": {exc.filename}" if exc.filename else ""
+            sys.stderr.write(
+                f"error: {exc.strerror or type(exc).__name__}{where}\n"
+                "hint: check that the path exists and that you may read and write it\n"
+            )
+            raise typer.Exit(1) from None
 
     return wrapper
 

@@ -36,7 +36,7 @@ def run_demo(*, rows: int, out: Path, json_out: bool) -> None:
     out = out.resolve()
     state = State(out / ".vaultline").ensure()
     if not json_out:
-        console.print(f"[bold]Vaultline demo[/bold] in {out} ({rows:,} rows per dataset)")
+        console.print(f"Vaultline demo in {out} ({rows:,} rows per dataset)", style="bold")
     datasets = {
         "healthplus": generate_healthplus(rows, out),
         "fraud": generate_fraud(rows, out),

@@ -68,14 +68,22 @@ def history(
     json_out: JsonOption = False,
 ) -> None:
     """One expectation's results over the pipeline's runs, newest first."""
+    from vaultline.catalog.quality import expectation_names
     from vaultline.catalog.quality import history as stored_history
+    from vaultline.errors import CatalogError
 
-    results = stored_history(_catalog_url(state), pipeline, expectation, limit)
+    url = _catalog_url(state)
+    results = stored_history(url, pipeline, expectation, limit)
+    if not results:  # an unknown name is an error (exit 1), as in `quality show`
+        known = expectation_names(url, pipeline)
+        raise CatalogError(
+            f"pipeline {pipeline} has no results of an expectation named {expectation}",
+            hint=f"its expectations with results: {', '.join(known)}"
+            if known
+            else f"no run of a pipeline named {pipeline} recorded data-quality results (see `runs list`)",
+        )
     if json_out:
         emit_json(results)
-        return
-    if not results:
-        typer.echo(f"no results of expectation {expectation} in pipeline {pipeline}")
         return
     typer.echo(f"{pipeline}.{expectation} ({results[0]['kind']}), newest first")
     for result in results:

@@ -38,7 +38,11 @@ def read(  # noqa: PLR0917 - typer maps each parameter to an option
     from vaultline.storage.dataset_reader import read_dataset
 
     resolved = State.resolve(state)
-    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None
+    if wanted == []:
+        raise TerminalError(
+            "--columns names no column", hint="e.g. --columns transaction_id,amount, or leave it out"
+        )
     details = {
         "columns": len(wanted) if wanted else "all",
         "format": output_format,

@@ -26,7 +26,7 @@ def _catalog(state: Path | None) -> RunCatalog:
 @handles_errors
 def list_runs(
     pipeline: Annotated[str | None, typer.Option(help="Only this pipeline.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many runs.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 20,
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:

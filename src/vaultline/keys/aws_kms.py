@@ -247,7 +247,7 @@ class AwsKmsProvider:
     # -- names, aliases and metadata --------------------------------------------------------------------
     @staticmethod
     def _checked(name: str) -> str:
-        KeyRef.parse(name)
+        KeyRef.plain_name(name)
         if not _KMS_NAME.match(name):
             raise KeyringError(
                 f"key name '{name}' cannot be used with AWS KMS: alias names allow only letters, digits, "

@@ -234,7 +234,7 @@ class LocalKeyring:
         )
 
     def create(self, name: str, *, purpose: str = "general", roles: Sequence[str] = ()) -> KeyInfo:
-        KeyRef.parse(name)
+        KeyRef.plain_name(name)
         chosen_roles = normalize_roles(roles, where=f"key '{name}'")
         with self._changing() as data:
             if name in data["keys"]:
@@ -268,6 +268,7 @@ class LocalKeyring:
         return self.create(name, purpose=purpose)
 
     def rotate(self, name: str) -> KeyInfo:
+        KeyRef.plain_name(name)
         with self._changing():
             entry = self._entry(name)
             version = int(entry["current"]) + 1

@@ -34,6 +34,17 @@ class KeyRef:
         version = match.group("version")
         return cls(match.group("name"), int(version) if version else None)
 
+    @classmethod
+    def plain_name(cls, text: str) -> str:
+        """A key's own name, which has no version: `name@2` refers to version 2 of `name`."""
+        ref = cls.parse(text)
+        if ref.version is not None:
+            raise KeyringError(
+                f"'{text}' is a reference to version {ref.version} of key '{ref.name}', not a key name",
+                hint=f"name the key itself: '{ref.name}'",
+            )
+        return ref.name
+
     def __str__(self) -> str:
         return self.name if self.version is None else f"{self.name}@{self.version}"
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from vaultline import __version__
 from vaultline.classify.entities import BY_NAME
-from vaultline.errors import VaultlineError
+from vaultline.errors import TransformError, VaultlineError
 from vaultline.keys.provider import KeyProvider, KeyRef
 from vaultline.keys.providers import open_provider
 from vaultline.run.context import RunContext
@@ -135,6 +135,9 @@ def _audited_run(
             )  # fmt: skip
         report["status"] = "succeeded"
     except Exception as exc:
+        if isinstance(exc, TransformError) and exc.step is not None:
+            where = loaded.step_location(exc.step)
+            exc.where = f"{where}: {exc.where}" if exc.where else where
         _failed(report, exc)
         raise
     finally:

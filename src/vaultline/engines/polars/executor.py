@@ -128,8 +128,9 @@ def _check_columns(frame: pl.LazyFrame, index: int, name: str, needed: list[str]
     if missing:
         visible = [c for c in available if not c.startswith(("__vl", "_vl"))]
         raise TransformError(
-            f"step {index} ({name}) needs column(s) {', '.join(missing)} which the flow does not have",
+            f"needs column(s) {', '.join(missing)} which the flow does not have",
             hint=f"available columns: {', '.join(visible)}",
+            where=f"step {index} ({name})",
         )
 
 
@@ -204,15 +205,18 @@ def _checkpoint(plan: _Plan) -> None:
 def _plan_steps(pipeline: Pipeline, ctx: Any, plan: _Plan, on_phase: Phase) -> None:
     for index, (name, params) in enumerate(pipeline.all_steps()):
         on_phase(f"planning step {index} {name}")
-        _check_columns(plan.frame, index, name, params.input_columns())
         t0 = time.perf_counter()
         step_ctx: StepContext = ctx.for_step(index)
         try:
+            _check_columns(plan.frame, index, name, params.input_columns())
             if plan.spills_before(index, params):
                 _checkpoint(plan)
             result = implementation(name)(plan.frame, params, step_ctx)
         except pl.exceptions.PolarsError as exc:
             raise engine_failure(exc, f"step {index} ({name})") from None
+        except TransformError as exc:
+            exc.step = index if exc.step is None else exc.step
+            raise
         plan.frame = result.frame
         if result.quarantine is not None:
             plan.quarantines.append(result.quarantine.with_columns(pl.lit(index).alias(STEP)))
@@ -228,13 +232,22 @@ def _count_quarantine(quarantined: pl.DataFrame | None) -> dict[int, Counter[str
     return by_step
 
 
-def _check_quarantine_fraction(pipeline: Pipeline, quarantined: int, rows_input: int) -> None:
+def _check_quarantine_fraction(
+    pipeline: Pipeline, by_step: dict[int, Counter[str]], rows_input: int, steps: list[StepReport]
+) -> None:
+    """A failed run keeps no step counts in its report, so the error itself names the main reasons."""
+    quarantined = sum(c.total() for c in by_step.values())
     limit = pipeline.quarantine.max_fraction
     if rows_input and quarantined / rows_input > limit:
+        names = {report.index: f"step {report.index} ({report.name})" for report in steps}
+        counted = [(n, names.get(i, "the sources"), r) for i, c in by_step.items() for r, n in c.items()]
+        reasons = "; ".join(
+            f"{n} at {where}: {reason}" for n, where, reason in sorted(counted, reverse=True)[:3]
+        )
         raise TransformError(
-            f"{quarantined} of {rows_input} rows were quarantined, more than the allowed {limit:.0%}",
-            hint="see the reasons with `vaultline runs show RUN_ID`; fix the input or the clean rules, "
-            "or raise quarantine.max_fraction",
+            f"{quarantined} of {rows_input} rows were quarantined, more than the allowed {limit:.0%}; "
+            f"main reasons: {reasons}",
+            hint="fix the input or the clean rules, or raise quarantine.max_fraction",
         )
 
 
@@ -303,9 +316,8 @@ def _run(
         rows_output = int(metrics_row.pop("__rows"))
         quarantined = pl.concat(branches.frames(), how="diagonal") if plan.quarantines else None
         by_step = _count_quarantine(quarantined)
-        n_quarantined = sum(c.total() for c in by_step.values())
-        rows_input = rows_output + n_quarantined
-        _check_quarantine_fraction(pipeline, n_quarantined, rows_input)
+        rows_input = rows_output + sum(c.total() for c in by_step.values())
+        _check_quarantine_fraction(pipeline, by_step, rows_input, plan.steps)
     except pl.exceptions.PolarsError as exc:
         discard_outputs(pending)
         raise engine_failure(exc, "execution") from None

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from vaultline.engines.polars import backpressure
-from vaultline.errors import TransformError
+from vaultline.errors import OutputError, TransformError
 from vaultline.spec.models import Pipeline
 from vaultline.storage import locations
 from vaultline.storage.encrypted_parquet import key_material_path
@@ -129,7 +129,7 @@ def plan_outputs(
         remote = locations.is_remote(final)
         target = final if remote else f"{directory}/.{pipeline.name}-{run_id}.parquet.tmp"
         if not remote:
-            Path(directory).mkdir(parents=True, exist_ok=True, mode=0o700)
+            _make_directory(name, directory)
         selected = frame.select(columns)
         keys = column_keys(output.encryption, columns, classes, output=name)
         if keys is not None and not keys.column_keys:
@@ -186,6 +186,16 @@ def discard_outputs(pending: list[PendingOutput]) -> None:
         if output.is_temporary:
             Path(output.target).unlink(missing_ok=True)
             Path(key_material_path(output.target)).unlink(missing_ok=True)
+
+
+def _make_directory(output: str, directory: str) -> None:
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise OutputError(
+            f"output {output}: its directory {directory} cannot be created ({exc.strerror})",
+            hint="give the output a path where you can create directories",
+        ) from None
 
 
 def fsync_rename(tmp: str, final: str) -> None:
