@@ -107,6 +107,20 @@ def test_a_deleted_segment_is_reported(log_state: State) -> None:
     assert ("entries-missing", 11, 20) in {(f.code, f.seq, f.last_seq) for f in findings}
 
 
+def test_a_segment_or_checkpoint_replaced_by_a_directory_is_a_finding(log_state: State) -> None:
+    from vaultline.audit.reading import iter_entries
+
+    _segment(log_state, 2).unlink()
+    _segment(log_state, 2).mkdir()
+    checkpoint = log_state.root / "audit" / "checkpoints" / "000001.json"
+    checkpoint.unlink()
+    checkpoint.mkdir()
+    findings = {(f.code, f.segment or f.checkpoint) for f in _verify(log_state).findings}
+    assert {("segment-unreadable", 2), ("segment-missing", 2), ("checkpoint-differs", 1)} <= findings
+    with pytest.raises(AuditError, match=r"audit segment 000002.jsonl cannot be read \(Is a directory\)"):
+        list(iter_entries(log_state.root / "audit" / "segments"))
+
+
 def test_tail_truncation_is_caught_up_to_the_last_copied_checkpoint(log_state: State) -> None:
     path = _segment(log_state, 4)
     lines = path.read_bytes().splitlines()

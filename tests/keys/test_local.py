@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +48,49 @@ def test_dev_keyring_warns_loudly(
     monkeypatch.setattr(local, "_warned_dev", set())
     LocalKeyring(tmp_path).list()
     assert "DEV keyring" in capsys.readouterr().err
+
+
+def test_a_dev_keyring_opened_with_a_passphrase_says_to_unset_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
+    LocalKeyring(tmp_path, warn=False).create("k")
+    monkeypatch.setenv(PASSPHRASE_ENV, "a real one")
+    with pytest.raises(KeyringError, match=f"DEV keyring.*unset {PASSPHRASE_ENV}"):
+        LocalKeyring(tmp_path).list()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[:100],
+        lambda text: "",
+        lambda text: "[]",
+        lambda text: text.replace('"kdf"', '"kdx"'),
+        lambda text: text.replace('"n": 32768', '"n": 3'),
+    ],
+    ids=["truncated", "empty", "a-list", "no-kdf", "bad-scrypt-cost"],
+)
+def test_a_damaged_keyring_is_one_clear_error(keyring: LocalKeyring, damage: Any) -> None:
+    keyring.path.write_text(damage(keyring.path.read_text()))
+    with pytest.raises(KeyringError, match="is damaged or not a Vaultline keyring") as caught:
+        LocalKeyring(keyring.state_dir).list()
+    assert "restore it from a backup" in str(caught.value)
+
+
+def test_a_lost_keyring_is_not_silently_replaced_beside_an_audit_log(
+    keyring: LocalKeyring, capsys: pytest.CaptureFixture[str]
+) -> None:
+    segments = keyring.state_dir / "audit" / "segments"
+    segments.mkdir(parents=True)
+    (segments / "000001.jsonl").write_text("")
+    keyring.path.chmod(0o644)
+    LocalKeyring(keyring.state_dir).list()
+    assert "readable by others" in capsys.readouterr().err
+    keyring.path.unlink()
+    with pytest.raises(KeyringError, match="is missing, but this state directory has an audit log"):
+        LocalKeyring(keyring.state_dir).list()
+    assert not keyring.path.exists()
 
 
 def test_derive_is_stable_domain_separated_and_versioned(keyring: LocalKeyring) -> None:

@@ -301,6 +301,10 @@ def test_alarms_cli_list_test_and_secret(
     spec.write_text(text.rsplit("\nalarms:", 1)[0] + f"\nalarms: {json.dumps(rules)}\n", "utf-8")
     tested = _cli(fraud, "alarms", "test", str(spec), "--rule", "failed")
     assert "delivered (1 attempt(s))" in tested.stdout
+    from vaultline.audit.reading import iter_entries
+
+    actions = [e.action for e in iter_entries(fraud.state.root / "audit" / "segments")]
+    assert actions[-3:] == ["alarms.test", "key.derive", "alarms.test"]  # intent, the signing key, outcome
     assert json.loads(receiver.requests[0].body)["message"].startswith("test alarm for rule failed")
     secret = tmp_path / "hook.key"
     _cli(fraud, "alarms", "secret", str(spec), "--rule", "failed", "--target", "1", "--out", str(secret))

@@ -86,3 +86,10 @@ def test_read_exports_decrypted_parquet_only_to_an_explicit_file(
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     assert pq.read_table(out).num_rows == report["rows"]["output"]  # plain Parquet, as asked
+    assert out.stat().st_mode & 0o777 == 0o600  # decrypted rows: owner-only
+    as_csv = tmp_path / "export.csv"
+    done = runner.invoke(
+        app, ["read", "admissions", "--format", "csv", "--out", str(as_csv), "--state", str(state.root)]
+    )
+    assert done.exit_code == 0, done.output
+    assert as_csv.stat().st_mode & 0o777 == 0o600

@@ -13,6 +13,7 @@ from vaultline.catalog.quality import results_for
 from vaultline.catalog.runs import RunCatalog
 from vaultline.cli.main import app
 from vaultline.engines.polars import sources
+from vaultline.errors import VaultlineError
 from vaultline.keys.local import PASSPHRASE_ENV
 from vaultline.run.drift import SchemaDriftError
 from vaultline.run.runner import run
@@ -107,6 +108,19 @@ def test_a_run_stopped_by_an_expectation_still_records_its_results(work: dict[st
     stored = results_for(work["state"].catalog_url, failed.run_id)
     assert [(r["name"], r["passed"]) for r in stored] == [("enough_rows", False)]
     assert report["alarms"] == []  # the spec has no alarm rules; the observation still ran
+
+
+def test_a_failed_run_is_audited_with_the_error_type_only(work: dict[str, Any]) -> None:
+    from vaultline.audit.reading import iter_entries
+
+    (work["root"] / "raw" / "entries.csv").unlink()
+    with pytest.raises(VaultlineError) as raised:
+        _run(work)
+    assert str(work["root"]) in raised.value.render()  # the user sees the path ...
+    (end,) = [e for e in iter_entries(work["state"].root / "audit" / "segments") if e.action == "run.end"]
+    assert end.details["error"] == type(raised.value).__name__  # ... the log keeps no path
+    segments = (work["state"].root / "audit" / "segments").glob("*.jsonl")
+    assert not any(str(work["root"]) in segment.read_text("utf-8") for segment in segments)
 
 
 def test_a_changed_spec_is_audited_as_a_configuration_change(work: dict[str, Any]) -> None:

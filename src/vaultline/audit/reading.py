@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vaultline.audit.entries import AuditEntry, parse_entry
 from vaultline.audit.settings import numbered_files
+from vaultline.errors import AuditError
 
 
 def iter_entries(
@@ -29,6 +30,11 @@ def iter_entries(
                 lines = handle.read().split(b"\n")
         except FileNotFoundError:  # pruned while we listed
             continue
+        except OSError as exc:
+            raise AuditError(
+                f"audit segment {path.name} cannot be read ({exc.strerror or type(exc).__name__})",
+                hint="run `vaultline audit verify` to see what happened to the log",
+            ) from None
         for line in lines:
             if not line:
                 continue

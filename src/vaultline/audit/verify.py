@@ -147,6 +147,15 @@ def verify_log(
 
 
 # -- checkpoints -------------------------------------------------------------------------------------
+def _read(path: Path) -> bytes:
+    """A checkpoint file's bytes; one that cannot be read (a directory in its place) reads as empty,
+    which no checkpoint parses from."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
 def _parsed(data: bytes | None) -> Checkpoint | None:
     if data is None:
         return None
@@ -161,7 +170,7 @@ def _merged_checkpoints(
 ) -> dict[int, Checkpoint]:
     """Checkpoints by number, the copy location's version winning; differences become findings. A copy
     of closed segments (`closed_only`) was taken at some point: later checkpoints are not expected in it."""
-    local = {number: path.read_bytes() for number, path in numbered_files(log_dir / "checkpoints", "json")}
+    local = {number: _read(path) for number, path in numbered_files(log_dir / "checkpoints", "json")}
     copied: dict[int, bytes] = {}
     if copy is not None:
         for name in copy.names("checkpoints"):
@@ -290,7 +299,18 @@ class _Scan:
         needed = {c.last_seq for c in self.valid.values()}
         newest = files[-1][0] if files else 0
         for number, path in files:
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:  # replaced by a directory, unreadable: a finding, and it counts as missing
+                findings.append(
+                    Finding(
+                        code="segment-unreadable",
+                        severity="error",
+                        message=f"segment {number} cannot be read ({exc.strerror or type(exc).__name__})",
+                        segment=number,
+                    )
+                )
+                continue
             if (number <= self.closed_through or number < newest) and path.stat().st_mode & (
                 stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
             ):

@@ -143,7 +143,8 @@ def test_rule(
         message=f"test alarm for rule {chosen.name} of pipeline {pipeline}, sent by `vaultline alarms test`",
         fired_at=datetime.now(UTC).isoformat(timespec="milliseconds"), pipeline=pipeline,
     )  # fmt: skip
-    outcomes = deliver(event, chosen.notify, key_source(State.resolve(state)))
+    with audited(state, "alarms.test", resource=chosen.name):  # a delivery may derive a signing key
+        outcomes = deliver(event, chosen.notify, key_source(State.resolve(state)))
     for outcome in outcomes:
         shown = f"delivered ({outcome.attempts} attempt(s))" if outcome.outcome == "delivered" else (
             f"FAILED after {outcome.attempts} attempt(s): {outcome.error}"

@@ -60,7 +60,10 @@ def read(  # noqa: PLR0917 - typer maps each parameter to an option
             raise TerminalError("--format parquet writes a file", hint="add --out FILE.parquet")
         import pyarrow.parquet as pq
 
-        pq.write_table(table, out)  # the caller asked for decrypted rows in a file of their choosing
+        from vaultline.storage.artifacts import private_output
+
+        with private_output(out) as handle:  # decrypted rows: owner-only, whole or not at all
+            pq.write_table(table, handle)
         typer.echo(f"wrote {table.num_rows:,} rows of {name}@{version} to {out} (not encrypted)")
         return
     import polars as pl
@@ -75,7 +78,10 @@ def read(  # noqa: PLR0917 - typer maps each parameter to an option
         with pl.Config(tbl_rows=50, tbl_cols=-1, fmt_str_lengths=40):
             text = f"{name}@{version}: {table.num_rows:,} rows\n{frame}\n"
     if out is not None:
-        out.write_text(text, "utf-8")
+        from vaultline.storage.artifacts import private_output
+
+        with private_output(out) as handle:
+            handle.write(text.encode("utf-8"))
     else:
         sys.stdout.write(text)
 
@@ -93,13 +99,20 @@ def _access_alarms(state: State, catalog: DatasetCatalog, dataset: str, version:
     try:
         with RunCatalog(state.catalog_url) as runs:
             report = runs.report(run_id)
-        spec = Path(report["spec"]["file"])
-        if not spec.is_file():
+        spec_file = (report.get("spec") or {}).get("file")  # a killed run's report is empty
+        if spec_file is None or not Path(spec_file).is_file():
             return
         rules = [
-            r for r in load(spec, report.get("params") or {}).pipeline.alarms if r.kind == "unusual_access"
+            r
+            for r in load(spec_file, report.get("params") or {}).pipeline.alarms
+            if r.kind == "unusual_access"
         ]
-        for event in check_access(state, rules) if rules else []:
+        if not rules:
+            return
+        # a delivery may derive a signing key: audited like every key use (fail closed)
+        with audited(state.root, "alarms.evaluate", resource=dataset):
+            events = check_access(state, rules)
+        for event in events:
             sys.stderr.write(f"alarm ({event.severity}) {event.rule}: {event.message}\n")
     except VaultlineError as exc:
         sys.stderr.write(f"warning: unusual-access rules were not evaluated: {exc.message}\n")

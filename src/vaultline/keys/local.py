@@ -47,6 +47,7 @@ _CHECK = b"vaultline-keyring-check"
 _WRAP_MAGIC = b"VLK1"
 PROVIDER_NAME = "local"
 _warned_dev: set[str] = set()  # warn once per process and keyring, not on every open
+_warned_mode: set[str] = set()
 
 
 def _b64(data: bytes) -> str:
@@ -97,6 +98,7 @@ class LocalKeyring:
         if self._data is not None:
             return self._data
         if not self.path.exists():
+            self._refuse_to_replace()
             self.state_dir.mkdir(parents=True, exist_ok=True)
             passphrase, dev = self._passphrase(creating=True)
             salt = secrets.token_bytes(16)
@@ -112,20 +114,54 @@ class LocalKeyring:
             }
             self._save()
             return self._data
-        data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+        data = self._read()
         passphrase, _dev = self._passphrase(creating=False)
-        kek = self._derive_kek(passphrase, _unb64(data["kdf"]["salt"]), data["kdf"])
         try:
-            AESGCM(kek.reveal()).decrypt(
-                _unb64(data["check"]["nonce"]), _unb64(data["check"]["ciphertext"]), b"check"
-            )
+            kek = self._derive_kek(passphrase, _unb64(data["kdf"]["salt"]), data["kdf"])
+            nonce, check = _unb64(data["check"]["nonce"]), _unb64(data["check"]["ciphertext"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self._damaged(exc) from None
+        try:
+            AESGCM(kek.reveal()).decrypt(nonce, check, b"check")
         except InvalidTag:
+            dev = data.get("dev") is True and os.environ.get(PASSPHRASE_ENV)
             raise KeyringError(
                 f"the passphrase does not open the keyring at {self.path}",
-                hint=f"set {PASSPHRASE_ENV} to the passphrase this keyring was created with",
+                hint=f"this is a DEV keyring, opened by the passphrase stored beside it: unset {PASSPHRASE_ENV}"
+                if dev
+                else f"set {PASSPHRASE_ENV} to the passphrase this keyring was created with",
             ) from None
         self._kek, self._data = kek, data
         return data
+
+    def _read(self) -> dict[str, Any]:
+        if self.path.stat().st_mode & 0o077 and str(self.path) not in _warned_mode:
+            _warned_mode.add(str(self.path))
+            sys.stderr.write(f"WARNING: the keyring at {self.path} is readable by others: chmod 600 it\n")
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise self._damaged(exc) from None
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), dict):
+            raise self._damaged(TypeError("not a mapping of keys"))
+        return data
+
+    def _damaged(self, exc: Exception) -> KeyringError:
+        return KeyringError(
+            f"the keyring at {self.path} is damaged or not a Vaultline keyring ({type(exc).__name__})",
+            hint="restore it from a backup: without it, nothing its keys protect can be decrypted",
+        )
+
+    def _refuse_to_replace(self) -> None:
+        """A keyring appears only in a state directory that never had one: an audit log already there
+        was signed with a key of the keyring now gone, and a new keyring would quietly take its place."""
+        if any((self.state_dir / "audit" / "segments").glob("*.jsonl")):
+            raise KeyringError(
+                f"the keyring at {self.path} is missing, but this state directory has an audit log "
+                "signed with one of its keys",
+                hint="restore keyring.json from a backup; to start afresh on purpose, use a new state "
+                "directory (--state)",
+            )
 
     @staticmethod
     def _derive_kek(passphrase: bytes, salt: bytes, params: dict[str, Any] | None = None) -> SecretBytes:
@@ -140,8 +176,8 @@ class LocalKeyring:
     def _refresh(self) -> None:
         """Re-read the file; the derived KEK is kept when the passphrase salt is unchanged."""
         if self._data is not None and self.path.exists():
-            fresh: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
-            if fresh["kdf"] == self._data["kdf"]:
+            fresh = self._read()
+            if fresh.get("kdf") == self._data["kdf"]:
                 self._data = fresh
             else:
                 self._data = self._kek = None

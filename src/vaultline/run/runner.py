@@ -192,6 +192,7 @@ def _failed(report: dict[str, Any], exc: Exception) -> None:
     from vaultline.transforms.expect import DataQualityError, summarize
 
     report["status"] = "failed"
+    report["error_type"] = type(exc).__name__
     if not isinstance(exc, VaultlineError):
         report["error"] = f"unexpected {type(exc).__name__}"
         log.error("run %s failed with an unexpected %s", report["run_id"], type(exc).__name__)
@@ -209,7 +210,8 @@ def _run_end_details(report: dict[str, Any]) -> dict[str, int | float | str]:
     details: dict[str, int | float | str] = {"seconds": report["seconds"]}
     details |= {f"rows_{k}": v for k, v in rows.items() if isinstance(v, int)}
     if report.get("status") != "succeeded":
-        details["error"] = str(report.get("error", "")).split("\n", 1)[0][:200]
+        # the type only: a message may name a principal, a key or a path, which the log keeps as hashes
+        details["error"] = str(report.get("error_type", "unknown"))
     return details
 
 

@@ -102,7 +102,7 @@ def encrypt_file(
 
     expected = _checked_context(context, where=str(dst))
     key_provider, label = _encrypt_provider(keyring_spec)
-    with _open_source(src) as source, _atomic_output(dst) as out:
+    with _open_source(src) as source, private_output(dst) as out:
         encryptor = _client().stream(
             mode="e",
             source=source,
@@ -145,7 +145,7 @@ def decrypt_file(
         }
         _match_context(found, expected, where=str(src))
         written = 0
-        with _atomic_output(dst) as out, _sdk_errors(str(src), label, encrypting=False):
+        with private_output(dst) as out, _sdk_errors(str(src), label, encrypting=False):
             while chunk := decryptor.read(_CHUNK):
                 out.write(chunk)
                 written += len(chunk)
@@ -293,7 +293,7 @@ def _open_source(src: str | Path) -> Iterator[IO[bytes]]:
 
 
 @contextmanager
-def _atomic_output(dst: str | Path) -> Iterator[IO[bytes]]:
+def private_output(dst: str | Path) -> Iterator[IO[bytes]]:
     """A private temp file beside `dst` (S3: in the temp dir) that becomes `dst` only on success."""
     location = str(dst)
     local = Path(tempfile.gettempdir()) if is_remote(location) else Path(location).absolute().parent
