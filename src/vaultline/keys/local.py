@@ -127,7 +127,7 @@ class LocalKeyring:
             dev = data.get("dev") is True and os.environ.get(PASSPHRASE_ENV)
             raise KeyringError(
                 f"the passphrase does not open the keyring at {self.path}",
-                hint=f"this is a DEV keyring, opened by the passphrase stored beside it: unset {PASSPHRASE_ENV}"
+                hint=f"this DEV keyring opens with the passphrase stored beside it: unset {PASSPHRASE_ENV}"
                 if dev
                 else f"set {PASSPHRASE_ENV} to the passphrase this keyring was created with",
             ) from None
