@@ -115,7 +115,7 @@ class LocalKeyring:
             self._save()
             return self._data
         data = self._read()
-        passphrase, _dev = self._passphrase(creating=False)
+        passphrase, _ = self._passphrase(creating=False)
         try:
             kek = self._derive_kek(passphrase, _unb64(data["kdf"]["salt"]), data["kdf"])
             nonce, check = _unb64(data["check"]["nonce"]), _unb64(data["check"]["ciphertext"])
@@ -124,7 +124,7 @@ class LocalKeyring:
         try:
             AESGCM(kek.reveal()).decrypt(nonce, check, b"check")
         except InvalidTag:
-            dev = data.get("dev") is True and os.environ.get(PASSPHRASE_ENV)
+            dev = data.get("dev") is True and bool(os.environ.get(PASSPHRASE_ENV))
             raise KeyringError(
                 f"the passphrase does not open the keyring at {self.path}",
                 hint=f"this DEV keyring opens with the passphrase stored beside it: unset {PASSPHRASE_ENV}"
