@@ -136,3 +136,20 @@ def test_a_state_directory_that_cannot_be_created_is_one_message(tmp_path: Path)
 def test_options_out_of_range_are_refused(tmp_path: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, [*args, "--state", str(tmp_path / "st")])
     assert result.exit_code in (1, 2) and message in result.output
+
+
+def test_an_unexpected_error_shows_its_type_never_its_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaultline.catalog.runs import RunCatalog
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("could not convert '123-45-6789'")
+
+    monkeypatch.setattr(RunCatalog, "list", broken)
+    result = runner.invoke(app, ["runs", "list", "--state", str(tmp_path / "st")])
+    assert result.exit_code == 1 and "unexpected ValueError inside vaultline" in result.output
+    assert "6789" not in result.output and "VAULTLINE_DEBUG=1" in result.output
+    monkeypatch.setenv("VAULTLINE_DEBUG", "1")
+    debugging = runner.invoke(app, ["runs", "list", "--state", str(tmp_path / "st")])
+    assert isinstance(debugging.exception, ValueError)

@@ -178,12 +178,11 @@ def classify_column(
             return s.keyword is not None, specific, round(s.confidence, 2)
 
         best = max(flagged, key=rank, default=None)
-    column_profile = profile(series, text, sensitive=False)
+    column_profile = profile(text)
     if best is None and values.len() and column_profile["free_text_score"] >= FREE_TEXT:
         spans = _spans(values)
         if spans and max(spans.values()) >= context_threshold:
             found = max(spans, key=lambda e: spans[e])
-            column_profile = profile(series, text, sensitive=True)
             return ColumnFinding(
                 series.name, found, BY_NAME[found].sensitivity.value, spans[found], spans[found],
                 {"free_text": True, "entities_in_text": spans}, column_profile,
@@ -206,7 +205,7 @@ def classify_column(
     }
     return ColumnFinding(
         series.name, entity.name, entity.sensitivity.value, round(best.confidence, 4),
-        round(best.match_fraction, 4), evidence, profile(series, text, sensitive=True),
+        round(best.match_fraction, 4), evidence, column_profile,
     )  # fmt: skip
 
 

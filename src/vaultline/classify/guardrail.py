@@ -60,7 +60,13 @@ def _recognizers_signature() -> str:
 
     described = [(type(r).__name__, r.entity, r.candidate, r.keywords, r.column_names, r.needs_context)
                  for r in RECOGNIZERS]  # fmt: skip
-    settings = (classifier.DEFAULT_THRESHOLD, classifier.DEFAULT_CONTEXT_THRESHOLD, classifier.MAX_VALIDATED)
+    # the findings' own format is part of it: profiles without extremes are format 2
+    settings = (
+        classifier.DEFAULT_THRESHOLD,
+        classifier.DEFAULT_CONTEXT_THRESHOLD,
+        classifier.MAX_VALIDATED,
+        2,
+    )
     return hashlib.sha256(json.dumps([described, settings]).encode()).hexdigest()[:16]
 
 

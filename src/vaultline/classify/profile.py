@@ -4,12 +4,11 @@
 - `distinct_pct`: distinct non-null values among the non-null values, in percent;
 - `uniqueness`: the fraction of non-null values that occur exactly once (1.0: every value is unique,
   a likely identifier; near 0: a category);
-- `min`/`max`: for numeric columns (or text columns whose non-null values all read as numbers) and
-  ISO dates; withheld (null, `"withheld": true`) on a column classified as sensitive, because the
-  extreme of a sensitive column is itself a value (the oldest date of birth is one person's), and
-  null on identifier-like numbers (whole and at least 90% distinct), for the same reason;
 - `free_text_score`: the fraction of values with at least four words and 25 characters;
 - `avg_length`: mean length in characters of the text form.
+
+No minimum or maximum: an extreme is a value of one record (the largest amount is one customer's, the
+oldest date of birth one person's), whether or not the classifier found the column sensitive.
 """
 
 from __future__ import annotations
@@ -23,35 +22,19 @@ FREE_TEXT_CHARS = 25
 
 
 def text_form(series: pl.Series) -> pl.Series:
-    """The column as trimmed text, empty strings as null (what recognizers and profiles look at)."""
-    text = series if series.dtype == pl.String else series.cast(pl.String)
+    """The column as trimmed text, empty strings as null (what recognizers and profiles look at).
+    Nested values (structs, lists) become their JSON text, so a recognizer still sees what they hold."""
+    if series.dtype == pl.String:
+        text = series
+    elif series.dtype.is_nested() or series.dtype == pl.Object:
+        wrapped = pl.DataFrame({"value": series}).select(pl.struct("value").struct.json_encode())
+        text = wrapped.to_series().str.slice(len('{"value":'), None).str.strip_suffix("}").rename(series.name)
+    else:
+        text = series.cast(pl.String)
     stripped = text.str.strip_chars()
-    return stripped.set(stripped == "", None)
-
-
-def _identifier_like(numbers: pl.Series) -> bool:
-    """Whole numbers that are nearly all distinct: ids, whose extremes are values of a record."""
-    whole = bool((numbers == numbers.floor()).all())
-    return whole and numbers.len() > 0 and numbers.n_unique() >= 0.9 * numbers.len()
-
-
-def _extremes(series: pl.Series, text: pl.Series) -> tuple[Any, Any]:
-    if series.dtype.is_numeric():
-        numbers = series.drop_nulls().cast(pl.Float64)
-        return (None, None) if _identifier_like(numbers) else (series.min(), series.max())
-    if series.dtype in (pl.Date, pl.Datetime):
-        low, high = series.min(), series.max()
-        return str(low), str(high)
-    present = text.drop_nulls()
-    if present.len() == 0:
-        return None, None
-    numbers = present.cast(pl.Float64, strict=False)
-    if numbers.null_count() == 0:
-        return (None, None) if _identifier_like(numbers) else (numbers.min(), numbers.max())
-    dates = present.str.to_date("%Y-%m-%d", strict=False)
-    if dates.null_count() == 0:
-        return str(dates.min()), str(dates.max())
-    return None, None
+    return stripped.set(
+        stripped.is_in(["", "null", "[]", "{}"]) if series.dtype.is_nested() else stripped == "", None
+    )
 
 
 def _ratio(value: object) -> float:
@@ -59,24 +42,19 @@ def _ratio(value: object) -> float:
     return round(float(value), 4) if isinstance(value, int | float) else 0.0
 
 
-def profile(series: pl.Series, text: pl.Series, *, sensitive: bool) -> dict[str, Any]:
+def profile(text: pl.Series) -> dict[str, Any]:
+    """The profile of one column's text form (`text_form`)."""
     rows = text.len()
     present = text.drop_nulls()
     non_null = present.len()
-    counts = present.value_counts(name="n")["n"] if non_null else pl.Series("n", [], pl.UInt32)
+    counts = present.unique_counts()  # occurrences of each distinct value (named after no column)
     words = present.str.split(" ").list.len()
     free_text = ((words >= FREE_TEXT_WORDS) & (present.str.len_chars() >= FREE_TEXT_CHARS)).mean()
-    low, high = (None, None) if sensitive else _extremes(series, text)
-    result: dict[str, Any] = {
+    return {
         "rows_sampled": rows,
         "null_pct": round(100 * (rows - non_null) / rows, 2) if rows else 0.0,
         "distinct_pct": round(100 * counts.len() / non_null, 2) if non_null else 0.0,
         "uniqueness": round(float((counts == 1).sum()) / non_null, 4) if non_null else 0.0,
-        "min": low,
-        "max": high,
         "free_text_score": _ratio(free_text),
         "avg_length": round(_ratio(present.str.len_chars().mean()), 2),
     }
-    if sensitive:
-        result["withheld"] = True
-    return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
+import click
 import typer
 
 from vaultline.errors import VaultlineError
@@ -17,6 +19,7 @@ from vaultline.errors import VaultlineError
 if TYPE_CHECKING:
     from vaultline.audit.log import Operation
 
+DEBUG_ENV = "VAULTLINE_DEBUG"
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -34,8 +37,8 @@ def emit_json(data: Any) -> None:
 
 
 def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Print VaultlineErrors (and OS errors on paths) as their message, never a traceback, and exit
-    with their code."""
+    """Print VaultlineErrors (and OS errors on paths) as their message, and other exceptions by their
+    type only, never a traceback (unless VAULTLINE_DEBUG is set), and exit with their code."""
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -49,6 +52,18 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             sys.stderr.write(
                 f"error: {exc.strerror or type(exc).__name__}{where}\n"
                 "hint: check that the path exists and that you may read and write it\n"
+            )
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            # A bug, not a user error: its message and traceback may quote data values (a Polars cast
+            # error lists the values it could not convert), so only its type is shown by default.
+            control = (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.Abort)
+            if isinstance(exc, control) or os.environ.get(DEBUG_ENV):
+                raise
+            sys.stderr.write(
+                f"error: unexpected {type(exc).__name__} inside vaultline (a bug: please report it); its "
+                f"message is not shown because it may quote data values\nhint: set {DEBUG_ENV}=1 to see "
+                "the traceback, on data you may show\n"
             )
             raise typer.Exit(1) from None
 
