@@ -28,7 +28,7 @@ def text_form(series: pl.Series) -> pl.Series:
         text = series
     elif series.dtype.is_nested() or series.dtype == pl.Object:
         wrapped = pl.DataFrame({"value": series}).select(pl.struct("value").struct.json_encode())
-        text = wrapped.to_series().str.slice(len('{"value":'), None).str.strip_suffix("}").rename(series.name)
+        text = wrapped.to_series().str.slice(len('{"value":'), None).str.strip_suffix("}")
     else:
         text = series.cast(pl.String)
     stripped = text.str.strip_chars()
