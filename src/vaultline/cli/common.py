@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import click
 import typer
+from typer.exceptions import TyperException
 
 from vaultline.errors import VaultlineError
 
@@ -57,7 +58,7 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         except Exception as exc:
             # A bug, not a user error: its message and traceback may quote data values (a Polars cast
             # error lists the values it could not convert), so only its type is shown by default.
-            control = (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.Abort)
+            control = (typer.Exit, typer.Abort, TyperException, click.exceptions.Exit, click.ClickException)
             if isinstance(exc, control) or os.environ.get(DEBUG_ENV):
                 raise
             sys.stderr.write(

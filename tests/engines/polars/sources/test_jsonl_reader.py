@@ -79,3 +79,25 @@ def test_jsonl_glob_continues_row_ids_and_needs_objects(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------- Parquet
+
+
+def test_jsonl_keys_the_first_lines_never_had_are_quarantined_not_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaultline.engines.polars.sources import jsonl_reader
+
+    monkeypatch.setattr(jsonl_reader, "_JSON_SAMPLE_LINES", 3)
+    lines = [
+        '{"id": 0, "addr": {"city": "a"}, "note": "he said \\"zip\\": 1"}',
+        '{"id": 1, "addr": {"city": "b"}}',
+        '{"id": 2, "addr": {"city": "c"}}',
+        '{"id": 3, "addr": {"city": "d"}, "ssn_extra": "ZZSECRET"}',
+        '{"id": 4, "addr": {"city": "e", "zip": "1"}}',
+        '{"id": 5, "addr": {"city": "f"}}',
+    ]
+    path = write(tmp_path / "j.jsonl", "\n".join(lines) + "\n")
+    frame, quarantine = collect(read_source("j", source(format="jsonl", path=path)))
+    assert frame["id"].to_list() == [0, 1, 2, 5]  # a key inside a text value is not a key
+    assert quarantine[ROW_ID].to_list() == [3, 4]
+    assert quarantine[REASON].to_list() == [jsonl_reader.UNKNOWN_FIELD] * 2
+    assert "ZZSECRET" in quarantine[RAW][0]  # kept whole in the quarantine (encrypted there)

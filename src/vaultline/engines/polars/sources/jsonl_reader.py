@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -30,6 +31,19 @@ from vaultline.errors import SourceError
 from vaultline.spec.sources import ColumnType, Source
 
 _JSON_SAMPLE_LINES = 10_000
+_KEY = r'"(?:[^"\\]|\\.)*"\s*:'
+"""A JSON object key with its colon (a string followed by `:` is a key, wherever it stands)."""
+UNKNOWN_FIELD = "json:a field outside the source's fields"
+"""The reason of a line holding a key no field has (the first lines fix the fields): decoding it would
+drop that key's value without a trace. The key is not named: in JSON a key may itself be a value."""
+
+
+def _names(dtype: Any) -> set[str]:
+    """Every field name of a struct, at any depth (inside lists too)."""
+    if isinstance(dtype, pl.Struct):
+        return {name for field in dtype.fields for name in (field.name, *_names(field.dtype))}
+    inner = getattr(dtype, "inner", None)
+    return _names(inner) if isinstance(inner, pl.DataType) else set()
 
 
 def _json_reason(line: str, fields: dict[str, pl.DataType]) -> str:
@@ -57,6 +71,9 @@ class JsonlScan(IoPlugin):
         self.files = files
         self.fields = fields
         self.struct = pl.Struct(fields)
+        self.known_keys = sorted(
+            f'"{json.dumps(name, ensure_ascii=False)[1:-1]}"' for name in _names(self.struct)
+        )
         self.schema: dict[str, pl.DataType] = dict(fields)
         self.schema |= SET_ASIDE
 
@@ -87,8 +104,17 @@ class JsonlScan(IoPlugin):
         bad.sort()
         return good, bad
 
+    def _unknown_keys(self, lines: pl.Series) -> list[int]:
+        """Positions of the lines holding a key outside the fields (compared as JSON text)."""
+        keys = lines.str.extract_all(_KEY).list.eval(pl.element().str.replace(r"\s*:$", ""))
+        unknown = keys.list.eval(~pl.element().is_in(self.known_keys)).list.any()
+        return unknown.arg_true().to_list() if unknown.any() else []
+
     def _block_frame(self, lines: pl.Series, base: int) -> pl.DataFrame:
         good, bad = self._decode(lines)
+        undecodable = {i for i, _ in bad}
+        unknown = [(i, UNKNOWN_FIELD) for i in self._unknown_keys(lines) if i not in undecodable]
+        bad = sorted(bad + unknown) if unknown else bad
         bad_at = np.asarray([i for i, _ in bad], dtype=np.int64)
         parts: list[pl.DataFrame] = []
         for start, decoded in good:
@@ -154,6 +180,31 @@ class JsonlScan(IoPlugin):
         return self._block_frame(lines, base), lines.len()
 
 
+def _inferred(sample: list[str]) -> dict[str, pl.DataType]:
+    """Field types from the sample lines. Where lines disagree on a nested type, each field is inferred
+    on its own, from its first values that agree (later lines with another type are set aside as
+    `type:<field>`): every key of the sample stays a field, since one left out would be set aside on
+    every line holding it."""
+    inferred = _schema(sample)
+    if inferred is not None:
+        return inferred
+    objects = [json.loads(line) for line in sample]
+    fields: dict[str, pl.DataType] = {}
+    for key in dict.fromkeys(key for value in objects for key in value):
+        values = [json.dumps({key: value[key]}) for value in objects if key in value]
+        while (schema := _schema(values)) is None and len(values) > 1:
+            values = values[: len(values) // 2]
+        fields[key] = schema[key] if schema is not None else pl.String()
+    return fields
+
+
+def _schema(lines: list[str]) -> dict[str, pl.DataType] | None:
+    try:
+        return dict(pl.read_ndjson(io.StringIO("\n".join(lines)), infer_schema_length=None).schema)
+    except pl.exceptions.PolarsError:
+        return None
+
+
 def _json_fields(
     name: str, file: InputFile, start: Head, declared: dict[str, ColumnType]
 ) -> tuple[dict[str, pl.DataType], dict[str, ColumnType]]:
@@ -168,13 +219,7 @@ def _json_fields(
                 sample.append(line)
         except ValueError:
             continue
-    inferred: dict[str, pl.DataType] = {}
-    while sample:
-        try:
-            inferred = dict(pl.read_ndjson(io.StringIO("\n".join(sample)), infer_schema_length=None).schema)
-            break
-        except pl.exceptions.PolarsError:  # lines disagree on a nested type: infer from fewer lines
-            sample = sample[: len(sample) // 2]
+    inferred = _inferred(sample)
     for column in declared:
         inferred.setdefault(column, pl.String())
     fields: dict[str, pl.DataType] = {}
