@@ -260,6 +260,13 @@ def test_datetime_parse(ctx: RunContext) -> None:
     assert reasons(result) == ["parse:ts", "parse:ts"]
 
 
+def test_a_four_digit_year_format_refuses_two_digit_years(ctx: RunContext) -> None:
+    frame = pl.DataFrame({"d": ["01/05/2024", "01/05/24", "1/5/2024"]})
+    result = run(frame, ctx, parse={"d": {"format": "%m/%d/%Y"}})
+    assert kept(result)["d"].to_list() == [dt.date(2024, 1, 5), dt.date(2024, 1, 5)]
+    assert reasons(result) == ["parse:d"]
+
+
 def test_range_boundaries_are_inclusive_and_nan_fails(ctx: RunContext) -> None:
     frame = pl.DataFrame({"x": [0.0, 10.0, -1e-9, 10.000001, None, float("nan"), float("inf")]})
     result = run(frame, ctx, constraints={"x": {"min": 0, "max": 10}})

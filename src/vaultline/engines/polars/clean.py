@@ -277,6 +277,8 @@ class _Plan:
             target: pl.DataType = pl.Date() if how.type == "date" else pl.Datetime("us")
             _check_parse(ctx, column, self.dtypes[column], target, how.format)
             parsed = pl.col(column).str.strptime(target, how.format, strict=False)  # type: ignore[arg-type]
+            if "%Y" in how.format:  # chrono reads `%Y` from fewer digits: `1/5/24` would be the year 24
+                parsed = pl.when(pl.col(column).str.contains(r"\d{4}")).then(parsed)
             values.append(parsed.alias(column))
             checks.append((f"parse:{column}", pl.col(column).is_not_null() & parsed.is_null()))
             self.dtypes[column] = target

@@ -114,6 +114,7 @@ def test_csv_values_that_do_not_convert_are_quarantined_with_their_text(tmp_path
         "4,40,2020-01-04,maybe\n"
         "5, 50 ,2020-01-05,1\n"
         "6,1.5,,\n"
+        "7,70,24-01-31,no\n"
     )
     path = write(tmp_path / "t.csv", text)
     schema = {"amount": "int64", "day": "date", "flag": "bool"}
@@ -121,11 +122,20 @@ def test_csv_values_that_do_not_convert_are_quarantined_with_their_text(tmp_path
     assert frame[ROW_ID].to_list() == [0, 4]
     assert frame["amount"].to_list() == [10, 50]
     assert frame["flag"].to_list() == [True, True]
-    assert quarantine[ROW_ID].to_list() == [1, 2, 3, 5]
-    assert quarantine[REASON].to_list() == ["type:amount", "type:day", "type:flag", "type:amount"]
-    assert quarantine[RAW].to_list() == ["ten", "2020-02-30", "maybe", "1.5"]
+    assert quarantine[ROW_ID].to_list() == [1, 2, 3, 5, 6]
+    assert quarantine[REASON].to_list() == ["type:amount", "type:day", "type:flag", "type:amount", "type:day"]
+    assert quarantine[RAW].to_list() == ["ten", "2020-02-30", "maybe", "1.5", "24-01-31"]
     # the whole row is kept as read, nothing is lost
     assert quarantine.select("id", "amount", "day", "flag").row(0) == ("2", "ten", "2020-01-02", "no")
+
+
+def test_csv_whole_numbers_a_float_would_round_are_refused(tmp_path: Path) -> None:
+    text = "id,big\n1,12345678901234567890\n2,12.5\n3,123456789012345\n"
+    path = write(tmp_path / "b.csv", text)
+    frame, quarantine = collect(read_source("b", source(format="csv", path=path, infer_schema=True)))
+    assert frame["big"].to_list() == [12.5, 123456789012345.0]
+    assert quarantine[REASON].to_list() == ["type:big"]
+    assert quarantine[RAW].to_list() == ["12345678901234567890"]  # kept exactly, not as 1.2345678901234567e19
 
 
 def test_csv_datetime_forms_and_decimal_precision(tmp_path: Path) -> None:
@@ -137,6 +147,8 @@ def test_csv_datetime_forms_and_decimal_precision(tmp_path: Path) -> None:
         "4,2020-01-02,4\n"
         "5,02/01/2020,5\n"
         "6,2020-01-02T03:04:05,1.1234567891\n"
+        "7,24-01-02T03:04:05,7\n"
+        "8,24-01-02,8\n"
     )
     path = write(tmp_path / "d.csv", text)
     frame, quarantine = collect(
@@ -149,8 +161,8 @@ def test_csv_datetime_forms_and_decimal_precision(tmp_path: Path) -> None:
         dt.datetime(2020, 1, 2),
     ]
     assert frame["price"][0] == decimal.Decimal("1.123456789")
-    # a non-ISO date, and a decimal that would lose digits, are refused rather than guessed or rounded
-    assert quarantine[REASON].to_list() == ["type:ts", "type:price"]
+    # a non-ISO date, a decimal that would lose digits and two-digit years are refused, not guessed
+    assert quarantine[REASON].to_list() == ["type:ts", "type:price", "type:ts", "type:ts"]
 
 
 def test_csv_delimiter_quote_and_latin1_encoding(tmp_path: Path) -> None:

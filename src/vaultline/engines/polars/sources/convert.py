@@ -57,6 +57,11 @@ def _iso(text: pl.Expr) -> pl.Expr:
     return text.str.strip_chars().str.replace(" ", "T", literal=True, n=1)
 
 
+def _four_digit_year(text: pl.Expr) -> pl.Expr:
+    """ISO dates have four-digit years: `%Y` alone would read `24-01-31` as the year 24."""
+    return text.str.strip_chars_start().str.contains(r"^\d{4}-")
+
+
 def parse_text(text: pl.Expr, kind: ColumnType) -> pl.Expr:
     """Non-strict conversion of a text expression: null where the text does not convert. For `datetime`
     this is the common ISO form only; `refine` adds the others."""
@@ -66,7 +71,9 @@ def parse_text(text: pl.Expr, kind: ColumnType) -> pl.Expr:
     if kind == "int64":
         return value.cast(pl.Int64, strict=False)
     if kind == "float64":
-        return value.cast(pl.Float64, strict=False)
+        # past 2**53 a float drops digits: a 20-digit identifier would be stored rounded, so refuse it
+        lossy = value.str.contains(r"^[+-]?\d{16,}$")
+        return pl.when(~lossy).then(value.cast(pl.Float64, strict=False))
     if kind == "bool":
         lowered = value.str.to_lowercase()
         return (
@@ -77,9 +84,10 @@ def parse_text(text: pl.Expr, kind: ColumnType) -> pl.Expr:
             .otherwise(pl.lit(None, pl.Boolean))
         )
     if kind == "date":
-        return value.str.to_date("%Y-%m-%d", strict=False)
+        return pl.when(_four_digit_year(value)).then(value.str.to_date("%Y-%m-%d", strict=False))
     if kind == "datetime":
-        return _iso(text).str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us", cache=False)
+        parsed = _iso(text).str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us", cache=False)
+        return pl.when(_four_digit_year(text)).then(parsed)
     # decimal: more fractional digits than the scale would be rounded: refuse them instead
     too_fine = value.str.contains(r"\.\d{9}0*[1-9]")
     return pl.when(too_fine).then(pl.lit(None, DECIMAL)).otherwise(value.str.to_decimal(scale=9))
@@ -88,7 +96,7 @@ def parse_text(text: pl.Expr, kind: ColumnType) -> pl.Expr:
 def refine(text: pl.Expr, first: pl.Expr) -> pl.Expr:
     """The other ISO datetime forms (offset, minutes only, date only), parsed only where `first` failed:
     parsing a masked (null) value costs nothing, and the common form is the expensive one."""
-    rest = pl.when(first.is_null()).then(_iso(text))
+    rest = pl.when(first.is_null() & _four_digit_year(text)).then(_iso(text))
     return pl.coalesce(
         first,
         rest.str.to_datetime(
