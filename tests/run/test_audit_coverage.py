@@ -113,6 +113,9 @@ def test_every_operation_of_a_full_demo_has_its_audit_entry(demo: dict[str, Any]
         expect(f"run.end {record.pipeline}", any(e.action == "run.end" for e in mine))
         derives = [e for e in mine if e.action == "key.derive"]
         expect(f"key derivations attributed to run {record.pipeline}", len(derives) >= 2)
+        # the encrypted output's keys are wrapped from pyarrow's own threads
+        wraps = [e for e in mine if e.action == "key.wrap_key"]
+        expect(f"Parquet key wraps attributed to run {record.pipeline}", len(wraps) >= 1)
         reads = {e.outcome for e in mine if e.action == "source.read"}
         expect(f"source.read intent+outcome {record.pipeline}", reads == {"intent", "succeeded"})
     with DatasetCatalog(f"sqlite:///{state / 'catalog.db'}") as datasets:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,28 @@ def test_a_changed_spec_is_audited_as_a_configuration_change(work: dict[str, Any
     ]
     assert [e.run_id for e in entries] == [changed["run_id"]]
     assert entries[0].details["previous_sha256"] == first["spec"]["sha256"] != changed["spec"]["sha256"]
+
+
+def test_a_run_whose_closing_checkpoint_fails_says_what_was_committed(
+    work: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaultline.audit.log import AuditLog
+    from vaultline.audit.reading import iter_entries
+
+    def unwritable(self: AuditLog, reason: str) -> None:
+        raise AuditUnavailableError("the audit log could not write audit checkpoint 9 (PermissionError)")
+
+    monkeypatch.setattr(AuditLog, "checkpoint", unwritable)
+    with pytest.raises(AuditUnavailableError) as raised:
+        _run(work)
+    assert re.match(
+        r"run \S+ succeeded \(committed: ledger_out@1\) and its audit entries are written, but its closing "
+        r"checkpoint could not be: the audit log could not write audit checkpoint 9",
+        raised.value.message,
+    )
+    commits = [
+        e.outcome
+        for e in iter_entries(work["state"].root / "audit" / "segments")
+        if e.action == "dataset.commit"
+    ]
+    assert commits == ["intent", "succeeded"]  # the log heard of the commit before it happened

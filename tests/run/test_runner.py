@@ -78,6 +78,32 @@ def test_a_step_missing_a_column_names_its_line_in_the_spec(workspace: dict[str,
     assert "available columns: transaction_id, customer_id" in rendered
 
 
+def test_quarantined_rows_are_encrypted_with_a_key_a_column_and_decrypt(workspace: dict[str, Any]) -> None:
+    import polars as pl
+
+    from vaultline.engines.polars.executor import quarantine_cipher, quarantine_key
+    from vaultline.run.context import RunContext
+    from vaultline.run.runner import QUARANTINE_KEY
+
+    report = _run(workspace)
+    stored = pl.read_parquet(report["quarantine"])
+    assert stored.height == report["rows"]["quarantined"] > 0
+    ctx = RunContext(LocalKeyring(workspace["state"].root), {"quarantine": QUARANTINE_KEY})
+    # the same text in two columns: two ciphertexts (a key a column)
+    same = pl.lit("4111111111111111")
+    a, b = (
+        quarantine_cipher(same, quarantine_key(ctx, "quarantine", c), decrypting=False) for c in ("x", "y")
+    )
+    assert pl.select(a).item() != pl.select(b).item()
+    decrypted = stored.select(
+        quarantine_cipher(pl.col(c), quarantine_key(ctx, "quarantine", c), decrypting=True)
+        for c in ("transaction_id", "amount")
+    )
+    raw = pl.read_csv(workspace["raw"] / "transactions.csv", infer_schema=False, truncate_ragged_lines=True)
+    ids = decrypted["transaction_id"].drop_nulls().to_list()
+    assert ids and set(ids) <= set(raw["transaction_id"].to_list())
+
+
 def test_a_run_closes_every_catalog_connection_it_opened(
     workspace: dict[str, Any], catalog_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from vaultline import __version__
 from vaultline.classify.entities import BY_NAME
-from vaultline.errors import TransformError, VaultlineError
+from vaultline.errors import AuditUnavailableError, TransformError, VaultlineError
 from vaultline.keys.provider import KeyProvider, KeyRef
 from vaultline.keys.providers import open_provider
 from vaultline.run.context import RunContext
@@ -73,14 +73,32 @@ def run(
 
     state.ensure()
     run_id = new_run_id()
-    with (
-        audit_session(state, checkpoint_reason="run-end") as audit,
-        audit.within_run(run_id),
-        RunCatalog(state.catalog_url) as catalog,
-    ):
-        return _audited_run(
-            loaded, state, audit, catalog, run_id=run_id, on_phase=on_phase, reset_bookmarks=reset_bookmarks
-        )
+    report: dict[str, Any] = {}
+    try:
+        with (
+            audit_session(state, checkpoint_reason="run-end") as audit,
+            audit.within_run(run_id),
+            RunCatalog(state.catalog_url) as catalog,
+        ):
+            report = _audited_run(
+                loaded,
+                state,
+                audit,
+                catalog,
+                run_id=run_id,
+                on_phase=on_phase,
+                reset_bookmarks=reset_bookmarks,
+            )
+    except AuditUnavailableError as exc:
+        if report.get("status") == "succeeded":  # only the closing checkpoint failed: say what stands
+            committed = ", ".join(f"{name}@{number}" for name, number in report.get("datasets", {}).items())
+            exc.message = (
+                f"run {run_id} succeeded (committed: {committed or 'nothing'}) and its audit entries are "
+                f"written, but its closing checkpoint could not be: {exc.message}"
+            )
+            exc.hint = "fix the audit log's location; the next checkpoint will sign this run's entries too"
+        raise
+    return report
 
 
 def _audited_run(
@@ -126,6 +144,8 @@ def _audited_run(
             )
             report.update(_report_body(result, ctx))
             on_phase("committing dataset versions")
+            for output in result.outputs:  # fail closed: no commit the log has not heard of first
+                audit.intent("dataset.commit", resource=output.name, run_id=run_id)
             report["datasets"] = _commit(state, run_id, pipeline, result, report=report, read=read)
             for name, number in report["datasets"].items():
                 audit.record("dataset.commit", resource=name, run_id=run_id, details={"version": number})

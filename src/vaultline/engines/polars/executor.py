@@ -32,9 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from vaultline.engines.polars import backpressure, spill
 from vaultline.engines.polars.base import INTERNAL, REASON, ROW_ID, StepContext
+from vaultline.engines.polars.encrypt_deterministic import decrypt_expr, encrypt_expr, siv_key
 from vaultline.engines.polars.errors import engine_failure
 from vaultline.engines.polars.outputs import (
     BATCH_ROWS,
@@ -48,10 +51,10 @@ from vaultline.engines.polars.outputs import (
 from vaultline.engines.polars.registry import implementation, prefetch
 from vaultline.engines.polars.sources import Ingest, read_source
 from vaultline.errors import TransformError
+from vaultline.keys.secret import SecretBytes
 from vaultline.spec.models import Pipeline
 from vaultline.storage import locations
 from vaultline.storage.spill import Spill
-from vaultline.transforms import encrypt_deterministic
 from vaultline.transforms.base import StepParams, describe
 
 STEP = "_vl_step"
@@ -369,6 +372,20 @@ def _gate() -> AbstractContextManager[Any]:
     return backpressure.gate(limit_rows=backpressure.limit_for(BATCH_ROWS))
 
 
+def quarantine_key(ctx: StepContext, domain: str, column: str) -> SecretBytes:
+    """The AES-SIV key of one quarantined column: a key a column, so that equal values in two columns
+    (a name that is also a city) do not show as equal ciphertexts."""
+    info = b"vaultline/v1/quarantine-column/" + column.encode("utf-8")
+    stretch = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=info)
+    derived = stretch.derive(siv_key(ctx, domain).reveal())
+    return SecretBytes(derived, f"quarantine/{domain}")
+
+
+def quarantine_cipher(column: pl.Expr, key: SecretBytes, *, decrypting: bool) -> pl.Expr:
+    """A quarantined column's text encrypted with `quarantine_key` (or decrypted, for a review)."""
+    return decrypt_expr(column, key) if decrypting else encrypt_expr(column.cast(pl.String), key)
+
+
 def _stringify(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Quarantined rows from different steps have different schemas: keep them all as text."""
     schema = frame.collect_schema()
@@ -380,13 +397,12 @@ def _stringify(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 def _write_quarantine(frame: pl.DataFrame, pipeline: Pipeline, ctx: Any, run_id: str, directory: Path) -> str:
     """Every data column of a quarantined row is AES-SIV encrypted: the row is kept, no value exposed."""
-    from vaultline.engines.polars import encrypt_deterministic as siv
-
     data_columns = [c for c in frame.columns if c not in _META]
-    lazy = frame.lazy()
-    if data_columns:
-        params = encrypt_deterministic.Params(columns=data_columns, domain=pipeline.quarantine.domain)
-        lazy = siv.apply(lazy, params, ctx.for_step(-1)).frame
+    domain = pipeline.quarantine.domain
+    lazy = frame.lazy().with_columns(
+        quarantine_cipher(pl.col(c), quarantine_key(ctx.for_step(-1), domain, c), decrypting=False).alias(c)
+        for c in data_columns
+    )
     base = pipeline.quarantine.path or str(directory / pipeline.name)
     location = f"{base.rstrip('/')}/{run_id}.parquet"
     if locations.is_remote(location):
