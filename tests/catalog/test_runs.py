@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from vaultline.catalog.runs import RunCatalog
+from vaultline.catalog.runs import ABANDONED, RunCatalog
 from vaultline.errors import CatalogError
 
 
@@ -28,6 +31,25 @@ def _roundtrip(catalog: RunCatalog) -> None:
 def test_sqlite(tmp_path: Path) -> None:
     with RunCatalog(f"sqlite:///{tmp_path / 'c.db'}") as catalog:
         _roundtrip(catalog)
+
+
+def test_runs_whose_process_is_gone_are_marked_abandoned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    with RunCatalog(f"sqlite:///{tmp_path / 'c.db'}") as catalog:
+        catalog.start("live", "p", "0" * 64)  # this process: alive
+        with monkeypatch.context() as patched:
+            patched.setattr(os, "getpid", lambda: int(ended.stdout))
+            catalog.start("killed", "p", "0" * 64)
+        assert catalog.abandon_dead() == ["killed"]
+        statuses = {record.run_id: (record.status, record.error) for record in catalog.list()}
+        assert statuses["live"] == ("running", None)
+        assert statuses["killed"] == ("abandoned", ABANDONED)
+        assert catalog.report("killed")["status"] == "abandoned"
+        assert catalog.abandon_dead() == []
 
 
 @pytest.mark.postgres

@@ -8,6 +8,8 @@ created and evolved by the catalog's alembic migrations (`schema.open_catalog`),
 from __future__ import annotations
 
 import json
+import os
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +53,19 @@ class RunRecord:
         return dict(self.__dict__)
 
 
+ABANDONED = "its process ended without finishing the run (killed, or the machine stopped)"
+
+
+def _alive(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, TypeError, OverflowError):
+        return True  # someone else's process, or a pid this cannot judge: not known to be dead
+    return True
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -62,6 +77,9 @@ class RunCatalog(CatalogHandle):
         return safe_url(self.url)
 
     def start(self, run_id: str, pipeline: str, spec_sha256: str) -> None:
+        """Record a running run, with the process running it (so that a killed run can be told apart)."""
+        process = {"host": socket.gethostname(), "pid": os.getpid()}
+        report = {"run_id": run_id, "status": "running", "process": process}
         with self.engine.begin() as conn:
             conn.execute(
                 runs.insert().values(
@@ -70,8 +88,33 @@ class RunCatalog(CatalogHandle):
                     status="running",
                     started_at=_now(),
                     spec_sha256=spec_sha256,
+                    report=json.dumps(report),
                 )
             )
+
+    def abandon_dead(self) -> list[str]:
+        """Mark `abandoned` the runs still `running` whose process, on this host, no longer exists (a
+        SIGKILL, a crash of the machine): otherwise they would show as running for ever. Runs of other
+        hosts are left alone. Returns their ids."""
+        host = socket.gethostname()
+        query = sa.select(runs.c.run_id, runs.c.report).where(runs.c.status == "running")
+        with reading(self.engine, self.url, "listing running runs") as conn:
+            running = [(row.run_id, json.loads(row.report or "{}")) for row in conn.execute(query)]
+        dead = [
+            (run_id, report)
+            for run_id, report in running
+            if (report.get("process") or {}).get("host") == host and not _alive(report["process"]["pid"])
+        ]
+        with self.engine.begin() as conn:
+            for run_id, report in dead:
+                report |= {"status": "abandoned", "error": ABANDONED}
+                changes = {"status": "abandoned", "finished_at": _now(), "error": ABANDONED}
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.run_id == run_id, runs.c.status == "running")
+                    .values(**changes, report=json.dumps(report))
+                )
+        return [run_id for run_id, _ in dead]
 
     def finish(self, run_id: str, report: dict[str, Any]) -> None:
         rows = report.get("rows", {})

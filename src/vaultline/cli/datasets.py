@@ -164,7 +164,9 @@ def gc(
     """Delete files no committed dataset version references, and the spills of killed runs.
 
     Every directory that holds a dataset's files is swept for leftovers of crashed runs and temp
-    files; the encrypted spills killed runs left are removed too."""
+    files; the encrypted spills killed runs left are removed too, and runs whose process ended
+    without finishing them are marked abandoned."""
+    from vaultline.catalog.runs import RunCatalog
     from vaultline.state import State
     from vaultline.storage.spill import sweep
 
@@ -176,11 +178,14 @@ def gc(
     ):
         result = catalog.gc(catalog.roots(), grace_seconds=seconds, dry_run=dry_run)
         spills = sweep(spill_dir, older_than=seconds, dry_run=dry_run) if spill_dir.is_dir() else 0
+        with RunCatalog(catalog.url) as runs:
+            abandoned = [] if dry_run else runs.abandon_dead()
         operation.details.update(
-            files_deleted=result.files_deleted, files_failed=result.files_failed, spills_deleted=spills
-        )
+            files_deleted=result.files_deleted, files_failed=result.files_failed, spills_deleted=spills,
+            runs_abandoned=len(abandoned),
+        )  # fmt: skip
     if json_out:
-        emit_json({**result.as_dict(), "spills_deleted": spills})
+        emit_json({**result.as_dict(), "spills_deleted": spills, "runs_abandoned": abandoned})
     else:
         verb = "would delete" if dry_run else "deleted"
         typer.echo(
@@ -188,7 +193,7 @@ def gc(
             f"{'directory' if len(result.roots) == 1 else 'directories'}; {verb} "
             f"{result.files_deleted} ({result.bytes_deleted:,} bytes); kept {result.files_referenced} "
             f"referenced and {result.files_young} younger than {grace}; {verb} {spills} spill(s) "
-            "of ended runs"
+            f"of ended runs; marked {len(abandoned)} run(s) whose process ended abandoned"
         )
     if result.files_failed:
         typer.echo(f"error: {result.files_failed} file(s) could not be deleted (see the log)", err=True)

@@ -123,6 +123,9 @@ def _audited_run(
         "run.start", resource=pipeline.name, run_id=run_id, details={"spec_sha256": report["spec"]["sha256"]}
     )
     _record_spec_change(audit, catalog, pipeline.name, run_id, report["spec"]["sha256"])
+    for abandoned in catalog.abandon_dead():
+        audit.record("run.abandoned", run_id=abandoned)
+        log.warning("run %s is marked abandoned: its process ended without finishing it", abandoned)
     catalog.start(run_id, pipeline.name, report["spec"]["sha256"])
     log.info("run %s of pipeline %s started", run_id, pipeline.name)
     lineage = LineageEmitter(state, pipeline)
