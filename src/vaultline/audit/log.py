@@ -63,6 +63,9 @@ class AuditLog:
 
     def __init__(self, writer: ChainWriter) -> None:
         self._writer = writer
+        self._runs: list[str] = []
+        """Runs in progress on this log (`within_run`), for key uses from threads that did not inherit
+        the context variable (pyarrow wraps the output's keys from its own)."""
 
     @classmethod
     def open(
@@ -198,19 +201,22 @@ class AuditLog:
 
     def record_key_use(self, use: KeyUse) -> None:
         """The key-use hook: `key.<action>` with outcome allowed or denied (skips the log's own uses),
-        attributed to the run bound in this thread or task, if any (`within_run`)."""
+        attributed to the run bound in this thread or task (`within_run`), or else to the one run in
+        progress on this log, if there is exactly one."""
         if is_own_key_use():
             return
-        self._writer.append([key_use_draft(use, _current_run.get())], use.principal)
+        run_id = _current_run.get() or (self._runs[0] if len(self._runs) == 1 else None)
+        self._writer.append([key_use_draft(use, run_id)], use.principal)
 
-    @staticmethod
     @contextmanager
-    def within_run(run_id: str) -> Iterator[None]:
+    def within_run(self, run_id: str) -> Iterator[None]:
         """Key uses recorded inside the block name `run_id` (a run's derives, wraps and unwraps)."""
         token = _current_run.set(run_id)
+        self._runs.append(run_id)
         try:
             yield
         finally:
+            self._runs.remove(run_id)
             _current_run.reset(token)
 
     def checkpoint(self, reason: str) -> Checkpoint:

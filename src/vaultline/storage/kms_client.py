@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextvars
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -87,25 +86,21 @@ def _parse_ref(master_key_identifier: str) -> KeyRef:
 class VaultlineKmsClient(pe.KmsClient):  # type: ignore[misc]  # pyarrow ships no type stubs
     """Wraps and unwraps Parquet keys with a Vaultline key provider; master keys never leave it."""
 
-    def __init__(self, provider: KeyWrapper, context: contextvars.Context) -> None:
+    def __init__(self, provider: KeyWrapper) -> None:
         super().__init__()
         self._provider = provider
-        self._context = context
 
     def wrap_key(self, key_bytes: bytes, master_key_identifier: str) -> str:
         ref = _parse_ref(master_key_identifier)
         try:
-            envelope = self._context.copy().run(self._provider.wrap_key, ref, key_bytes)
+            envelope = self._provider.wrap_key(ref, key_bytes)
         except KeyringError as exc:
             raise MasterKeyRefused(str(ref), exc.message, action="wrap a Parquet key") from None
         return base64.b64encode(envelope).decode("ascii")
 
     def unwrap_key(self, wrapped_key: str, master_key_identifier: str) -> bytes:
         # pyarrow needs the raw bytes; they go straight into its SecureString.
-        unwrapped = self._context.copy().run(
-            unwrap_master_wrapped, self._provider, wrapped_key, master_key_identifier
-        )
-        return unwrapped.reveal()
+        return unwrap_master_wrapped(self._provider, wrapped_key, master_key_identifier).reveal()
 
     def __repr__(self) -> str:
         return f"VaultlineKmsClient({type(self._provider).__name__})"
@@ -115,13 +110,10 @@ def kms_client_factory(provider: KeyWrapper) -> Callable[[Any], VaultlineKmsClie
     """The `kms_client_factory` for `pyarrow.parquet.encryption.CryptoFactory`.
 
     The connection config (KMS instance id/url, access token) is ignored: the provider already knows
-    where its keys live and who the caller is. pyarrow calls the client from its own threads, which
-    start with empty context variables: each call runs in the context of the factory's creator, so the
-    key use is audited as the run's (the audit log reads the run from a context variable).
+    where its keys live and who the caller is.
     """
-    context = contextvars.copy_context()
 
     def create(_config: Any) -> VaultlineKmsClient:
-        return VaultlineKmsClient(provider, context)
+        return VaultlineKmsClient(provider)
 
     return create
