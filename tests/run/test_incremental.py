@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from vaultline.catalog.bookmarks import Advance, BookmarkCatalog, BookmarkConflict, advance
 from vaultline.catalog.datasets import DatasetCatalog
 from vaultline.cli.main import app
+from vaultline.errors import TerminalError
 from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
 from vaultline.run.runner import run
 from vaultline.spec.loader import load
@@ -136,7 +137,78 @@ def test_bookmarks_cli_lists_and_resets(work: dict[str, Any]) -> None:
     assert listed.exit_code == 0 and "events.events" in listed.output and "1 file(s)" in listed.output
     reset = runner.invoke(app, ["bookmarks", "reset", "events", "--state", state])
     assert reset.exit_code == 0 and "1 bookmark(s)" in reset.output
-    assert BookmarkCatalog(work["state"].catalog_url).list() == []
+    [marked] = BookmarkCatalog(work["state"].catalog_url).list()
+    assert marked.reset_pending and marked.files == 1  # nothing forgotten until a run redelivers
+    assert (
+        "reset: the next run reads it from the start"
+        in runner.invoke(app, ["bookmarks", "list", "--state", state]).output
+    )
+
+
+def test_a_reset_then_a_run_replaces_instead_of_appending_twice(work: dict[str, Any]) -> None:
+    _batch(work, 1, 0, 100)
+    _run(work)
+    _batch(work, 2, 100, 50)
+    BookmarkCatalog(work["state"].catalog_url).reset("events")
+    redelivered = _run(work)
+    assert redelivered["rows"]["input"] == 150 and redelivered["bookmarks_reset"] == 1
+    assert _event_ids(work) == list(range(150))
+    [bookmark] = BookmarkCatalog(work["state"].catalog_url).list()
+    assert not bookmark.reset_pending and bookmark.files == 2
+    assert _run(work)["datasets"] == {}  # and the next run appends only what is new again
+
+
+@pytest.mark.parametrize("reset", ["run flag", "command"])
+def test_a_reset_whose_run_fails_keeps_the_bookmark_so_nothing_is_delivered_twice(
+    work: dict[str, Any], monkeypatch: pytest.MonkeyPatch, reset: str
+) -> None:
+    _batch(work, 1, 0, 100)
+    _run(work)
+    _batch(work, 2, 100, 50)
+
+    def commit_fails(*_: Any, **__: Any) -> None:
+        raise RuntimeError("the catalog went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(DatasetCatalog, "commit_run", commit_fails)
+        if reset == "command":
+            BookmarkCatalog(work["state"].catalog_url).reset("events")
+        with pytest.raises(RuntimeError):
+            _run(work, reset_bookmarks=reset == "run flag")
+    [bookmark] = BookmarkCatalog(work["state"].catalog_url).list()
+    assert bookmark.files == 1 and bookmark.reset_pending == (reset == "command")
+    _run(work)
+    assert _event_ids(work) == list(range(150))  # each row once, whichever way the reset came
+
+
+def test_a_reset_of_some_sources_of_an_appending_pipeline_is_refused(work: dict[str, Any]) -> None:
+    spec = SPEC.replace(
+        "steps:",
+        "  more:\n    format: csv\n    path: ${params.raw}/more-*.csv\n    incremental: {by: files}\n"
+        "    schema: {event_id: int64, amount: float64}\nsteps:",
+    )
+    work["spec"].write_text(spec, "utf-8")
+    _batch(work, 1, 0, 10)
+    (work["root"] / "raw" / "more-001.csv").write_text("event_id,amount,category\n99,1.5,x\n", "utf-8")
+    _run(work)
+    BookmarkCatalog(work["state"].catalog_url).reset("events", "events")
+    with pytest.raises(TerminalError, match=r"only some sources of pipeline events were reset \(not more\)"):
+        _run(work)
+
+
+def test_reset_bookmark_without_an_incremental_source_is_refused(work: dict[str, Any]) -> None:
+    work["spec"].write_text(
+        SPEC.replace("    incremental: {by: files}\n", "").replace(
+            "    path: ${params.out}", "    path: ${params.out}\n    mode: append"
+        ),
+        "utf-8",
+    )
+    _batch(work, 1, 0, 10)
+    _run(work)
+    _run(work)
+    with pytest.raises(TerminalError, match="no incremental source"):
+        _run(work, reset_bookmarks=True)
+    assert len(_event_ids(work)) == 20  # the appended versions are untouched
 
 
 def test_a_bookmark_advanced_by_another_run_refuses_the_commit(work: dict[str, Any]) -> None:

@@ -4,7 +4,13 @@ A run reads its sources' bookmarks before planning them (files already delivered
 is read above the last committed maximum of its monotonic column) and `advance` moves them inside the
 transaction that commits the run's outputs: a run that dies before that commit leaves the bookmark
 where it was, so its rerun reads the same input again and nothing is skipped or delivered twice.
-The migration `0003_governance` creates the tables.
+
+A reset (`vaultline bookmarks reset`, `vaultline run --reset-bookmark`) forgets nothing by itself: it
+marks the bookmark (or, for the run's flag, only that run plans as if it were marked). A marked
+bookmark reads as empty, so the next run reads the source from the start, replaces the outputs it
+would have appended to, and its commit forgets the old files and watermark in the same transaction.
+A reset followed by a failed run leaves the mark, never an empty bookmark the next run would append
+everything again from. The migrations `0003_governance` and `0004_bookmark_reset` create the tables.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ bookmarks = sa.Table(
     sa.Column("watermark", sa.Text),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Column("reset_pending", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.PrimaryKeyConstraint("pipeline", "source", name="pk_vaultline_bookmarks"),
     sa.CheckConstraint("kind IN ('files', 'column')", name="ck_vaultline_bookmarks_kind"),
 )
@@ -59,6 +66,8 @@ class SourceBookmark:
     """The run that last advanced it (None: never advanced); the commit checks it did not change."""
     files: frozenset[str] = frozenset()
     watermark: Watermark | None = None
+    reset: bool = False
+    """Reset and not yet redelivered: read as empty, and the commit replaces what it held."""
 
     def __repr__(self) -> str:  # the watermark may be a data value: never shown
         return f"SourceBookmark({self.source!r}, kind={self.kind!r}, files={len(self.files)})"
@@ -93,6 +102,8 @@ class Advance:
     """(location, sha256) of every file this run read."""
     column: str | None = None
     watermark: Watermark | None = None
+    replace: bool = False
+    """The bookmark was reset: forget its files and watermark, keep only this run's."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,7 @@ class BookmarkSummary:
     column: str | None
     files: int
     watermark_set: bool
+    reset_pending: bool
     run_id: str
     updated_at: str
 
@@ -120,6 +132,8 @@ class BookmarkCatalog(CatalogHandle):
             ).first()
             if row is None:
                 return SourceBookmark(source, kind, None)
+            if row.reset_pending:
+                return SourceBookmark(source, kind, row.run_id, reset=True)
             if row.kind != kind:
                 raise TerminalError(
                     f"the bookmark of source {source} of pipeline {pipeline} was kept by {row.kind}, "
@@ -162,6 +176,7 @@ class BookmarkCatalog(CatalogHandle):
                     r.column_name,
                     int(r.files),
                     r.watermark is not None,
+                    bool(r.reset_pending),
                     r.run_id,
                     r.updated_at,
                 )
@@ -169,19 +184,17 @@ class BookmarkCatalog(CatalogHandle):
             ]
 
     def reset(self, pipeline: str, source: str | None = None) -> int:
-        """Forget what `pipeline` (one source, or all) has read: the next run reads everything again."""
+        """Mark `pipeline`'s bookmarks (one source's, or all) reset: the next run reads those sources from
+        the start and its commit replaces what they held. Returns how many were marked."""
         where = [bookmarks.c.pipeline == pipeline]
-        file_where = [bookmark_files.c.pipeline == pipeline]
         if source is not None:
             where.append(bookmarks.c.source == source)
-            file_where.append(bookmark_files.c.source == source)
         try:
             with for_writing(self.engine).begin() as conn:
-                conn.execute(bookmark_files.delete().where(*file_where))
-                removed = conn.execute(bookmarks.delete().where(*where)).rowcount
+                marked = conn.execute(bookmarks.update().where(*where).values(reset_pending=True)).rowcount
         except sa.exc.SQLAlchemyError as exc:
             raise catalog_failure(self.url, exc, f"resetting the bookmarks of {pipeline}") from None
-        return int(removed or 0)
+        return int(marked or 0)
 
 
 def advance(conn: sa.Connection, pipeline: str, run_id: str, moves: Sequence[Advance]) -> None:
@@ -200,13 +213,21 @@ def advance(conn: sa.Connection, pipeline: str, run_id: str, moves: Sequence[Adv
             )
         values = {
             "kind": move.kind, "column_name": move.column, "run_id": run_id, "updated_at": stamp,
-            "watermark": move.watermark.as_json() if move.watermark else None,
+            "watermark": move.watermark.as_json() if move.watermark else None, "reset_pending": False,
         }  # fmt: skip
         if current is None:
             conn.execute(bookmarks.insert().values(pipeline=pipeline, source=move.source, **values))
         else:
-            if move.watermark is None:
-                values.pop("watermark")  # nothing new read: keep the last committed maximum
+            if move.replace:
+                conn.execute(
+                    bookmark_files.delete().where(
+                        bookmark_files.c.pipeline == pipeline, bookmark_files.c.source == move.source
+                    )
+                )
+            else:
+                values.pop("reset_pending")  # a reset marked after this run read the bookmark stays
+                if move.watermark is None:
+                    values.pop("watermark")  # nothing new read: keep the last committed maximum
             conn.execute(bookmarks.update().where(*key).values(**values))
         if move.new_files:
             try:

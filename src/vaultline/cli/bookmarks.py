@@ -41,8 +41,10 @@ def list_bookmarks(
         typer.echo("no bookmarks yet: a source with `incremental:` gets one when its first run commits")
         return
     for s in summaries:
-        kept = f"{s.files} file(s)" if s.kind == "files" else f"column {s.column}, watermark set"
-        typer.echo(f"{s.pipeline}.{s.source}  by {s.kind}: {kept}  (run {s.run_id}, {s.updated_at})")
+        mark = "watermark set" if s.watermark_set else "no watermark yet"
+        kept = f"{s.files} file(s)" if s.kind == "files" else f"column {s.column}, {mark}"
+        pending = "; reset: the next run reads it from the start" if s.reset_pending else ""
+        typer.echo(f"{s.pipeline}.{s.source}  by {s.kind}: {kept}{pending}  (run {s.run_id}, {s.updated_at})")
 
 
 @app.command("reset")
@@ -53,7 +55,8 @@ def reset(
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Forget what the pipeline's incremental sources delivered: the next run reads everything again."""
+    """Reset the pipeline's incremental sources: the next run reads them from the start and replaces the
+    outputs it appends to; what they delivered is forgotten only when that run commits."""
     with (
         audited(state, "bookmark.reset", resource=pipeline, details={"source": source}) as operation,
         _catalog(state) as catalog,
@@ -62,4 +65,7 @@ def reset(
     if json_out:
         emit_json({"pipeline": pipeline, "source": source, "reset": removed})
         return
-    typer.echo(f"{removed} bookmark(s) of pipeline {pipeline} reset")
+    typer.echo(
+        f"{removed} bookmark(s) of pipeline {pipeline} reset: its next run reads them from the start and "
+        "replaces the outputs it appends to"
+    )

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from vaultline import __version__
 from vaultline.classify.entities import BY_NAME
-from vaultline.errors import AuditUnavailableError, TransformError, VaultlineError
+from vaultline.errors import AuditUnavailableError, TerminalError, TransformError, VaultlineError
 from vaultline.keys.provider import KeyProvider, KeyRef
 from vaultline.keys.providers import open_provider
 from vaultline.run.context import RunContext
 from vaultline.run.drift import SchemaDriftError, check_drift
 from vaultline.spec.loader import LoadedSpec
 from vaultline.spec.models import Pipeline
-from vaultline.state import State
+from vaultline.state import State, write_private
 
 if TYPE_CHECKING:
     from vaultline.audit import AuditLog
@@ -147,17 +147,15 @@ def _audited_run(
             )
             report.update(_report_body(result, ctx))
             on_phase("committing dataset versions")
-            for output in result.outputs:  # fail closed: no commit the log has not heard of first
-                audit.intent("dataset.commit", resource=output.name, run_id=run_id)
-            report["datasets"] = _commit(state, run_id, pipeline, result, report=report, read=read)
-            for name, number in report["datasets"].items():
-                audit.record("dataset.commit", resource=name, run_id=run_id, details={"version": number})
+            report["datasets"] = _commit_audited(
+                audit, state, run_id, pipeline, result, report=report, read=read
+            )
             log.info(
                 "run %s succeeded: %d rows in, %d out, %d quarantined",
                 run_id, result.rows_input, result.rows_output, result.rows_input - result.rows_output,
             )  # fmt: skip
         report["status"] = "succeeded"
-    except Exception as exc:
+    except BaseException as exc:  # a Rust panic or an interrupt is a failed run too, never left "running"
         if isinstance(exc, TransformError) and exc.step is not None:
             where = loaded.step_location(exc.step)
             exc.where = f"{where}: {exc.where}" if exc.where else where
@@ -167,9 +165,7 @@ def _audited_run(
         report["finished_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
         report["seconds"] = round(time.perf_counter() - started, 3)
         after_run(state, pipeline, report, lineage)
-        (run_dir / "report.json").write_text(
-            json.dumps(report, indent=2, sort_keys=True, default=str), "utf-8"
-        )
+        write_private(run_dir / "report.json", json.dumps(report, indent=2, sort_keys=True, default=str))
         catalog.finish(run_id, json.loads(json.dumps(report, default=str)))
         log.removeHandler(handler)
         handler.close()
@@ -210,7 +206,7 @@ def _new_report(loaded: LoadedSpec, run_id: str) -> dict[str, Any]:
     }
 
 
-def _failed(report: dict[str, Any], exc: Exception) -> None:
+def _failed(report: dict[str, Any], exc: BaseException) -> None:
     """Mark the report failed with a value-free error, keeping what the error carries for the report."""
     from vaultline.transforms.expect import DataQualityError, summarize
 
@@ -244,8 +240,16 @@ class _SourcesRead:
 
     ingests: dict[str, Ingest]
     bookmarks: dict[str, SourceBookmark]
-    reset: bool = False
-    """The bookmarks were reset first: everything is read again, so outputs are overwritten."""
+
+    @property
+    def reset(self) -> bool:
+        """Reset bookmarks were read from the start: outputs are replaced, not appended to."""
+        return any(bookmark.reset for bookmark in self.bookmarks.values())
+
+    @property
+    def resets(self) -> int:
+        """How many bookmarks this run's commit replaces (a never-advanced one does not count)."""
+        return sum(1 for bookmark in self.bookmarks.values() if bookmark.reset and bookmark.run_id)
 
     @property
     def nothing_new(self) -> bool:
@@ -261,7 +265,7 @@ class _SourcesRead:
             moves.append(
                 Advance(
                     name, bookmark.kind, bookmark.run_id,
-                    column=incremental.column, watermark=ingest.watermark,
+                    column=incremental.column, watermark=ingest.watermark, replace=bookmark.reset,
                     new_files=tuple((f["location"], f["sha256"]) for f in ingest.fingerprints)
                     if bookmark.kind == "files" else (),
                 )
@@ -288,18 +292,12 @@ def _read_sources(
     """Plan each source once (one full read of its bytes for the fingerprint); the plan serves the
     guardrail, the landing copies and the engine. Incremental sources skip what their bookmark says
     committed runs already delivered."""
-    from vaultline.catalog.bookmarks import BookmarkCatalog
     from vaultline.engines.polars.sources import read_source
 
-    marks: dict[str, SourceBookmark] = {}
-    incremental = {name: s.incremental for name, s in pipeline.sources.items() if s.incremental}
-    if incremental or reset:
-        with BookmarkCatalog(state.catalog_url) as catalog:
-            if reset:
-                with audit.operation("bookmark.reset", resource=pipeline.name, run_id=report["run_id"]) as op:
-                    report["bookmarks_reset"] = op.details["bookmarks"] = catalog.reset(pipeline.name)
-                log.info("bookmarks of pipeline %s reset (%d)", pipeline.name, report["bookmarks_reset"])
-            marks = {name: catalog.read(pipeline.name, name, inc.by) for name, inc in incremental.items()}
+    marks = _bookmarks(pipeline, state, reset=reset)
+    if any(mark.reset for mark in marks.values()):
+        report["bookmarks_reset"] = sum(1 for mark in marks.values() if mark.reset and mark.run_id)
+        log.info("pipeline %s reads its reset sources from the start", pipeline.name)
     ingests = {}
     for name, source in pipeline.sources.items():
         on_phase(f"reading source {name}")
@@ -311,10 +309,39 @@ def _read_sources(
             ingests[name] = read_source(name, source, marks.get(name))
             op.details["inputs"] = len(ingests[name].fingerprints)
     report["schema_drift"] = check_drift(pipeline, state, ingests, report["run_id"])
-    read = _SourcesRead(ingests, marks, reset)
+    read = _SourcesRead(ingests, marks)
     if marks:
         report["incremental"] = read.section()
     return read
+
+
+def _bookmarks(pipeline: Pipeline, state: State, *, reset: bool) -> dict[str, SourceBookmark]:
+    """The incremental sources' bookmarks; with `reset`, all of them read as reset for this run only
+    (the commit replaces them). Refuses a reset that would repeat input in an appended output."""
+    from vaultline.catalog.bookmarks import BookmarkCatalog, SourceBookmark
+
+    incremental = {name: s.incremental for name, s in pipeline.sources.items() if s.incremental}
+    if reset and not incremental:
+        raise TerminalError(
+            f"pipeline {pipeline.name} has no incremental source: --reset-bookmark has nothing to reset",
+            hint="run it without --reset-bookmark; each output's `mode` says whether a run replaces it",
+        )
+    if not incremental:
+        return {}
+    with BookmarkCatalog(state.catalog_url) as catalog:
+        marks = {name: catalog.read(pipeline.name, name, inc.by) for name, inc in incremental.items()}
+    if reset:
+        marks = {name: SourceBookmark(name, m.kind, m.run_id, reset=True) for name, m in marks.items()}
+    kept = sorted(name for name, mark in marks.items() if mark.run_id and not mark.reset)
+    appending = [name for name in pipeline.outputs if _output_mode(pipeline, name) == "append"]
+    if kept and appending and any(mark.reset for mark in marks.values()):
+        raise TerminalError(
+            f"only some sources of pipeline {pipeline.name} were reset (not {', '.join(kept)}): reading the "
+            f"reset ones again would repeat their input in {', '.join(appending)}, which the run appends to",
+            hint=f"reset every source (vaultline bookmarks reset {pipeline.name}) or run with "
+            "--reset-bookmark; both replace the appended outputs",
+        )
+    return marks
 
 
 def _nothing_new_body() -> dict[str, Any]:
@@ -324,6 +351,24 @@ def _nothing_new_body() -> dict[str, Any]:
         "steps": [], "protections": {}, "anomaly": {}, "reidentification": {}, "key_versions": {},
         "outputs": [], "quarantine": None, "timings": {}, "columns_out": [], "datasets": {},
     }  # fmt: skip
+
+
+def _commit_audited(
+    audit: AuditLog, state: State, run_id: str, pipeline: Pipeline, result: Any, *, report: dict[str, Any],
+    read: _SourcesRead,
+) -> dict[str, int]:  # fmt: skip
+    """`_commit`, fail closed: no commit (nor bookmark reset) the log has not heard of first."""
+    for output in result.outputs:
+        audit.intent("dataset.commit", resource=output.name, run_id=run_id)
+    if read.reset:
+        audit.intent("bookmark.reset", resource=pipeline.name, run_id=run_id)
+    versions = _commit(state, run_id, pipeline, result, report=report, read=read)
+    for name, number in versions.items():
+        audit.record("dataset.commit", resource=name, run_id=run_id, details={"version": number})
+    if read.reset:
+        details = {"bookmarks": read.resets}
+        audit.record("bookmark.reset", resource=pipeline.name, run_id=run_id, details=details)
+    return versions
 
 
 def _commit(
@@ -366,12 +411,16 @@ def _commit(
     return versions
 
 
-def _appends(pipeline: Pipeline, output: str, read: _SourcesRead) -> bool:
-    """Incremental pipelines append by default; after a bookmark reset everything was read again, so
-    the new version replaces the old files rather than repeating them."""
+def _output_mode(pipeline: Pipeline, output: str) -> str:
+    """Incremental pipelines append by default."""
     incremental = any(source.incremental for source in pipeline.sources.values())
-    mode = pipeline.outputs[output].mode or ("append" if incremental else "overwrite")
-    return mode == "append" and not read.reset
+    return pipeline.outputs[output].mode or ("append" if incremental else "overwrite")
+
+
+def _appends(pipeline: Pipeline, output: str, read: _SourcesRead) -> bool:
+    """After a bookmark reset everything was read again, so the new version replaces the old files
+    rather than repeating them."""
+    return _output_mode(pipeline, output) == "append" and not read.reset
 
 
 def _remove_uncommitted(paths: list[str]) -> None:
