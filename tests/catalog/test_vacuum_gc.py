@@ -34,6 +34,12 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _run_file(n: int, *, temporary: bool = False) -> str:
+    """A name as a run's writer gives it (`{pipeline}-{run id}.parquet`, or its temporary)."""
+    name = f"sales-20261201T0000{n:02d}Z-00000{n}.parquet"
+    return f".{name}.tmp" if temporary else name
+
+
 def test_vacuum_keeps_the_newest_versions_files_and_deletes_the_rest(
     catalog: DatasetCatalog, tmp_path: Path
 ) -> None:
@@ -88,21 +94,26 @@ def test_vacuum_arguments(catalog: DatasetCatalog, tmp_path: Path) -> None:
 
 def test_gc_collects_old_unreferenced_files_and_nothing_else(catalog: DatasetCatalog, tmp_path: Path) -> None:
     root = tmp_path / "out" / "sales"
-    kept_old = write_file(root / "sales-r1.parquet", b"committed long ago")
+    kept_old = write_file(root / _run_file(1), b"committed long ago")
     age(Path(kept_old.location), 10 * DAY)  # old, but referenced: never touched
     commit(catalog, "sales", [kept_old])
-    crashed = root / "sales-r2.parquet"  # written by a run that died before committing
+    crashed = root / _run_file(2)  # written by a run that died before committing
     crashed.write_bytes(b"uncommitted output")
-    temp = root / ".sales-r3.parquet.tmp"  # a crashed run's temp file
+    temp = root / _run_file(3, temporary=True)  # a crashed run's temp file
     temp.write_bytes(b"partial")
-    fresh = root / "sales-r4.parquet"  # a run still in progress: within the grace period
+    fresh = root / _run_file(4)  # a run still in progress: within the grace period
     fresh.write_bytes(b"being written")
     unrelated = root / "notes.txt"  # not a kind of file any dataset holds
     unrelated.write_bytes(b"keep me")
-    hidden = root / ".vaultline" / "quarantine" / "q.parquet"  # hidden directories are never scanned
+    an_input = root / "transactions-2026-11.parquet"  # a source that shares the output directory
+    an_input.write_bytes(b"raw input")
+    below = root / "raw" / _run_file(5)  # a subdirectory: inputs, another catalog's outputs
+    below.parent.mkdir()
+    below.write_bytes(b"not this catalog's")
+    hidden = root / ".vaultline" / "quarantine" / "q.parquet"
     hidden.parent.mkdir(parents=True)
     hidden.write_bytes(b"evidence")
-    for path in (crashed, temp, unrelated, hidden):
+    for path in (crashed, temp, unrelated, an_input, below, hidden):
         age(path, 2 * DAY)
 
     roots = catalog.roots()
@@ -120,7 +131,7 @@ def test_gc_collects_old_unreferenced_files_and_nothing_else(catalog: DatasetCat
     )
     assert not crashed.exists() and not temp.exists()
     assert _sha(Path(kept_old.location)) == kept_old.sha256
-    assert fresh.exists() and unrelated.exists() and hidden.exists()
+    assert all(path.exists() for path in (fresh, unrelated, an_input, below, hidden))
 
     # once the grace period has passed the in-progress file is collected too, if it was never committed
     assert catalog.gc(roots, grace_seconds=0).files_deleted == 1
@@ -131,8 +142,8 @@ def test_gc_skips_a_file_committed_while_it_was_scanning(
     catalog: DatasetCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "out"
-    commit(catalog, "sales", [write_file(root / "a.parquet", b"a")])
-    late = root / "b.parquet"
+    commit(catalog, "sales", [write_file(root / _run_file(1), b"a")])
+    late = root / _run_file(2)
     late.write_bytes(b"committed during gc")
     age(late, 2 * DAY)
     real = maintenance._referenced_now
@@ -151,7 +162,7 @@ def test_gc_after_a_vacuum_that_crashed_before_deleting(
 ) -> None:
     """vacuum marks versions first and deletes after: files a crash left behind are unreferenced, so
     gc collects them (and never a committed version's file)."""
-    entries = [write_file(tmp_path / "out" / f"v{n}.parquet", f"v{n}".encode()) for n in (1, 2)]
+    entries = [write_file(tmp_path / "out" / _run_file(n), f"v{n}".encode()) for n in (1, 2)]
     for entry in entries:
         commit(catalog, "sales", [entry])
     with monkeypatch.context() as crash:
@@ -179,11 +190,13 @@ def test_vacuum_and_gc_on_s3(catalog: DatasetCatalog, s3_bucket: str) -> None:
         fs.pipe(location, content)
         return FileEntry(location, hashlib.sha256(content).hexdigest(), 1, len(content))
 
-    versions = [put(f"sales-r{n}.parquet", f"version {n}".encode()) for n in range(1, 4)]
+    versions = [put(_run_file(n), f"version {n}".encode()) for n in range(1, 4)]
     for entry in versions:
         catalog.commit("sales", files=[entry], run_id=None, **DOCS)
-    put("sales-crashed.parquet", b"never committed")
-    fs.pipe(f"s3://{s3_bucket}/out/sales_archive/x.parquet", b"a sibling prefix, not under the root")
+    put(_run_file(4), b"never committed")
+    put("input.parquet", b"a source in the output prefix")
+    put(f"raw/{_run_file(5)}", b"below the output prefix")
+    fs.pipe(f"s3://{s3_bucket}/out/sales_archive/{_run_file(6)}", b"a sibling prefix, not under the root")
 
     result = catalog.vacuum("sales", keep=1)
     assert (result.vacuumed, result.files_deleted) == ([1, 2], 2)
@@ -194,9 +207,10 @@ def test_vacuum_and_gc_on_s3(catalog: DatasetCatalog, s3_bucket: str) -> None:
     assert (young.files_deleted, young.files_young, young.files_referenced) == (0, 1, 1)
     swept = catalog.gc(catalog.roots(), grace_seconds=0)
     assert (swept.files_deleted, swept.bytes_deleted) == (1, len(b"never committed"))
-    assert not fs.exists(f"{root}/sales-crashed.parquet")
+    assert not fs.exists(f"{root}/{_run_file(4)}")
     assert fs.cat(versions[2].location) == b"version 3"
-    assert fs.exists(f"s3://{s3_bucket}/out/sales_archive/x.parquet")
+    assert fs.exists(f"{root}/input.parquet") and fs.exists(f"{root}/raw/{_run_file(5)}")
+    assert fs.exists(f"s3://{s3_bucket}/out/sales_archive/{_run_file(6)}")
 
 
 def test_roots_and_locations_are_normalised_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,9 +218,13 @@ def test_roots_and_locations_are_normalised_safely(tmp_path: Path, monkeypatch: 
     assert cleanup.normalize("out/./a.parquet") == str(tmp_path / "out" / "a.parquet")
     assert cleanup.normalize("file:///data/x/../a.parquet") == "/data/a.parquet"
     assert cleanup.normalize("s3://b/a//x/../y.parquet") == "s3://b/a//x/../y.parquet"  # keys are names
-    # nested roots are scanned once, through the outer one; the filesystem root is never scanned
-    assert cleanup.collapse_roots(["/a/b", "/a", "/ab", "/", "s3://b/x/", "s3://b/x/y", "s3://"]) == [
+    # each directory once, nested ones too (a scan does not descend); the filesystem root never
+    assert cleanup.dataset_directories(["/a/b", "/a", "/a/", "/", "s3://b/x/", "s3://b/x", "s3://"]) == [
         "/a",
-        "/ab",
+        "/a/b",
         "s3://b/x",
     ]
+    assert cleanup.written_by_a_run(f"s3://b/x/{_run_file(1)}")
+    assert cleanup.written_by_a_run(f"/a/{_run_file(1, temporary=True)}")
+    assert not cleanup.written_by_a_run("/a/sales-r1.parquet")
+    assert not cleanup.written_by_a_run(f"/a/{_run_file(1)}.bak")

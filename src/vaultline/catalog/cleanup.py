@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,8 +18,15 @@ from vaultline.storage import locations
 
 log = logging.getLogger("vaultline.catalog")
 
-# Leftovers of the engine's local writes: `.{pipeline}-{run}.parquet.tmp` renamed only on success.
-TEMP_SUFFIX = ".tmp"
+# The only names gc may delete: what a run's writer creates, `{pipeline}-{run id}.parquet` and its
+# temporary `.{pipeline}-{run id}.parquet.tmp` (run ids as `run.runner.new_run_id` makes them). An input
+# or another tool's file that shares an output directory never matches, whatever its suffix.
+_RUN_ID = r"\d{8}T\d{6}Z-[0-9a-f]{6}"
+_WRITTEN_BY_A_RUN = re.compile(rf"(?:[^./][^/]*-{_RUN_ID}\.parquet|\.[^/]+-{_RUN_ID}\.parquet\.tmp)")
+
+
+def written_by_a_run(location: str) -> bool:
+    return _WRITTEN_BY_A_RUN.fullmatch(location.rsplit("/", 1)[-1]) is not None
 
 
 def normalize(location: str) -> str:
@@ -40,20 +48,15 @@ def parent(location: str) -> str:
     return os.path.dirname(location)
 
 
-def _inside(path: str, root: str) -> bool:
-    return path.startswith(root + "/")
-
-
-def collapse_roots(roots: Iterable[str]) -> list[str]:
-    """Normalised roots (no trailing slash) without those nested in another: scanning the outer one
-    covers them. The filesystem root is never a dataset root: it is dropped, not scanned."""
+def dataset_directories(roots: Iterable[str]) -> list[str]:
+    """Normalised directories (no trailing slash), each once. The filesystem root is never a dataset
+    directory: it is dropped, not scanned."""
     kept: list[str] = []
     for root in sorted({normalize(r).rstrip("/") for r in roots}):
         if root in ("", "s3:"):
             log.warning("gc skips the filesystem root: no dataset directory can be that wide")
             continue
-        if not any(root == k or _inside(root, k) for k in kept):
-            kept.append(root)
+        kept.append(root)
     return kept
 
 
@@ -74,22 +77,20 @@ def _modified(info: dict[str, Any]) -> float | None:
     return None
 
 
-def scan(root: str) -> Iterator[Found]:
-    """Every file under `root`, skipping hidden directories below it (.vaultline state, .git): the
-    engine never writes dataset files there, and quarantine evidence must not be collected."""
-    fs = locations.filesystem(root)
+def scan(directory: str) -> Iterator[Found]:
+    """Every file directly in `directory`. Not below it: a subdirectory may hold inputs, another
+    catalog's outputs or quarantine evidence, none of which this catalog can vouch for."""
+    fs = locations.filesystem(directory)
     try:
-        listing: dict[str, dict[str, Any]] = fs.find(root, detail=True)
+        listing: list[dict[str, Any]] = fs.ls(directory, detail=True)
     except FileNotFoundError:
         return
-    for path, info in sorted(listing.items()):
+    for info in sorted(listing, key=lambda entry: str(entry["name"])):
         if info.get("type", "file") != "file":
             continue
-        location = normalize("s3://" + path if locations.is_remote(root) else path)
-        if not _inside(location, root):
-            continue
-        relative_dirs = location[len(root) + 1 :].split("/")[:-1]  # roots come from collapse_roots
-        if any(part.startswith(".") for part in relative_dirs):
+        path = str(info["name"])
+        location = normalize("s3://" + path if locations.is_remote(directory) else path)
+        if parent(location) != directory:
             continue
         yield Found(location, int(info.get("size") or 0), _modified(info))
 

@@ -396,7 +396,7 @@ class DatasetCatalog(CatalogHandle):
         """Every directory that holds (or held) a file of any version: where gc looks for leftovers."""
         with reading(self.engine, self.url, "listing dataset directories") as conn:
             known = conn.scalars(sa.select(files_table.c.location).distinct())
-            return cleanup.collapse_roots(cleanup.parent(location) for location in known)
+            return cleanup.dataset_directories(cleanup.parent(location) for location in known)
 
     def list(self) -> builtins.list[DatasetSummary]:
         """Every dataset with its latest version, by name."""

@@ -115,25 +115,22 @@ def _only_in(conn: sa.Connection, dataset: str, cutoff: int) -> list[str]:
 def gc(
     catalog: DatasetCatalog, roots: Sequence[str], *, grace_seconds: int, dry_run: bool = False
 ) -> GcResult:
-    """Delete files under `roots` that no committed version references and that are older than
-    the grace period: outputs and temp files of runs that crashed before committing.
+    """Delete files in the directories `roots` that no committed version references and that are older
+    than the grace period: outputs and temp files of runs that crashed before committing.
 
-    Only files whose suffix some catalogued file has (e.g. .parquet), or temp files (.tmp), are
-    candidates: an unrelated file that happens to sit in an output directory is left alone. The
-    grace period must exceed the longest run, whose files exist before their commit."""
+    Only files named as a run's writer names them are candidates (`cleanup.written_by_a_run`), and
+    only directly in a root: an input, or any other file that shares an output directory, is left
+    alone. The grace period must exceed the longest run, whose files exist before their commit."""
     if grace_seconds < 0:
         raise DatasetError(f"the gc grace period must be >= 0 seconds, not {grace_seconds}")
-    scanned = cleanup.collapse_roots(roots)
+    scanned = cleanup.dataset_directories(roots)
     referenced = {cleanup.normalize(location) for location in catalog.referenced_locations()}
-    with reading(catalog.engine, catalog.url, "listing dataset files") as conn:
-        known = conn.scalars(sa.select(files_table.c.location).distinct())
-        suffixes = {_suffix(location) for location in known} - {""}
     horizon = time.time() - grace_seconds
     counts = {"scanned": 0, "referenced": 0, "young": 0}
     candidates: list[str] = []
     for root in scanned:
         for found in cleanup.scan(root):
-            if not (found.location.endswith(cleanup.TEMP_SUFFIX) or _suffix(found.location) in suffixes):
+            if not cleanup.written_by_a_run(found.location):
                 continue
             counts["scanned"] += 1
             if found.location in referenced:
@@ -175,8 +172,3 @@ def _referenced_now(catalog: DatasetCatalog, locations: Sequence[str]) -> set[st
                 )
             )
     return found
-
-
-def _suffix(location: str) -> str:
-    name = location.rsplit("/", 1)[-1]
-    return name[name.rfind(".") :] if "." in name.lstrip(".") else ""
