@@ -126,3 +126,17 @@ def test_the_command_explains_missing_events_and_unknown_datasets(chain: Runs, t
     unknown = runner.invoke(app, ["lineage", "nope", "--state", str(chain.state.root)])
     assert unknown.exit_code == 1 and "is not in the lineage events" in unknown.output
     assert "Traceback" not in unknown.output
+
+
+def test_a_run_with_nothing_new_keeps_the_edges_of_the_last_run_that_wrote() -> None:
+    source = {"namespace": "file", "name": "/raw/events"}
+    output = {"namespace": "file", "name": "/out/events_out"}
+
+    def complete(run: str, outputs: list[dict[str, str]]) -> dict[str, object]:
+        facets = {"vaultline": {"runId": run}}
+        return {"eventType": "COMPLETE", "job": {"name": "events"}, "run": {"facets": facets},
+                "inputs": [source], "outputs": outputs}  # fmt: skip
+
+    graph = LineageGraph.from_events([complete("r1", [output]), complete("r2", [])])
+    [writer] = graph.writers(("file", "/out/events_out"))
+    assert writer.run_id == "r2" and writer.inputs == [("file", "/raw/events")]

@@ -151,6 +151,8 @@ class LineageGraph:
                 ((event.get("run") or {}).get("facets") or {}).get("vaultline", {}).get("runId", "")
             )
             inputs = [_key(d) for d in event.get("inputs") or []]
+            if kind == "COMPLETE" and job.completed and not event.get("outputs"):
+                continue  # a run with nothing new committed nothing: the last writing run's edges stand
             if kind == "COMPLETE":
                 job.completed = True
                 job.inputs, job.outputs, job.columns, job.filters = inputs, [], [], []
