@@ -115,6 +115,10 @@ def test_invalid_policy_file_names_file_field_and_line(state: State) -> None:
         load_policy(state)
     assert {(i.field, i.line) for i in caught.value.issues} == {("report_days", 2), ("quarantine_days", 3)}
     assert str(path) in caught.value.render()
+    path.write_text("quarantine_days: true\n")  # lax pydantic reads it as 1: evidence gone 89 days early
+    with pytest.raises(SpecError) as caught:
+        load_policy(state)
+    assert [(i.field, i.line) for i in caught.value.issues] == [("quarantine_days", 1)]
 
 
 @pytest.mark.s3

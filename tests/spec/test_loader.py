@@ -273,3 +273,22 @@ def test_a_spec_that_is_not_utf8_or_nested_too_deeply(tmp_path: Path) -> None:
 def test_two_outputs_on_one_path_are_refused() -> None:
     text = BASE.replace("  o: {path: out}\n", "  o: {path: out}\n  p: {path: out/}\n")
     assert _problems(text) == [("outputs.p.path", 19)]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "line"),
+    [
+        ("contamination: 0.01", "contamination: true", "steps.1.anomaly.contamination", 15),
+        ("bins: [0, 50, 100]", "bins: [0, true, 100]", "steps.2.bin.bins", 16),
+        ("domain: customer}", "length: false, domain: customer}", "steps.0.tokenize.length", 14),
+    ],
+)
+def test_a_boolean_where_a_number_is_expected_is_refused(old: str, new: str, field: str, line: int) -> None:
+    with pytest.raises(SpecError, match=r"valid (number|integer)") as caught:
+        loads(BASE.replace(old, new), file="spec.yaml")
+    assert [(issue.field, issue.line) for issue in caught.value.issues] == [(field, line)]
+
+
+def test_booleans_stay_booleans_where_a_flag_is_expected() -> None:
+    loaded = loads(BASE.replace("  - bin:", "  - clean: {trim: true}\n  - bin:"), file="spec.yaml")
+    assert loaded.pipeline.all_steps()[2][1].trim is True  # type: ignore[attr-defined]

@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from vaultline.catalog.tables import TableRecord, normalized_type, nullability_text
+from vaultline.input_model import InputModel
 
 
-class ExpectedColumn(BaseModel):
+class ExpectedColumn(InputModel):
     """One expected column: its type and, optionally, whether nulls are allowed."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -31,7 +32,7 @@ class ExpectedColumn(BaseModel):
         return normalized_type(value)
 
 
-class ExpectedSchema(BaseModel):
+class ExpectedSchema(InputModel):
     """An expected-schema file: the columns a table must have and whether others may exist.
 
     A column may be written `name: type` or `name: {type: ..., nullable: false}`."""

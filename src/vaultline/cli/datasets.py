@@ -164,8 +164,9 @@ def gc(
     """Delete files no committed dataset version references, and the spills of killed runs.
 
     Every directory that holds a dataset's files is swept (not its subdirectories) for the outputs and
-    temp files of crashed runs, recognised by the names runs give them; the encrypted spills killed runs left are removed too, and runs whose process ended
-    without finishing them are marked abandoned."""
+    temp files of crashed runs, recognised by the names runs give them; the encrypted spills killed
+    runs left are removed too, and runs whose process ended without finishing them are marked
+    abandoned."""
     from vaultline.catalog.runs import RunCatalog
     from vaultline.state import State
     from vaultline.storage.spill import sweep

@@ -31,9 +31,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from vaultline.errors import TerminalError, aws_error_code
+from vaultline.input_model import InputModel
 from vaultline.state import State
 from vaultline.storage import locations
 
@@ -49,7 +50,7 @@ KINDS: tuple[Kind, ...] = ("run_log", "report", "quarantine")
 log = logging.getLogger("vaultline.retention")
 
 
-class RetentionPolicy(BaseModel):
+class RetentionPolicy(InputModel):
     """Age bounds in days (`retention.yaml` in the state directory)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
+from vaultline.input_model import InputModel
 from vaultline.monitor.rules import AlarmRules
 from vaultline.spec.sources import Source
 from vaultline.transforms.base import DomainName, StepParams
@@ -15,7 +16,7 @@ from vaultline.transforms.registry import TRANSFORMS
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
 
 
-class _Model(BaseModel):
+class _Model(InputModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 

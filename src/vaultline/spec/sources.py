@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from vaultline.input_model import InputModel
 
 ColumnType = Literal["string", "int64", "float64", "bool", "date", "datetime", "decimal"]
 TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
 """A catalog table's name: letters, digits, '_', '.', '-' (first a letter or digit), up to 128 characters."""
 
 
-class CsvOptions(BaseModel):
+class CsvOptions(InputModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     quote: str = Field(default='"', min_length=1, max_length=1)
@@ -29,7 +31,7 @@ class CsvOptions(BaseModel):
         return self
 
 
-class Incremental(BaseModel):
+class Incremental(InputModel):
     """A job bookmark: each run reads only what earlier committed runs of the pipeline did not.
 
     `by: files` (csv, parquet, jsonl): files already delivered into a committed output are skipped; input
@@ -50,7 +52,7 @@ class Incremental(BaseModel):
         return self
 
 
-class Source(BaseModel):
+class Source(InputModel):
     """One input. Files: csv, parquet or jsonl on a local path or s3:// URL (globs allowed).
     Tables: postgres with `url` plus `table` or `query`."""
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
+
+from vaultline.input_model import InputModel
 
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 DomainName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -56,7 +58,7 @@ class ColumnFlow:
         return "INDIRECT" if self.subtype in _INDIRECT else "DIRECT"
 
 
-class StepParams(BaseModel):
+class StepParams(InputModel):
     """Base of every transform's parameters: strict, no unknown fields, documented in the JSON Schema."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)

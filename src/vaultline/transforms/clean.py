@@ -25,14 +25,15 @@ import math
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from vaultline.input_model import InputModel
 from vaultline.transforms.base import EVERY_COLUMN, ColumnFlow, ColumnName, StepParams, TransformSpec
 
 CastType = Literal["string", "int64", "float64", "bool", "decimal"]
 
 
-class DateParse(BaseModel):
+class DateParse(InputModel):
     """How to parse a text column into a date or timestamp."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -41,7 +42,7 @@ class DateParse(BaseModel):
     type: Literal["date", "datetime"] = "date"
 
 
-class Constraint(BaseModel):
+class Constraint(InputModel):
     """A rule a value must satisfy; nulls pass (use `required` for presence)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -75,7 +76,7 @@ class Constraint(BaseModel):
         return self
 
 
-class Dedupe(BaseModel):
+class Dedupe(InputModel):
     """Rows sharing `keys` after the first are quarantined as duplicates."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -23,9 +23,10 @@ import math
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from vaultline.durations import duration_seconds
+from vaultline.input_model import InputModel
 from vaultline.transforms.base import ColumnFlow, ColumnName, StepParams, TransformSpec
 
 FUNCTIONS = ("abs", "log", "log10", "exp", "sqrt", "round", "floor", "ceil")
@@ -127,7 +128,7 @@ def columns_of(node: Node) -> list[str]:
     return []
 
 
-class _Derivation(BaseModel):
+class _Derivation(InputModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

@@ -31,10 +31,11 @@ import math
 import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from vaultline.durations import duration_seconds
 from vaultline.errors import TerminalError
+from vaultline.input_model import InputModel
 from vaultline.transforms.base import ColumnFlow, ColumnName, DomainName, StepParams, TransformSpec
 
 ExpectationName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
@@ -43,7 +44,7 @@ DatasetSeverity = Literal["warn", "fail"]
 ROW_LEVEL_KINDS = ("not_null", "unique", "range", "allowed_values", "pattern")
 
 
-class _Expectation(BaseModel):
+class _Expectation(InputModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: ExpectationName

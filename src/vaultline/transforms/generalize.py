@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from vaultline.input_model import InputModel
 from vaultline.transforms.base import ColumnFlow, ColumnName, Protection, StepParams, TransformSpec
 
 # Census 2000 ZIP3 areas with 20,000 or fewer people, listed by HHS for Safe Harbor.
@@ -33,7 +34,7 @@ RESTRICTED_ZIP3: tuple[str, ...] = (
 TOP_CODE_AGE = 90
 
 
-class Rule(BaseModel):
+class Rule(InputModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     rule: Literal["year", "zip3", "age_top_code", "age_band", "age_from_date"]
     width: int = Field(default=10, ge=1, le=50)
