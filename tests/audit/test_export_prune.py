@@ -73,7 +73,8 @@ def test_prune_removes_only_exported_closed_old_segments_and_verify_passes(
             pruned.segments == dry.segments and pruned.entries == pruned.through_seq == exported.through_seq
         )
         assert _segment_numbers(state) == [last + 1, last + 2]
-        entry = next(log.entries(action="audit.prune"))
+        intent, entry = log.entries(action="audit.prune")  # the intent precedes the removal
+        assert (intent.outcome, entry.outcome) == ("intent", "succeeded") and intent.seq < entry.seq
         assert (entry.details["through_segment"], entry.details["through_seq"]) == (
             last,
             exported.through_seq,

@@ -7,9 +7,9 @@ that fails (so what remains is always a contiguous suffix of the log):
 - its last entry is older than the cut-off;
 - its archived S3 object, if any, is no longer under Object Lock (locked objects are never touched).
 
-The removal is recorded as an `audit.prune` entry (through which segment and seq, and the hash of the
-last pruned entry) and signed by a checkpoint at once; verification accepts a missing prefix only up to
-what such a signed entry states.
+An `audit.prune` intent entry precedes the removal; its outcome entry (through which segment and
+seq, and the hash of the last pruned entry) follows it and is signed by a checkpoint at once;
+verification accepts a missing prefix only up to what such a signed entry states.
 """
 
 from __future__ import annotations
@@ -103,6 +103,18 @@ def prune_log(writer: ChainWriter, older_than: datetime, *, dry_run: bool, princ
         )
         if dry_run or not chosen:
             return result
+        last = chosen[-1]
+        details: dict[str, str | int] = {
+            "segments": len(chosen),
+            "entries": result.entries,
+            "bytes": result.bytes,
+            "through_segment": last.number,
+            "through_seq": last.last_seq,
+            "through_hash": last.last_hash,
+            "older_than": cutoff,
+        }
+        # Intent first, as for every operation: a prune that dies half-way leaves a gap the log explains.
+        writer.append([Draft(PRUNE_ACTION, "intent", principal, details=details)], principal)
         for candidate in chosen:
             if writer.archive is not None:
                 writer.archive.delete(f"segments/{segment_name(candidate.number)}")
@@ -111,26 +123,7 @@ def prune_log(writer: ChainWriter, older_than: datetime, *, dry_run: bool, princ
             except OSError as exc:
                 raise disk_failure(exc, f"remove audit segment {candidate.number}") from None
         fsync_directory(writer.paths.segments)
-        last = chosen[-1]
-        writer.append(
-            [
-                Draft(
-                    PRUNE_ACTION,
-                    "succeeded",
-                    principal,
-                    details={
-                        "segments": len(chosen),
-                        "entries": result.entries,
-                        "bytes": result.bytes,
-                        "through_segment": last.number,
-                        "through_seq": last.last_seq,
-                        "through_hash": last.last_hash,
-                        "older_than": cutoff,
-                    },
-                )
-            ],
-            principal,
-        )
+        writer.append([Draft(PRUNE_ACTION, "succeeded", principal, details=details)], principal)
         # Sign the prune entry now: verification honours only a prune a checkpoint covers.
         writer.checkpoint("prune")
         return result
