@@ -154,8 +154,8 @@ def test_a_run_whose_closing_checkpoint_fails_says_what_was_committed(
     with pytest.raises(AuditUnavailableError) as raised:
         _run(work)
     assert re.match(
-        r"run \S+ succeeded \(committed: ledger_out@1\) and its audit entries are written, but its closing "
-        r"checkpoint could not be: the audit log could not write audit checkpoint 9",
+        r"run \S+ succeeded \(committed: ledger_out@1\), but the audit log failed after its commit: "
+        r"the audit log could not write audit checkpoint 9",
         raised.value.message,
     )
     commits = [
@@ -164,3 +164,26 @@ def test_a_run_whose_closing_checkpoint_fails_says_what_was_committed(
         if e.action == "dataset.commit"
     ]
     assert commits == ["intent", "succeeded"]  # the log heard of the commit before it happened
+
+
+def test_a_run_whose_log_fails_right_after_the_commit_is_recorded_as_succeeded(
+    work: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaultline.audit.log import AuditLog
+
+    real = AuditLog.record
+
+    def fails_after_the_commit(self: AuditLog, action: str, **kwargs: Any) -> Any:
+        if action == "dataset.commit" and kwargs.get("outcome", "succeeded") == "succeeded":
+            raise AuditUnavailableError("the audit log could not write (OSError)")
+        return real(self, action, **kwargs)
+
+    monkeypatch.setattr(AuditLog, "record", fails_after_the_commit)
+    with pytest.raises(AuditUnavailableError) as raised:
+        _run(work)
+    assert re.match(
+        r"run \S+ succeeded \(committed: ledger_out@1\), but the audit log failed", raised.value.message
+    )
+    with RunCatalog(work["state"].catalog_url) as catalog:
+        [recorded] = catalog.list(limit=1)
+    assert recorded.status == "succeeded"  # the data is committed: the run is not shown as failed

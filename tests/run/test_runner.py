@@ -67,6 +67,29 @@ def test_failed_run_leaves_no_output_and_is_recorded(workspace: dict[str, Any]) 
     assert _run(workspace)["status"] == "succeeded"  # a rerun completes
 
 
+@pytest.mark.parametrize("committed", [True, False])
+def test_a_commit_that_raises_removes_the_files_only_when_no_version_holds_them(
+    workspace: dict[str, Any], monkeypatch: pytest.MonkeyPatch, committed: bool
+) -> None:
+    """A connection lost during COMMIT: the catalog may hold the version all the same."""
+    from vaultline.catalog.datasets import DatasetCatalog
+
+    real = DatasetCatalog.commit_run
+
+    def lost_during_commit(self: DatasetCatalog, *args: Any, **kwargs: Any) -> dict[str, int]:
+        if committed:
+            real(self, *args, **kwargs)
+        raise ConnectionResetError("the server closed the connection")
+
+    monkeypatch.setattr(DatasetCatalog, "commit_run", lost_during_commit)
+    with pytest.raises(ConnectionResetError):
+        _run(workspace)
+    written = list((workspace["tmp"] / "out" / "small").glob("*.parquet"))
+    assert len(written) == int(committed)
+    with DatasetCatalog(workspace["state"].catalog_url) as catalog:
+        assert {Path(location) for location in catalog.referenced_locations()} == set(written)
+
+
 def test_a_step_missing_a_column_names_its_line_in_the_spec(workspace: dict[str, Any]) -> None:
     text = SPEC.replace("bin: {column: amount,", "bin: {column: amont,")
     with pytest.raises(TransformError) as caught:

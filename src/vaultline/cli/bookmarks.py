@@ -55,8 +55,9 @@ def reset(
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Reset the pipeline's incremental sources: the next run reads them from the start and replaces the
-    outputs it appends to; what they delivered is forgotten only when that run commits."""
+    """Reset incremental sources: the next run reads them from the start and replaces appended outputs.
+
+    What they delivered is forgotten only when that run commits: a failed run leaves the reset pending."""
     with (
         audited(state, "bookmark.reset", resource=pipeline, details={"source": source}) as operation,
         _catalog(state) as catalog,

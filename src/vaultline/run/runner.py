@@ -80,23 +80,27 @@ def run(
             audit.within_run(run_id),
             RunCatalog(state.catalog_url) as catalog,
         ):
-            report = _audited_run(
+            _audited_run(
                 loaded,
                 state,
                 audit,
                 catalog,
+                report,
                 run_id=run_id,
                 on_phase=on_phase,
                 reset_bookmarks=reset_bookmarks,
             )
     except AuditUnavailableError as exc:
-        if report.get("status") == "succeeded":  # only the closing checkpoint failed: say what stands
+        if report.get("status") == "succeeded":  # the log failed after the commit: say what stands
             committed = ", ".join(f"{name}@{number}" for name, number in report.get("datasets", {}).items())
             exc.message = (
-                f"run {run_id} succeeded (committed: {committed or 'nothing'}) and its audit entries are "
-                f"written, but its closing checkpoint could not be: {exc.message}"
+                f"run {run_id} succeeded (committed: {committed or 'nothing'}), but the audit log failed "
+                f"after its commit: {exc.message}"
             )
-            exc.hint = "fix the audit log's location; the next checkpoint will sign this run's entries too"
+            exc.hint = (
+                "fix the audit log's location; the entries written before the failure (the commit's "
+                "intent among them) are fsynced, and the next checkpoint signs them"
+            )
         raise
     return report
 
@@ -106,11 +110,14 @@ def _audited_run(
     state: State,
     audit: AuditLog,
     catalog: RunCatalog,
+    report: dict[str, Any],
     *,
     run_id: str,
     on_phase: Callable[[str], None],
     reset_bookmarks: bool,
-) -> dict[str, Any]:
+) -> None:
+    """Run the pipeline, filling `report` (the caller's, so that what a failure after the commit left
+    standing is known to it)."""
     from vaultline.lineage.emitter import LineageEmitter
     from vaultline.run.governance import after_run
 
@@ -118,7 +125,7 @@ def _audited_run(
     run_dir = state.run_dir(run_id)
     handler = _open_log(run_dir)
     started = time.perf_counter()
-    report = _new_report(loaded, run_id)
+    report.update(_new_report(loaded, run_id))
     audit.record(
         "run.start", resource=pipeline.name, run_id=run_id, details={"spec_sha256": report["spec"]["sha256"]}
     )
@@ -156,10 +163,7 @@ def _audited_run(
             )  # fmt: skip
         report["status"] = "succeeded"
     except BaseException as exc:  # a Rust panic or an interrupt is a failed run too, never left "running"
-        if isinstance(exc, TransformError) and exc.step is not None:
-            where = loaded.step_location(exc.step)
-            exc.where = f"{where}: {exc.where}" if exc.where else where
-        _failed(report, exc)
+        _settle_failure(loaded, report, exc)
         raise
     finally:
         report["finished_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -176,7 +180,6 @@ def _audited_run(
             run_id=run_id,
             details=_run_end_details(report),
         )
-    return report
 
 
 def _record_spec_change(
@@ -204,6 +207,18 @@ def _new_report(loaded: LoadedSpec, run_id: str) -> dict[str, Any]:
         "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "warnings": [w.render() for w in loaded.warnings],
     }
+
+
+def _settle_failure(loaded: LoadedSpec, report: dict[str, Any], exc: BaseException) -> None:
+    """The report of a run that raised: failed, unless the audit log failed after the commit (the data
+    is committed: the run succeeded, and `run` says the log did not record all of it)."""
+    if isinstance(exc, AuditUnavailableError) and report.get("datasets"):
+        report["status"] = "succeeded"
+        return
+    if isinstance(exc, TransformError) and exc.step is not None:
+        where = loaded.step_location(exc.step)
+        exc.where = f"{where}: {exc.where}" if exc.where else where
+    _failed(report, exc)
 
 
 def _failed(report: dict[str, Any], exc: BaseException) -> None:
@@ -362,7 +377,7 @@ def _commit_audited(
         audit.intent("dataset.commit", resource=output.name, run_id=run_id)
     if read.reset:
         audit.intent("bookmark.reset", resource=pipeline.name, run_id=run_id)
-    versions = _commit(state, run_id, pipeline, result, report=report, read=read)
+    versions = report["datasets"] = _commit(state, run_id, pipeline, result, report=report, read=read)
     for name, number in versions.items():
         audit.record("dataset.commit", resource=name, run_id=run_id, details={"version": number})
     if read.reset:
@@ -404,7 +419,9 @@ def _commit(
                 also=(lambda conn: advance(conn, pipeline.name, run_id, moves)) if moves else None,
             )
     except BaseException:
-        _remove_uncommitted([o.location for o in result.outputs])
+        written = [o.location for o in result.outputs]
+        if not _committed_anyway(state, written):
+            _remove_uncommitted(written)
         raise
     for name, number in versions.items():
         log.info("dataset %s version %d committed", name, number)
@@ -421,6 +438,21 @@ def _appends(pipeline: Pipeline, output: str, read: _SourcesRead) -> bool:
     """After a bookmark reset everything was read again, so the new version replaces the old files
     rather than repeating them."""
     return _output_mode(pipeline, output) == "append" and not read.reset
+
+
+def _committed_anyway(state: State, paths: list[str]) -> bool:
+    """Whether a failed commit's files are referenced all the same (a connection lost during COMMIT
+    leaves its outcome unknown until asked); when the catalog cannot say, they are kept for gc, which
+    deletes only what no version references."""
+    from vaultline.catalog.datasets import DatasetCatalog
+
+    try:
+        with DatasetCatalog(state.catalog_url) as catalog:
+            referenced = catalog.referenced_locations()
+    except Exception:  # any failure means "unknown": keep the files
+        log.warning("could not check whether a failed commit's files are referenced; `vaultline gc` will")
+        return True
+    return any(path in referenced for path in paths)
 
 
 def _remove_uncommitted(paths: list[str]) -> None:
