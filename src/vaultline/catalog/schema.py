@@ -20,6 +20,7 @@ process alembic's import (about 0.12 s of its start-up).
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import quote_plus
 
 import sqlalchemy as sa
 
@@ -40,10 +42,21 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # Prefixed like the catalog's tables: a shared PostgreSQL database may hold another app's alembic_version.
 VERSION_TABLE = "vaultline_alembic_version"
 RUNS_REVISION = "0001"
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """The newest revision in `migrations/versions` (a test checks it is alembic's head: bump it with
 each new migration)."""
 BUSY_TIMEOUT_SECONDS = 30
+URL_HINT = (
+    "set VAULTLINE_CATALOG_URL to postgresql+psycopg://user@host:5432/db or sqlite:///path, "
+    "and keep the password out of it (PGPASSWORD or ~/.pgpass)"
+)
+# Connection options whose values are never secret (libpq's and pysqlite's): shown in messages.
+_SHOWN_OPTIONS = frozenset(
+    {"application_name", "channel_binding", "check_same_thread", "client_encoding", "connect_timeout",
+     "dbname", "gssencmode", "host", "hostaddr", "keepalives", "keepalives_idle", "load_balance_hosts",
+     "mode", "port", "service", "sslcert", "sslmode", "sslrootcert", "target_session_attrs", "timeout",
+     "uri", "user"}
+)  # fmt: skip
 # pg_advisory_xact_lock takes a bigint: a stable one derived from a name, so it reads as what it locks.
 MIGRATION_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"vaultline catalog migrations").digest()[:8], "big", signed=True
@@ -63,11 +76,39 @@ class CatalogBusy(RetryableError):
 
 
 def safe_url(url: str) -> str:
-    """The URL with its password masked, fit for messages."""
+    """The URL fit for messages: its password masked, in the userinfo and in the query string alike.
+
+    Query values are shown only for options known to hold no secret: libpq alone reads `password`,
+    `sslpassword` and `passfile` there, and other drivers take whole connection strings (pyodbc's
+    `odbc_connect`), so an unknown option is assumed to be a secret. The keys stay, so a message still
+    says which option was given."""
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "(an unparsable catalog URL)"
+        parsed = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
+        return _unparsable(url)
+    # A '@' the parser left in the host or database belongs to a mistyped userinfo (a password
+    # holding an unescaped '@' or '/'): it may be a piece of the password.
+    if parsed.host and "@" in parsed.host:
+        parsed = parsed.set(host="***")
+    if parsed.database and "@" in parsed.database:
+        parsed = parsed.set(database="***")
+    rendered = parsed.set(query={}).render_as_string(hide_password=True)
+    if not parsed.query:
+        return rendered
+    options = [
+        f"{quote_plus(key)}={quote_plus(v) if key.lower() in _SHOWN_OPTIONS else '***'}"
+        for key, value in parsed.query.items()
+        for v in ((value,) if isinstance(value, str) else value)
+    ]
+    return f"{rendered}?{'&'.join(options)}"
+
+
+def _unparsable(url: str) -> str:
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    # Only a scheme that is plainly a driver name is echoed: the rest may hold the password.
+    if re.fullmatch(r"[A-Za-z][\w+]*", scheme):
+        return f"{scheme}://(rest not shown)"
+    return "(not shown)"
 
 
 def catalog_failure(url: str, exc: BaseException, doing: str) -> VaultlineError:
@@ -149,10 +190,27 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
 
 
 def _create_engine(url: str) -> sa.Engine:
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    return sa.create_engine(parsed)
+    """The engine for `url`; a URL SQLAlchemy cannot use (parse, dialect, driver, options) is the
+    user's to fix, so it becomes a CatalogError naming what is wrong, never a crash."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise _bad_url(url, "is not a database URL") from None
+    except ValueError:  # SQLAlchemy's int() of the port is its only ValueError while parsing
+        raise _bad_url(url, "has a port that is not a number") from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed)
+        return sa.create_engine(parsed)
+    except sa.exc.NoSuchModuleError:
+        raise _bad_url(
+            url, f"names the database type '{parsed.drivername}', which SQLAlchemy does not know"
+        ) from None
+    except ImportError as exc:  # the dialect exists, its DBAPI driver is not installed (psycopg2, MySQLdb)
+        module = f"'{exc.name}'" if exc.name else "its driver"
+        raise _bad_url(url, f"needs {module} for '{parsed.drivername}', which is not installed") from None
+    except (ValueError, TypeError) as exc:  # the dialect coerces query options: sqlite's ?timeout=abc
+        raise _bad_url(url, f"has an option its driver cannot use ({type(exc).__name__})") from None
 
 
 def _alembic_config() -> Config:
@@ -225,6 +283,10 @@ class CatalogHandle:
         self, _type: type[BaseException] | None, _error: BaseException | None, _trace: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _bad_url(url: str, problem: str) -> CatalogError:
+    return CatalogError(f"the catalog URL {safe_url(url)} {problem}", hint=URL_HINT)
 
 
 def _cannot_open(url: str, exc: Exception) -> CatalogError:

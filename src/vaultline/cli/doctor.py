@@ -1,8 +1,9 @@
 """`vaultline doctor`: check every place a spec reads or writes before any data moves.
 
-Sources, outputs and quarantine become audit targets (an S3 bucket once, however many locations
-use it; a local directory), each checked by `storage/bucket_audit` without reading a value. Exit code
-1 when any check fails; warnings keep 0 so a doctor run can gate CI on failures only.
+Sources, their landing directories, outputs and quarantine become audit targets (an S3 bucket once,
+however many locations use it; a local directory), each checked by `storage/bucket_audit` without
+reading a value. Exit code 1 when any check fails; warnings keep 0 so a doctor run can gate CI on
+failures only.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def spec_targets(pipeline: Pipeline, quarantine_dir: Path) -> dict[str, list[str
         for name, source in pipeline.sources.items()
         if source.path
     ]
+    # Landing copies are the raw zone (every input file, encrypted): held to the outputs' standard.
+    uses += [
+        (audit_target(source.landing, names_files=False), f"sources.{name}.landing")
+        for name, source in pipeline.sources.items()
+        if source.landing
+    ]
     uses += [
         (audit_target(out.path, names_files=False), f"outputs.{name}")
         for name, out in pipeline.outputs.items()
@@ -44,6 +51,23 @@ def spec_targets(pipeline: Pipeline, quarantine_dir: Path) -> dict[str, list[str
     return targets
 
 
+def create_mode(fields: list[str]) -> int:
+    """The mode a missing local target would get from the mkdir that creates it.
+
+    The runner creates output and quarantine directories 0700 itself; landing directories come from a
+    plain mkdir (storage/artifacts.py), so the umask decides; nothing creates a source's directory. A
+    target several fields share may be created by any of them first: the most open mode is judged."""
+    from vaultline.storage.bucket_audit import PRIVATE_MODE, UMASK_MODE
+
+    mode = 0
+    for field in fields:
+        if field.startswith("outputs.") or field == "quarantine":
+            mode |= PRIVATE_MODE
+        elif field.endswith(".landing"):
+            mode |= UMASK_MODE
+    return mode or UMASK_MODE
+
+
 @handles_errors
 def doctor(
     spec: Annotated[Path, typer.Argument(help="Pipeline spec (YAML).")],
@@ -55,7 +79,8 @@ def doctor(
 ) -> None:
     """Check the storage a spec uses; exit code 1 when a check fails (warnings keep 0).
 
-    Buckets: encryption, public access, TLS-only policy, versioning; local directories: their modes."""
+    Sources, their landing directories, outputs and quarantine. Buckets: encryption, public access,
+    TLS-only policy, versioning; local directories: their modes."""
     from vaultline.audit.placement import placement_checks
     from vaultline.spec.loader import load, parse_param
     from vaultline.state import State
@@ -64,7 +89,12 @@ def doctor(
     loaded = load(spec, dict(parse_param(p) for p in param or []))
     resolved = State.resolve(state)
     targets = spec_targets(loaded.pipeline, resolved.quarantine_dir)
-    checks = [check for target in targets for check in audit(target)] + placement_checks(resolved.root)
+    checks = [
+        check
+        for target, fields in targets.items()
+        for check in audit(target, create_mode=create_mode(fields))
+    ]
+    checks += placement_checks(resolved.root)
     counts = {status: sum(c.status == status for c in checks) for status in ("pass", "warn", "fail")}
     if json_out:
         emit_json(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vaultline.errors import aws_error_code
-from vaultline.storage.locations import is_remote, s3_endpoint
+from vaultline.storage.locations import endpoint_for_messages, is_remote, s3_endpoint
 
 Status = Literal["pass", "warn", "fail"]
 Finding = tuple[Status, str, str]  # status, detail, fix ("" when it passed)
@@ -27,6 +27,14 @@ Finding = tuple[Status, str, str]  # status, detail, fix ("" when it passed)
 # The four bucket-level switches that together keep a bucket from ever being made public.
 PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 _GLOB = set("*?[")
+UMASK_MODE = 0o777
+"""The `create_mode` of a directory made by a plain mkdir (landing copies): the umask alone decides."""
+PRIVATE_MODE = 0o700
+"""The `create_mode` of a directory the runner makes itself (outputs, quarantine): mkdir mode 0700."""
+_BUCKET_NAME_FIX = (
+    "correct the spec's path or --param: s3://BUCKET/key, BUCKET being 3-63 lowercase letters, digits, "
+    "dots and hyphens"
+)
 
 
 @dataclass(frozen=True)
@@ -53,23 +61,29 @@ def audit_target(location: str, *, names_files: bool) -> str:
     """What to audit for a location: `s3://bucket` for S3, else a local directory.
 
     `names_files` is true for sources (a file or a glob: its directory is audited) and false for
-    outputs and quarantine (the path is the directory itself).
+    outputs, quarantine and landing directories (the path is the directory itself, taken literally:
+    the runner never expands a glob there, so `out/[2024]` is a directory of that name).
     """
     if is_remote(location):
         return f"s3://{bucket_of(location)}"
     path = Path(location).expanduser()
+    if not names_files:
+        return str(path)
     parts = path.parts
     for index, part in enumerate(parts):
         if _GLOB & set(part):  # a glob: everything it matches sits under its fixed prefix
             return str(Path(*parts[:index]) if index else Path("."))
-    if names_files and not path.is_dir():
-        return str(path.parent)
-    return str(path)
+    return str(path if path.is_dir() else path.parent)
 
 
-def audit(target: str) -> list[Check]:
-    """All checks for one target from `audit_target` (an `s3://bucket` or a local directory)."""
-    return audit_bucket(bucket_of(target)) if is_remote(target) else audit_directory(Path(target))
+def audit(target: str, *, create_mode: int = UMASK_MODE) -> list[Check]:
+    """All checks for one target from `audit_target` (an `s3://bucket` or a local directory).
+
+    `create_mode`: the mode Vaultline passes to mkdir when it creates a missing local directory
+    (`PRIVATE_MODE` or `UMASK_MODE`), so that the warning about its future mode is true."""
+    if is_remote(target):
+        return audit_bucket(bucket_of(target))
+    return audit_directory(Path(target), create_mode=create_mode)
 
 
 # -- S3 --------------------------------------------------------------------------------------------------
@@ -84,11 +98,14 @@ def _client() -> Any:
 
 def _unreachable(exc: Exception, permission: str, bucket: str) -> Finding:
     """A failure to talk to S3 as a readable finding (never a traceback)."""
-    from botocore.exceptions import NoCredentialsError
+    from botocore.exceptions import NoCredentialsError, ParamValidationError
 
-    endpoint = s3_endpoint() or "the AWS S3 endpoint"
+    configured = s3_endpoint()
+    endpoint = endpoint_for_messages(configured) if configured else "the AWS S3 endpoint"
     if isinstance(exc, NoCredentialsError):
         return "fail", "no AWS credentials were found", "configure AWS credentials (profile, keys or role)"
+    if isinstance(exc, ParamValidationError):  # botocore refused the request before sending it
+        return "fail", f"'{bucket}' is not a valid bucket name", _BUCKET_NAME_FIX
     if not hasattr(exc, "response"):  # connection refused, DNS, timeout: botocore raised before a reply
         fix = "check the network and VAULTLINE_S3_ENDPOINT (unset it to use AWS itself)"
         return "fail", f"cannot reach {endpoint} ({type(exc).__name__})", fix
@@ -107,6 +124,8 @@ def audit_bucket(bucket: str, *, client: Any = None) -> list[Check]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     location = f"s3://{bucket}"
+    if not bucket:  # `s3:///key`: botocore would refuse it anyway, after building a client
+        return [Check(location, "reachable", "fail", "the bucket name is empty", _BUCKET_NAME_FIX)]
     try:
         s3 = client or _client()
         s3.head_bucket(Bucket=bucket)
@@ -236,7 +255,8 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _denies_plain_http(statement: dict[str, Any], bucket: str, partition: str) -> bool:
-    """Deny, for everyone, every action on the bucket and its objects when aws:SecureTransport is false."""
+    """Deny, for everyone, every action on the bucket and its objects when aws:SecureTransport is false,
+    and on no other condition."""
     if statement.get("Effect") != "Deny" or {"NotAction", "NotResource", "NotPrincipal"} & set(statement):
         return False
     principal = statement.get("Principal")
@@ -248,14 +268,27 @@ def _denies_plain_http(statement: dict[str, Any], bucket: str, partition: str) -
     patterns = [str(r) for r in _as_list(statement.get("Resource"))]
     if not all(any(fnmatchcase(t, p) for p in patterns) for t in (arn, f"{arn}/any/object")):
         return False
-    conditions = statement.get("Condition") or {}
-    for operator in ("Bool", "BoolIfExists"):
-        for key, value in (conditions.get(operator) or {}).items():
-            if key.lower() == "aws:securetransport" and any(
-                str(v).lower() == "false" for v in _as_list(value)
-            ):
-                return True
-    return False
+    return _only_insecure_transport(statement.get("Condition"))
+
+
+def _only_insecure_transport(conditions: Any) -> bool:
+    """Whether a Condition block holds when, and only when, the request is not made over TLS.
+
+    The keys of a Condition are ANDed: any other key (aws:SourceVpce, aws:PrincipalArn...) narrows the
+    Deny to the requests that also match it, and plain HTTP from everywhere else is accepted. So every
+    operator must be Bool or BoolIfExists (the same here: S3 always sets aws:SecureTransport) and
+    every key aws:SecureTransport with the value false."""
+    if not isinstance(conditions, dict) or not conditions:
+        return False
+    for operator, tests in conditions.items():
+        if operator not in ("Bool", "BoolIfExists") or not isinstance(tests, dict) or not tests:
+            return False
+        for key, value in tests.items():
+            # Values of one key are ORed: "true" among them would deny TLS requests too, which is no
+            # TLS-only policy but a lockout, so it does not count either.
+            if key.lower() != "aws:securetransport" or {str(v).lower() for v in _as_list(value)} != {"false"}:
+                return False
+    return True
 
 
 def _tls_only(s3: Any, bucket: str) -> Finding:
@@ -321,18 +354,22 @@ def _directory(directory: Path) -> Finding:
     return "pass", f"does not exist yet; can be created under {ancestor}", ""
 
 
-def _permissions(directory: Path) -> Finding:
+def _permissions(directory: Path, create_mode: int) -> Finding:
     if not directory.is_dir():
         umask = _umask()
-        mode = 0o777 & ~umask if umask is not None else None
-        if mode is not None and mode & 0o007:
+        if umask is None:
+            if create_mode & 0o007:
+                return "pass", "would be created with the process umask (unknown here)", ""
+            return "pass", f"would be created with mode {create_mode:04o}: closed to other users", ""
+        mode = create_mode & ~umask
+        if mode & 0o007:
             fix = f"run with umask 027, or create it first: mkdir -p -m 750 {directory}"
             return (
                 "warn",
                 f"would be created with mode {mode:04o} (umask {umask:04o}): open to other users",
                 fix,
             )
-        return "pass", "would be created closed to other users", ""
+        return "pass", f"would be created with mode {mode:04o}: closed to other users", ""
     mode = stat.S_IMODE(directory.stat().st_mode)
     fix = f"chmod o-rwx {directory}"
     if mode & stat.S_IWOTH:
@@ -342,11 +379,13 @@ def _permissions(directory: Path) -> Finding:
     return "pass", f"mode {mode:04o}: closed to other users", ""
 
 
-def audit_directory(directory: Path) -> list[Check]:
-    """The directory exists or can be created, and other users can neither read nor write it."""
+def audit_directory(directory: Path, *, create_mode: int = UMASK_MODE) -> list[Check]:
+    """The directory exists or can be created, and other users can neither read nor write it.
+
+    `create_mode` is the mode Vaultline's mkdir asks for when the directory is missing (see `audit`)."""
     location = str(directory)
     found = _directory(directory)
     checks = [Check(location, "directory", *found)]
     if found[0] == "pass":
-        checks.append(Check(location, "permissions", *_permissions(directory)))
+        checks.append(Check(location, "permissions", *_permissions(directory, create_mode)))
     return checks

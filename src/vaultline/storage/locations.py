@@ -27,6 +27,18 @@ def s3_endpoint() -> str | None:
     return None
 
 
+def endpoint_for_messages(endpoint: str) -> str:
+    """The endpoint URL without what may be secret: userinfo (`http://user:PW@host`), query, fragment.
+
+    Everything up to the last '@' goes, not only a well-formed userinfo: a password holding an unescaped
+    '/', '?' or '#' would end urlsplit's netloc early and leave its tail in the path."""
+    scheme, separator, rest = endpoint.partition("://")
+    if not separator:
+        scheme, rest = "", endpoint
+    host = rest.rpartition("@")[2].split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme}://{host}" if separator else host
+
+
 def storage_options(location: str) -> dict[str, Any]:
     """Options for fsspec/s3fs (and Polars' cloud readers) for this location."""
     if not is_remote(location):
