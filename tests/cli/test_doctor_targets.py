@@ -91,13 +91,10 @@ def test_a_missing_directory_is_predicted_with_the_mode_the_run_gives_it(
         found = re.search(r"would be created with mode (0[0-7]{3})", detail)
         assert found, detail
         predicted[directory] = int(found.group(1), 8)
-    # The runner makes outputs and quarantine 0700 itself: no warning, whatever the umask.
-    assert predicted[out] == predicted[state.quarantine_dir / "doctored"] == 0o700
+    # The run makes outputs, quarantine and landing directories 0700 itself: no warning, whatever the umask.
+    assert predicted[out] == predicted[state.quarantine_dir / "doctored"] == predicted[landing] == 0o700
     assert checks_of(report, out)["permissions"]["status"] == "pass"
-    # Landing copies go through a plain mkdir: the umask decides, and 022 leaves it listable.
-    assert predicted[landing] == 0o755
-    landing_check = checks_of(report, landing)["permissions"]
-    assert landing_check["status"] == "warn" and "umask 027" in landing_check["fix"]
+    assert checks_of(report, landing)["permissions"]["status"] == "pass"
 
     run(loads(spec.read_text(encoding="utf-8")), state)
     for directory in (landing, out):  # the quarantine stays uncreated: no row was quarantined

@@ -52,20 +52,13 @@ def spec_targets(pipeline: Pipeline, quarantine_dir: Path) -> dict[str, list[str
 
 
 def create_mode(fields: list[str]) -> int:
-    """The mode a missing local target would get from the mkdir that creates it.
-
-    The runner creates output and quarantine directories 0700 itself; landing directories come from a
-    plain mkdir (storage/artifacts.py), so the umask decides; nothing creates a source's directory. A
-    target several fields share may be created by any of them first: the most open mode is judged."""
+    """The mode a missing local target would get from the mkdir that creates it: the runner creates
+    output and quarantine directories 0700, `storage.artifacts.private_output` landing directories
+    too; nothing creates a source's directory, so the umask would decide."""
     from vaultline.storage.bucket_audit import PRIVATE_MODE, UMASK_MODE
 
-    mode = 0
-    for field in fields:
-        if field.startswith("outputs.") or field == "quarantine":
-            mode |= PRIVATE_MODE
-        elif field.endswith(".landing"):
-            mode |= UMASK_MODE
-    return mode or UMASK_MODE
+    created = any(f.startswith("outputs.") or f == "quarantine" or f.endswith(".landing") for f in fields)
+    return PRIVATE_MODE if created else UMASK_MODE
 
 
 @handles_errors

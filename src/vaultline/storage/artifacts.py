@@ -292,13 +292,24 @@ def _open_source(src: str | Path) -> Iterator[IO[bytes]]:
         yield handle
 
 
+def _make_private_directories(directory: Path) -> None:
+    """Create `directory` and each missing parent 0700 (mkdir's `parents` leaves those to the umask):
+    they will hold private files only, and their names (a landing copy's) are no one else's to list."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for created in reversed(missing):
+        created.mkdir(mode=0o700, exist_ok=True)
+
+
 @contextmanager
 def private_output(dst: str | Path) -> Iterator[IO[bytes]]:
     """A private temp file beside `dst` (S3: in the temp dir) that becomes `dst` only on success."""
     location = str(dst)
     local = Path(tempfile.gettempdir()) if is_remote(location) else Path(location).absolute().parent
     try:
-        local.mkdir(parents=True, exist_ok=True)
+        _make_private_directories(local)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{Path(location).name}.", suffix=".tmp", dir=local)
     except OSError as exc:
         raise OutputError(
