@@ -1,5 +1,7 @@
-"""PostgreSQL tables and queries, streamed with a server-side cursor. Types without a Polars equivalent are
-selected as text; an incremental source reads only the rows above its bookmark's watermark."""
+"""PostgreSQL tables and queries, streamed with a server-side cursor in batches of `batch_rows`. Types
+without a Polars equivalent are selected as text; dates, times and constrained numerics are selected as
+text and parsed here, so a value Python or Polars cannot hold quarantines its row instead of failing the
+read. An incremental source reads only the rows above its bookmark's watermark."""
 
 from __future__ import annotations
 
@@ -14,10 +16,10 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from vaultline.catalog.bookmarks import SourceBookmark, Watermark
-from vaultline.engines.polars.base import ROW_ID
+from vaultline.engines.polars.base import REASON, ROW_ID
 from vaultline.engines.polars.errors import scrub
 from vaultline.engines.polars.sources.convert import split_valid
-from vaultline.engines.polars.sources.ingest import Ingest, check_names, where
+from vaultline.engines.polars.sources.ingest import RAW, Ingest, check_names, where
 from vaultline.engines.polars.sources.plugin import IoPlugin
 from vaultline.errors import SourceError
 from vaultline.spec.sources import ColumnType, Source
@@ -38,13 +40,19 @@ _PG_TYPES: dict[int, pl.DataType] = {
     1042: pl.String(),
     19: pl.String(),
     18: pl.String(),
+    17: pl.Binary(),
+}
+# Read as text and parsed by `_parse`: psycopg fails the whole read on a value Python cannot represent
+# (infinity, BC dates, year 10000 and later, 24:00:00), and Polars panics on a Decimal NaN
+_PG_PARSED: dict[int, pl.DataType] = {
     1082: pl.Date(),
     1083: pl.Time(),
     1114: pl.Datetime("us"),
     1184: pl.Datetime("us", "UTC"),
-    17: pl.Binary(),
 }
 _PG_NUMERIC = 1700
+_MAX_PRECISION = 38
+_QUERY = "the query"
 
 
 def _pg_url(name: str, url: str) -> Any:
@@ -85,15 +93,25 @@ def _pg_table(name: str, table: str) -> tuple[str, str]:
     return ".".join(f'"{p}"' for p in parts), table
 
 
-def _pg_error(name: str, exc: BaseException, what: str) -> SourceError:
+def _pg_error(name: str, exc: BaseException, what: str, *, column: str | None = None) -> SourceError:
+    """`exc` as a SourceError naming `what` was read (a table, or the query), never quoting a value."""
+    import psycopg
+
     orig = getattr(exc, "orig", exc)
     state = str(getattr(orig, "sqlstate", "") or "")
     diag = getattr(orig, "diag", None)
     primary = scrub(str(getattr(diag, "message_primary", "") or "")) if diag is not None else ""
+    query = what == _QUERY
     if state == "42P01":
         return SourceError(
-            f"{what} does not exist",
+            "a table the query reads does not exist" if query else f"{what} does not exist",
             hint="check the schema and table name (quoted names are case-sensitive)",
+            where=where(name),
+        )
+    if state == "42703" and column is not None:
+        return SourceError(
+            f"the bookmark column {column} is not a column of {what}",
+            hint="check incremental.column in the spec (quoted names are case-sensitive)",
             where=where(name),
         )
     if state == "42501":
@@ -112,16 +130,30 @@ def _pg_error(name: str, exc: BaseException, what: str) -> SourceError:
         )
     if state.startswith("42"):
         return SourceError(
-            f"the query for {what} is invalid: {primary}", hint="check the SQL", where=where(name)
+            f"the query is invalid ({state}): {primary}"
+            if query
+            else f"the SQL reading {what} is invalid ({state}): {primary}",
+            hint="check the SQL"
+            if query
+            else "check the names in the spec (quoted names are case-sensitive)",
+            where=where(name),
         )
-    if not state or state.startswith("08"):
+    # without a SQLSTATE the error was raised by the client: only an OperationalError means the server
+    # could not be reached (a DataError is a value psycopg could not convert)
+    if state.startswith("08") or (not state and isinstance(orig, psycopg.OperationalError)):
         return SourceError(
             f"cannot connect to the postgres server ({type(orig).__name__})",
             hint="check that the server runs, the host, port and database in the url, and the network",
             where=where(name),
         )
+    if not state and isinstance(orig, psycopg.DataError):
+        return SourceError(
+            f"a value of {what} cannot be converted to a Python value (DataError; the value is not shown)",
+            hint="select the column as text in a `query` (column::text) and declare its type in the schema",
+            where=where(name),
+        )
     return SourceError(
-        f"reading {what} failed ({state}): {primary}",
+        f"reading {what} failed ({state or type(orig).__name__}): {primary}".rstrip(": "),
         hint="check the query and the server log",
         where=where(name),
     )
@@ -131,9 +163,18 @@ def _pg_error(name: str, exc: BaseException, what: str) -> SourceError:
 class _PgColumn:
     name: str
     dtype: pl.DataType
-    text: bool
-    """Selected as ::text (type without a native Polars equivalent)."""
+    """The column's type in the frame the source yields."""
+    text: bool = False
+    """Selected as ::text (a type without a native Polars equivalent, or one `_parse` converts)."""
+    parse: bool = False
+    """Text parsed into `dtype` by `_parse`; a non-null text that does not parse quarantines its row."""
     kind: ColumnType | None = None
+    """Converted from text like a CSV column of this type (by `split_valid`)."""
+
+    @property
+    def scanned(self) -> pl.DataType:
+        """The type the scan yields, before `_parse`."""
+        return pl.String() if self.parse else self.dtype
 
 
 @dataclass
@@ -151,20 +192,30 @@ class _PgScan(IoPlugin):
     """Rows counted when the source was planned (and fingerprinted)."""
 
     def __post_init__(self) -> None:
-        self.schema = {c.name: c.dtype for c in self.columns} | {ROW_ID: pl.UInt64()}
+        self.schema = {c.name: c.scanned for c in self.columns} | {ROW_ID: pl.UInt64()}
 
     def batches(self, needed: list[str], n_rows: int | None) -> Iterator[pl.DataFrame]:
         from sqlalchemy.exc import SQLAlchemyError
 
         selected = [c for c in self.columns if c.name in needed] or self.columns[:1]
         listing = ", ".join(_pg_select(c) for c in selected)
-        sql = f"SELECT {listing} FROM ({self.inner}) AS vl_q"  # noqa: S608 - identifiers quoted, query from the spec
-        schema = {c.name: c.dtype for c in selected}
+        # a head read (n_rows) makes the server stop there too, not only this loop
+        limit = "" if n_rows is None else f"\nLIMIT {int(n_rows)}"
+        # identifiers quoted, the query from the spec
+        sql = f"SELECT {listing} FROM {_subquery(self.inner, 'vl_q')}{limit}"  # noqa: S608
+        schema = {c.name: c.scanned for c in selected}
+        size = self.batch_rows if n_rows is None else max(1, min(self.batch_rows, n_rows))
         base = 0
         try:
             with self.engine.connect() as conn:
-                result = conn.execution_options(yield_per=self.batch_rows).exec_driver_sql(_driver_sql(sql))
-                for rows in result.partitions():
+                # `_parse` reads ISO dates; the server's default DateStyle may be another
+                conn.exec_driver_sql("SET DateStyle TO ISO, YMD")
+                # SQLAlchemy ignores yield_per on exec_driver_sql: without stream_results the whole result
+                # is fetched before the first partition
+                result = conn.execution_options(stream_results=True, max_row_buffer=size).exec_driver_sql(
+                    _driver_sql(sql)
+                )
+                for rows in result.partitions(size):
                     frame = pl.DataFrame(rows, schema=schema, orient="row")
                     frame = frame.with_columns(
                         pl.Series(
@@ -177,12 +228,19 @@ class _PgScan(IoPlugin):
                         return
         except SQLAlchemyError as exc:
             raise _pg_error(self.name, exc, self.what) from None
-        if base != self.rows:
+        expected = self.rows if n_rows is None else min(self.rows, n_rows)
+        if base != expected:
             raise SourceError(
                 f"{self.what} returned {base} rows while {self.rows} were counted when it was fingerprinted",
                 hint="the table changed during the run; read from a snapshot or pause writers",
                 where=where(self.name),
             )
+
+
+def _subquery(inner: str, alias: str) -> str:
+    """`inner` as a subquery, on lines of its own: a query ending in a `--` comment would otherwise
+    comment out the closing parenthesis."""
+    return f"(\n{inner}\n) AS {alias}"
 
 
 def _driver_sql(sql: str) -> str:
@@ -191,9 +249,61 @@ def _driver_sql(sql: str) -> str:
     return sql.replace("%", "%%")
 
 
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _pg_select(column: _PgColumn) -> str:
-    quoted = '"' + column.name.replace('"', '""') + '"'
-    return f"{quoted}::text AS {quoted}" if column.text else quoted
+    quoted = _quote(column.name)
+    if not column.text:
+        return quoted
+    if isinstance(column.dtype, pl.Datetime) and column.dtype.time_zone is not None:
+        # as UTC wall time, whatever the session's TimeZone
+        return f"({quoted} AT TIME ZONE 'UTC')::text AS {quoted}"
+    return f"{quoted}::text AS {quoted}"
+
+
+def _parse(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Non-strict: null where the server's text (DateStyle ISO) does not fit `dtype`."""
+    if isinstance(dtype, pl.Decimal):
+        return text.str.to_decimal(scale=dtype.scale).cast(dtype, strict=False)
+    if dtype == pl.Date:
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    if dtype == pl.Time:
+        return text.str.to_time("%H:%M:%S%.f", strict=False)
+    assert isinstance(dtype, pl.Datetime)
+    value = text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us", cache=False)
+    return value.dt.replace_time_zone(dtype.time_zone) if dtype.time_zone else value
+
+
+def _parsed(scan: pl.LazyFrame, columns: list[_PgColumn]) -> pl.LazyFrame:
+    """The parsed columns typed, plus REASON (`type:<column>` of the first that did not parse) and RAW
+    (its text) for `split_valid` to quarantine those rows."""
+    parsed = [c for c in columns if c.parse]
+    temp = {c.name: f"__vl_parsed_{i}" for i, c in enumerate(parsed)}
+    typed = scan.with_columns(_parse(pl.col(c.name), c.dtype).alias(temp[c.name]) for c in parsed)
+    failed = {c.name: pl.col(c.name).is_not_null() & pl.col(temp[c.name]).is_null() for c in parsed}
+    reasons = [pl.when(failed[c.name]).then(pl.lit(f"type:{c.name}")) for c in parsed]
+    raws = [pl.when(failed[c.name]).then(pl.col(c.name)) for c in parsed]
+    return typed.with_columns(
+        (reasons[0] if len(reasons) == 1 else pl.coalesce(reasons)).cast(pl.String).alias(REASON),
+        (raws[0] if len(raws) == 1 else pl.coalesce(raws)).cast(pl.String).alias(RAW),
+        *[pl.col(temp[c.name]).alias(c.name) for c in parsed],
+    ).drop(list(temp.values()))
+
+
+def _column(item: Any) -> _PgColumn:
+    # DB-API: name, type_code, display_size, internal_size, precision, scale, null_ok
+    column, oid, precision, scale = str(item[0]), int(item[1]), item[4], item[5]
+    if oid in _PG_TYPES:
+        return _PgColumn(column, _PG_TYPES[oid])
+    if oid in _PG_PARSED:
+        return _PgColumn(column, _PG_PARSED[oid], text=True, parse=True)
+    if oid == _PG_NUMERIC and precision and scale is not None and 0 <= scale <= precision <= _MAX_PRECISION:
+        return _PgColumn(column, pl.Decimal(precision, scale), text=True, parse=True)
+    if oid == _PG_NUMERIC:  # unconstrained or wider than Polars: text, converted like CSV `decimal`
+        return _PgColumn(column, pl.String(), text=True, kind="decimal")
+    return _PgColumn(column, pl.String(), text=True)
 
 
 def read_postgres(name: str, source: Source, bookmark: SourceBookmark | None) -> Ingest:
@@ -206,53 +316,50 @@ def read_postgres(name: str, source: Source, bookmark: SourceBookmark | None) ->
     engine = create_engine(url, poolclass=NullPool)
     if source.table is not None:
         quoted, label = _pg_table(name, source.table)
-        inner = f"SELECT * FROM {quoted}"  # noqa: S608 - validated, quoted identifiers
+        query = f"SELECT * FROM {quoted}"  # noqa: S608 - validated, quoted identifiers
         what = f"table {label}"
         location = f"postgres:{label}"
     else:
         assert source.query is not None
-        inner = source.query.strip().rstrip(";").strip()
-        what = "the query"
+        query = source.query.strip().rstrip(";").strip()
+        what = _QUERY
         location = "postgres:query"
+    inner = query
+    identity = [query]
     watermark: Watermark | None = None
     if bookmark is not None:
         assert source.incremental is not None and source.incremental.column is not None
         inner, watermark = _above_watermark(
-            name, engine, inner, source.incremental.column, bookmark.watermark
+            name, engine, query, what, column=source.incremental.column, after=bookmark.watermark
         )
         if watermark is None:
             return Ingest(pl.LazyFrame(schema={ROW_ID: pl.UInt64()}), None, nothing_new=True)
+        if bookmark.watermark is not None:
+            # which committed run the read continues from, never the bounds: the fingerprint is reported
+            # unkeyed, and a hashed watermark could be recovered by enumerating candidate values
+            identity.append(f"after run {bookmark.run_id}")
+    subquery = _subquery(inner, "vl_q")
     try:
         with engine.connect() as conn:
-            result = conn.exec_driver_sql(_driver_sql(f"SELECT * FROM ({inner}) AS vl_q LIMIT 0"))  # noqa: S608
+            result = conn.exec_driver_sql(_driver_sql(f"SELECT * FROM {subquery}\nLIMIT 0"))  # noqa: S608
             description: Sequence[Any] = result.cursor.description
             result.close()
-            counted = conn.exec_driver_sql(_driver_sql(f"SELECT count(*) FROM ({inner}) AS vl_q"))  # noqa: S608
+            counted = conn.exec_driver_sql(_driver_sql(f"SELECT count(*) FROM {subquery}"))  # noqa: S608
             rows = int(counted.scalar_one())
     except SQLAlchemyError as exc:
         raise _pg_error(name, exc, what) from None
-    columns: list[_PgColumn] = []
-    for item in description:
-        # DB-API: name, type_code, display_size, internal_size, precision, scale, null_ok
-        column, oid, precision, scale = str(item[0]), int(item[1]), item[4], item[5]
-        if oid in _PG_TYPES:
-            columns.append(_PgColumn(column, _PG_TYPES[oid], False))
-        elif oid == _PG_NUMERIC and precision and scale is not None and precision <= 38:
-            columns.append(_PgColumn(column, pl.Decimal(precision, scale), False))
-        elif oid == _PG_NUMERIC:  # unconstrained numeric: text, converted like CSV `decimal`
-            columns.append(_PgColumn(column, pl.String(), True, "decimal"))
-        else:
-            columns.append(_PgColumn(column, pl.String(), True))
+    columns = [_column(item) for item in description]
     check_names(name, [c.name for c in columns], f"the result of {what}")
     kinds: dict[str, ColumnType] = {c.name: c.kind for c in columns if c.kind is not None}
     kinds |= dict(source.columns or {})
-    digest = hashlib.sha256(f"{inner}\n{rows}".encode()).hexdigest()
+    digest = hashlib.sha256("\n".join([*identity, str(rows)]).encode()).hexdigest()
     fingerprint = {"location": location, "sha256": digest, "rows": rows, "bytes": None}
     scan = _PgScan(name, engine, inner, what, columns, batch_rows=source.batch_rows, rows=rows)
     lazy = register_io_source(
         scan, schema=scan.schema, is_pure=True, explain_name="vaultline postgres", explain_detail=name
     )
-    frame, quarantine = split_valid(name, lazy, kinds, marked=False)
+    marked = any(c.parse for c in columns)
+    frame, quarantine = split_valid(name, _parsed(lazy, columns) if marked else lazy, kinds, marked=marked)
     return Ingest(frame, quarantine, [fingerprint], watermark=watermark, stable_order=False)
 
 
@@ -271,22 +378,39 @@ def _literal(mark: Watermark) -> str:
 
 
 def _above_watermark(
-    name: str, engine: Any, inner: str, column: str, after: Watermark | None
+    name: str, engine: Any, query: str, what: str, *, column: str, after: Watermark | None
 ) -> tuple[str, Watermark | None]:
     """The query bounded to (last committed maximum, maximum now]: rows committed after this plan wait
-    for the next run, so each row is delivered exactly once. None when nothing is new."""
+    for the next run, so each row is delivered exactly once. None when nothing is new.
+
+    A row whose column is NULL is in no such range: it would never be delivered, so the read fails until
+    the column is filled (a bookmark holds a maximum, not which NULL rows an earlier run delivered)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    quoted = '"' + column.replace('"', '""') + '"'
-    above = f" WHERE {quoted} > {_literal(after)}" if after else ""
-    probe = f"SELECT max({quoted})::text, pg_typeof(max({quoted}))::text FROM ({inner}) AS vl_w{above}"  # noqa: S608
+    quoted = _quote(column)
+    above = f"\nWHERE {quoted} > {_literal(after)}" if after else ""
+    nulls = f"SELECT count(*) FROM {_subquery(query, 'vl_n')}\nWHERE {quoted} IS NULL"  # noqa: S608
+    probe = (
+        f"SELECT max({quoted})::text, pg_typeof(max({quoted}))::text, ({nulls})\n"
+        f"FROM {_subquery(query, 'vl_w')}{above}"
+    )
     try:
         with engine.connect() as conn:
-            newest, sql_type = conn.exec_driver_sql(_driver_sql(probe)).one()
+            newest, sql_type, missing = conn.exec_driver_sql(_driver_sql(probe)).one()
     except SQLAlchemyError as exc:
-        raise _pg_error(name, exc, f"the bookmark column {column}") from None
+        raise _pg_error(name, exc, what, column=column) from None
+    if missing:
+        raise SourceError(
+            f"{missing} row(s) of {what} have a NULL bookmark column {column}: a read by column would "
+            "never deliver them",
+            hint=f"make {column} NOT NULL and fill it from a sequence (values at or below the last watermark "
+            f"are never read), or leave those rows out deliberately with a `query` ... WHERE {column} "
+            "IS NOT NULL",
+            where=where(name),
+        )
     if newest is None:
-        return inner, None
+        return query, None
     mark = Watermark(str(newest), str(sql_type))
     bound = f"{quoted} <= {_literal(mark)}" + (f" AND {quoted} > {_literal(after)}" if after else "")
-    return f"SELECT * FROM ({inner}) AS vl_b WHERE {bound}", mark  # noqa: S608 - literals from the server
+    bounded = f"SELECT * FROM {_subquery(query, 'vl_b')}\nWHERE {bound}"  # noqa: S608 - literals: server text
+    return bounded, mark
