@@ -14,9 +14,11 @@ output sinks, the metric aggregates and the quarantine branches together. Memory
   (backpressure.py), and every step's expressions stream (tests/engines/polars/test_streaming_steps.py).
 Measured on the fraud example (whole process, peak RSS): 2 M rows 1.4 GB, 10 M rows 2.1 GB; when
 the flow was held in memory instead: 2.1 GB and 7.2 GB.
-Outputs (encrypted at rest, see outputs.py) are written to temporary names and renamed only when
-everything succeeded, so a failed run leaves no partial output under its final name; the spill is
-deleted when the run ends, whichever way.
+Outputs (encrypted at rest, see outputs.py) are written to temporary names, local or on S3, and
+moved to their final names only when everything else succeeded, the quarantine included, so a failed
+run leaves no output under its final name and no temporary one (a crash leaves them for `gc`); the
+spill is deleted when the run ends, whichever way. A missing output or quarantine bucket stops the
+run before any row flows.
 """
 
 from __future__ import annotations
@@ -43,10 +45,13 @@ from vaultline.engines.polars.outputs import (
     BATCH_ROWS,
     OutputReport,
     PendingOutput,
+    check_buckets,
     discard_outputs,
     finish_outputs,
     fsync_rename,
     plan_outputs,
+    remove_file,
+    writing,
 )
 from vaultline.engines.polars.registry import implementation, prefetch
 from vaultline.engines.polars.sources import Ingest, read_source
@@ -275,6 +280,7 @@ def execute(
     `ingests`: sources the caller already planned (read otherwise); `spill_dir`: where the flow
     is spilled, encrypted, before a step that needs all rows (the system's temp directory if None)."""
     clock = time.perf_counter()
+    check_buckets(pipeline)
     prefetch([name for name, _ in pipeline.all_steps()])
     ingested = _ingest(pipeline, on_phase, ingests or {})
     directory = spill_dir or Path(tempfile.gettempdir())
@@ -331,12 +337,14 @@ def _run(
     clock = time.perf_counter()
     on_phase("writing quarantine and outputs")
     quarantine_location = None
-    if quarantined is not None and quarantined.height:
-        quarantine_location = _write_quarantine(quarantined, pipeline, ctx, run_id, quarantine_dir)
     try:
+        if quarantined is not None and quarantined.height:
+            quarantine_location = _write_quarantine(quarantined, pipeline, ctx, run_id, quarantine_dir)
         outputs = finish_outputs(pending, rows_output)
     except BaseException:
         discard_outputs(pending)
+        if quarantine_location is not None:  # a failed run reports no quarantine file: none would find it
+            remove_file(quarantine_location, "the quarantine file of this failed run")
         raise
     timings["write"] = time.perf_counter() - clock
 
@@ -403,13 +411,19 @@ def _write_quarantine(frame: pl.DataFrame, pipeline: Pipeline, ctx: Any, run_id:
         quarantine_cipher(pl.col(c), quarantine_key(ctx.for_step(-1), domain, c), decrypting=False).alias(c)
         for c in data_columns
     )
-    base = pipeline.quarantine.path or str(directory / pipeline.name)
-    location = f"{base.rstrip('/')}/{run_id}.parquet"
-    if locations.is_remote(location):
-        lazy.collect().write_parquet(location, storage_options=locations.polars_storage_options(location))
-        return location
-    Path(base).mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = f"{base.rstrip('/')}/.{run_id}.parquet.tmp"
-    lazy.collect().write_parquet(tmp)
-    fsync_rename(tmp, location)
+    base = (pipeline.quarantine.path or str(directory / pipeline.name)).rstrip("/")
+    location = f"{base}/{run_id}.parquet"
+    encrypted = lazy.collect()
+    with writing("the quarantine", base):
+        if locations.is_remote(location):
+            encrypted.write_parquet(location, storage_options=locations.polars_storage_options(location))
+            return location
+        tmp = f"{base}/.{run_id}.parquet.tmp"
+        try:
+            Path(base).mkdir(parents=True, exist_ok=True, mode=0o700)
+            encrypted.write_parquet(tmp)
+            fsync_rename(tmp, location)
+        except BaseException:
+            remove_file(tmp, "the temporary quarantine file of this failed run")
+            raise
     return location
