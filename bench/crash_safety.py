@@ -37,8 +37,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from vaultline.catalog.cleanup import TEMP_SUFFIX
-
 ROOT = Path(__file__).resolve().parents[1]
 VAULTLINE = [str(Path(sys.executable).parent / "vaultline")]
 DATASET = "features"
@@ -109,7 +107,7 @@ def prepare(work: Path, rows: int) -> None:
 
 def _writing(work: Path) -> bool:
     """True once a run's encrypted output streams to its temporary file (gc removed any earlier one)."""
-    return any((work / "output").rglob(f"*{TEMP_SUFFIX}"))
+    return any((work / "output").rglob("*.parquet.tmp"))
 
 
 def _start_writing(work: Path) -> tuple[subprocess.Popen[bytes], float | None]:

@@ -113,23 +113,28 @@ def test_gc_collects_old_unreferenced_files_and_nothing_else(catalog: DatasetCat
     hidden = root / ".vaultline" / "quarantine" / "q.parquet"
     hidden.parent.mkdir(parents=True)
     hidden.write_bytes(b"evidence")
-    for path in (crashed, temp, unrelated, an_input, below, hidden):
+    kept_keys = root / f"_KEY_MATERIAL_FOR_{_run_file(1)}.json"  # a committed file's key material
+    kept_keys.write_bytes(b"{}")
+    crashed_keys = root / f"_KEY_MATERIAL_FOR_{_run_file(2)}.json"  # goes with its data file
+    crashed_keys.write_bytes(b"{}")
+    for path in (crashed, temp, unrelated, an_input, below, hidden, kept_keys, crashed_keys):
         age(path, 2 * DAY)
 
     roots = catalog.roots()
     assert roots == [str(root)]
     dry = catalog.gc(roots, grace_seconds=DAY, dry_run=True)
-    assert (dry.files_deleted, dry.bytes_deleted, dry.dry_run) == (2, len(b"uncommitted output") + 7, True)
+    assert (dry.files_deleted, dry.bytes_deleted, dry.dry_run) == (3, len(b"uncommitted output") + 9, True)
     assert crashed.exists() and temp.exists()
 
     result = catalog.gc(roots, grace_seconds=DAY)
-    assert (result.files_scanned, result.files_referenced, result.files_young) == (4, 1, 1)
+    assert (result.files_scanned, result.files_referenced, result.files_young) == (6, 2, 1)
     assert (result.files_deleted, result.bytes_deleted, result.files_failed) == (
-        2,
-        len(b"uncommitted output") + 7,
+        3,
+        len(b"uncommitted output") + 9,
         0,
     )
-    assert not crashed.exists() and not temp.exists()
+    assert not crashed.exists() and not temp.exists() and not crashed_keys.exists()
+    assert kept_keys.exists()
     assert _sha(Path(kept_old.location)) == kept_old.sha256
     assert all(path.exists() for path in (fresh, unrelated, an_input, below, hidden))
 
@@ -228,3 +233,5 @@ def test_roots_and_locations_are_normalised_safely(tmp_path: Path, monkeypatch: 
     assert cleanup.written_by_a_run(f"/a/{_run_file(1, temporary=True)}")
     assert not cleanup.written_by_a_run("/a/sales-r1.parquet")
     assert not cleanup.written_by_a_run(f"/a/{_run_file(1)}.bak")
+    assert cleanup.data_file_of(f"/a/_KEY_MATERIAL_FOR_{_run_file(1)}.json") == f"/a/{_run_file(1)}"
+    assert cleanup.data_file_of(f"/a/{_run_file(1)}") == f"/a/{_run_file(1)}"

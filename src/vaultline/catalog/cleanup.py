@@ -21,12 +21,22 @@ log = logging.getLogger("vaultline.catalog")
 # The only names gc may delete: what a run's writer creates, `{pipeline}-{run id}.parquet` and its
 # temporary `.{pipeline}-{run id}.parquet.tmp` (run ids as `run.runner.new_run_id` makes them). An input
 # or another tool's file that shares an output directory never matches, whatever its suffix.
+# Each may have its external key material beside it, `_KEY_MATERIAL_FOR_<name>.json` (pyarrow's name,
+# `storage.parquet_footer.key_material_path`), which belongs to the data file: kept or deleted with it.
 _RUN_ID = r"\d{8}T\d{6}Z-[0-9a-f]{6}"
-_WRITTEN_BY_A_RUN = re.compile(rf"(?:[^./][^/]*-{_RUN_ID}\.parquet|\.[^/]+-{_RUN_ID}\.parquet\.tmp)")
+_DATA = rf"(?:[^./_][^/]*-{_RUN_ID}\.parquet|\.[^/]+-{_RUN_ID}\.parquet\.tmp)"
+_WRITTEN_BY_A_RUN = re.compile(rf"(?:_KEY_MATERIAL_FOR_(?P<data>{_DATA})\.json|{_DATA})")
 
 
 def written_by_a_run(location: str) -> bool:
     return _WRITTEN_BY_A_RUN.fullmatch(location.rsplit("/", 1)[-1]) is not None
+
+
+def data_file_of(location: str) -> str:
+    """The data file a run's file belongs to: itself, or the one whose key material it holds."""
+    head, _, name = location.rpartition("/")
+    found = _WRITTEN_BY_A_RUN.fullmatch(name)
+    return f"{head}/{found['data']}" if found and found["data"] else location
 
 
 def normalize(location: str) -> str:

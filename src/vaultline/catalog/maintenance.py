@@ -133,16 +133,17 @@ def gc(
             if not cleanup.written_by_a_run(found.location):
                 continue
             counts["scanned"] += 1
-            if found.location in referenced:
+            if cleanup.data_file_of(found.location) in referenced:
                 counts["referenced"] += 1
             elif found.modified is None or found.modified > horizon:
                 counts["young"] += 1
             else:
                 candidates.append(found.location)
     # A run may have committed one of them since the listing above: ask again, just before deleting.
-    late = _referenced_now(catalog, candidates)
-    counts["referenced"] += len(late)
-    outcome = cleanup.delete([c for c in candidates if c not in late], dry_run=dry_run)
+    late = _referenced_now(catalog, sorted({cleanup.data_file_of(c) for c in candidates}))
+    kept = [c for c in candidates if cleanup.data_file_of(c) in late]
+    counts["referenced"] += len(kept)
+    outcome = cleanup.delete([c for c in candidates if c not in kept], dry_run=dry_run)
     log.info(
         "gc: %d file(s) scanned under %d root(s), %d deleted (%d bytes)%s",
         counts["scanned"], len(scanned), outcome.deleted, outcome.bytes, " (dry run)" if dry_run else "",

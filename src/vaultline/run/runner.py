@@ -457,10 +457,15 @@ def _committed_anyway(state: State, paths: list[str]) -> bool:
 
 def _remove_uncommitted(paths: list[str]) -> None:
     from vaultline.storage import locations
+    from vaultline.storage.parquet_footer import key_material_path
 
     for path in paths:
+        fs = locations.filesystem(path)
         try:
-            locations.filesystem(path).rm(path)
+            fs.rm(path)
+            sidecar = key_material_path(path)  # external key material, when the output keeps it apart
+            if fs.exists(sidecar):
+                fs.rm(sidecar)
         except OSError:
             log.warning("could not remove an uncommitted output file; `vaultline gc` will")
 
