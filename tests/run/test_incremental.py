@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vaultline.catalog.bookmarks import Advance, BookmarkCatalog, BookmarkConflict, advance
-from vaultline.catalog.datasets import DatasetCatalog
+from vaultline.catalog.datasets import DatasetCatalog, DatasetError
 from vaultline.cli.main import app
 from vaultline.errors import TerminalError
 from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
@@ -259,3 +259,14 @@ outputs:
     assert _event_ids(work) == list(range(450))
     summary = BookmarkCatalog(work["state"].catalog_url).list("tableevents")[0]
     assert (summary.kind, summary.column, summary.watermark_set) == ("column", "event_id", True)
+
+
+def test_an_append_whose_column_types_changed_is_refused(work: dict[str, Any]) -> None:
+    _batch(work, 1, 0, 100)
+    _run(work)
+    retyped = SPEC.replace("amount: float64}", "amount: string}\n    schema_drift: evolve")
+    work["spec"].write_text(retyped, "utf-8")
+    _batch(work, 2, 100, 50)
+    with pytest.raises(DatasetError, match="cannot append to dataset events_out: the types of amount differ"):
+        _run(work)
+    assert _event_ids(work) == list(range(100))  # the readable latest version is untouched

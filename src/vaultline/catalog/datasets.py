@@ -192,9 +192,9 @@ class DatasetCatalog(CatalogHandle):
     ) -> builtins.list[FileEntry]:
         """The files of the latest version, which an appending commit keeps; its schema must match."""
         previous = self._fetch(conn, request.dataset, latest)
-        if previous.status == COMMITTED and previous.schema != dict(request.schema):
+        if previous.status == COMMITTED and (differs := _schema_change(previous.schema, request.schema)):
             raise DatasetError(
-                f"cannot append to dataset {request.dataset}: its columns differ from version {latest}'s",
+                f"cannot append to dataset {request.dataset}: {differs} differ from version {latest}'s",
                 hint="make the output's columns match, or write with `mode: overwrite` to start a new layout",
             )
         query = sa.select(
@@ -451,3 +451,13 @@ class DatasetCatalog(CatalogHandle):
     def gc(self, roots: Sequence[str], *, grace_seconds: int, dry_run: bool = False) -> GcResult:
         """Delete files under `roots` no committed version references, older than the grace period."""
         return maintenance.gc(self, roots, grace_seconds=grace_seconds, dry_run=dry_run)
+
+
+def _schema_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """What of an appending version's schema differs from the latest's ("" when nothing): the column
+    names, or the types of named columns (versions committed before types were kept have none)."""
+    if list(before.get("columns") or []) != list(after.get("columns") or []):
+        return "its columns"
+    old, new = before.get("types") or {}, after.get("types") or {}
+    changed = sorted(c for c in old.keys() & new.keys() if old[c] != new[c])
+    return f"the types of {', '.join(changed)}" if changed else ""

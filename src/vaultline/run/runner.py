@@ -401,7 +401,7 @@ def _commit(
         VersionRequest(
             output.name,
             [FileEntry(output.location, output.sha256, output.rows, output.bytes)],
-            schema={"columns": output.columns},
+            schema={"columns": output.columns, "types": output.types},
             classifications={c: detected[c] for c in output.columns if c in detected},
             protections={c: p for c, p in report["protections"].items() if c in output.columns},
             encryption=output.encryption or {"enabled": False},

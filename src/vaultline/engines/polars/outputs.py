@@ -66,6 +66,8 @@ class OutputReport:
     sha256: str
     bytes: int
     columns: list[str]
+    types: dict[str, str]
+    """Each column's Polars type, as text: an appending commit refuses a version whose types differ."""
     encryption: dict[str, Any] | None
 
 
@@ -153,6 +155,7 @@ class PendingOutput:
     """The temporary name the run writes to: `.PIPELINE-RUN.parquet.tmp` beside the final name."""
     final: str
     columns: list[str]
+    types: dict[str, str]
     keys: ColumnKeys | None
     sink: _EncryptingSink | None
     moving: bool = False
@@ -174,9 +177,8 @@ class PendingOutput:
         return pairs
 
 
-def _arrow_schema(frame: pl.LazyFrame) -> Any:
-    empty = pl.DataFrame(schema=frame.collect_schema())
-    return empty.to_arrow(compat_level=pl.CompatLevel.oldest()).schema
+def _arrow_schema(schema: pl.Schema) -> Any:
+    return pl.DataFrame(schema=schema).to_arrow(compat_level=pl.CompatLevel.oldest()).schema
 
 
 def plan_outputs(
@@ -198,6 +200,7 @@ def plan_outputs(
         if not locations.is_remote(final):
             _make_directory(name, directory)
         selected = frame.select(columns)
+        schema = selected.collect_schema()
         keys = column_keys(output.encryption, columns, classes, output=name)
         if keys is not None and not keys.column_keys:
             # Nothing classified: every column under the footer key (pyarrow cannot encrypt a footer
@@ -219,11 +222,12 @@ def plan_outputs(
         else:
             drains = not any(p.sink is not None for p in pending)
             sink = _EncryptingSink(
-                target, keys, provider, output.compression, _arrow_schema(selected), drains=drains,
+                target, keys, provider, output.compression, _arrow_schema(schema), drains=drains,
                 output=name,
             )  # fmt: skip
             sinks.append(selected.sink_batches(sink, chunk_size=BATCH_ROWS, lazy=True))
-        pending.append(PendingOutput(name, target, final, list(columns), keys, sink))
+        types = {column: str(dtype) for column, dtype in schema.items()}
+        pending.append(PendingOutput(name, target, final, list(columns), types, keys, sink))
     return sinks, pending
 
 
@@ -244,7 +248,9 @@ def finish_outputs(pending: list[PendingOutput], rows: int) -> list[OutputReport
             digest, size = locations.sha256_of(output.final)
         encryption = output.keys.as_json() if output.keys else None
         reports.append(
-            OutputReport(output.name, output.final, rows, digest, size, output.columns, encryption)
+            OutputReport(
+                output.name, output.final, rows, digest, size, output.columns, output.types, encryption
+            )
         )
     return reports
 
