@@ -24,16 +24,24 @@ app.command("vacuum")(datasets.vacuum)
 runner = CliRunner()
 
 
+def _file(n: int) -> str:
+    """A version's file, named as a run's writer names it (gc collects only such names)."""
+    return f"sales-20261201T00000{n}Z-00000{n}.parquet"
+
+
 @pytest.fixture
 def populated(catalog_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     monkeypatch.setenv("VAULTLINE_CATALOG_URL", catalog_url)
     catalog = DatasetCatalog(catalog_url)
     out = tmp_path / "out" / "sales"
     for n in (1, 2, 3):
-        entry = write_file(out / f"sales-r{n}.parquet", f"version {n}".encode(), rows=10 * n)
+        entry = write_file(out / _file(n), f"version {n}".encode(), rows=10 * n)
         commit(catalog, "sales", [entry], run_id=f"r{n}", watermark={"updated_at": SECRET})
     commit(
-        catalog, "refunds", [write_file(tmp_path / "out" / "refunds" / "x.parquet", b"refunds")], run_id="r9"
+        catalog,
+        "refunds",
+        [write_file(tmp_path / "out" / "refunds" / "refunds-20261201T000009Z-000009.parquet", b"refunds")],
+        run_id="r9",
     )
     catalog.close()
     return {"state": tmp_path / "state", "out": out}
@@ -67,7 +75,7 @@ def test_show_latest_and_a_version(populated: dict[str, Path]) -> None:
         and "by run r3" in out
         and "30 rows in 1 file(s)" in out
     )
-    assert "sales-r3.parquet" in out
+    assert _file(3) in out
     for text in ("schema:", "customer_id: String", "classifications:", "CUSTOMER_ID", "protections:",
                  "tokenize", "encryption:", "customer_key", "watermark: set (value not shown)"):  # fmt: skip
         assert text in out
@@ -77,21 +85,19 @@ def test_show_latest_and_a_version(populated: dict[str, Path]) -> None:
     assert (shown["version"], shown["run_id"], shown["has_watermark"]) == (1, "r1", True)
     assert "watermark" not in shown
     (entry,) = shown["files"]
-    assert (
-        entry["location"].endswith("sales-r1.parquet") and entry["rows"] == 10 and len(entry["sha256"]) == 64
-    )
+    assert entry["location"].endswith(_file(1)) and entry["rows"] == 10 and len(entry["sha256"]) == 64
 
 
 def test_history_and_vacuum_and_a_vacuumed_show(populated: dict[str, Path]) -> None:
     state = str(populated["state"])
     code, out, _ = _run("vacuum", "sales", "--keep", "2", "--state", state, "--dry-run", "--json")
     assert code == 0 and json.loads(out)["vacuumed"] == [1] and json.loads(out)["dry_run"] is True
-    assert (populated["out"] / "sales-r1.parquet").exists()
+    assert (populated["out"] / _file(1)).exists()
 
     code, out, _ = _run("vacuum", "sales", "--keep", "2", "--state", state)
     assert code == 0
     assert "vacuumed version(s) 1; 1 file(s), 9 bytes; retained 2, 3" in out
-    assert not (populated["out"] / "sales-r1.parquet").exists()
+    assert not (populated["out"] / _file(1)).exists()
 
     code, out, _ = _run("datasets", "history", "sales", "--state", state, "--json")
     assert [(v["version"], v["status"]) for v in json.loads(out)] == [
@@ -123,7 +129,7 @@ def test_unknown_and_malformed_references(populated: dict[str, Path]) -> None:
 
 def test_gc(populated: dict[str, Path]) -> None:
     state = str(populated["state"])
-    leftover = populated["out"] / "sales-crashed.parquet"
+    leftover = populated["out"] / "sales-20261201T000000Z-c0ffee.parquet"  # named as a run names it
     leftover.write_bytes(b"uncommitted")
     age(leftover, 3 * 3600)
 
@@ -135,7 +141,7 @@ def test_gc(populated: dict[str, Path]) -> None:
     result = json.loads(out)
     assert (result["files_deleted"], result["bytes_deleted"], result["files_referenced"]) == (1, 11, 4)
     assert len(result["roots"]) == 2 and not leftover.exists()
-    assert all((populated["out"] / f"sales-r{n}.parquet").exists() for n in (1, 2, 3))
+    assert all((populated["out"] / _file(n)).exists() for n in (1, 2, 3))
 
     code, _, err = _run("gc", "--grace", "soon", "--state", state)
     assert code == 2 and "not a duration" in err
