@@ -35,8 +35,9 @@ def _refuses_bool(value: Any, annotation: Any) -> bool:
     if origin is Annotated:
         return _refuses_bool(value, args[0])
     if origin in (Union, types.UnionType):
-        # only the members a value of this shape can validate as (a list as `list[float]`, not `int`)
-        fitting = [member for member in args if _fits(value, member)]
+        # only the members a value of this shape can validate as (a list as `list[float]`, not `int`;
+        # never None, which no value but None validates as)
+        fitting = [member for member in args if member is not types.NoneType and _fits(value, member)]
         return bool(fitting) and all(_refuses_bool(value, member) for member in fitting)
     if isinstance(value, bool):
         if origin is Literal:

@@ -143,3 +143,22 @@ def test_prune_accepts_naive_times_as_utc(state: State, tmp_path: Path, cutoff: 
         exported = log.export(str(tmp_path / "export"))
         _fill(log, 3)
         assert log.prune(cutoff).segments == tuple(range(1, exported.segments + 1))
+
+
+def test_a_prune_that_fails_half_way_leaves_its_intent_and_failure_in_the_log(
+    state: State, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaultline.audit import prune
+
+    def disk_gone(writer: object, chosen: list[object]) -> None:
+        raise OSError("the disk went away")
+
+    with AuditLog.open(state, segment_entries=10) as log:
+        _fill(log, 25)
+        log.export(str(tmp_path / "export"))
+        _fill(log, 12)
+        monkeypatch.setattr(prune, "_remove", disk_gone)
+        with pytest.raises(OSError):
+            log.prune(LATER)
+        outcomes = [(e.outcome, e.details.get("error")) for e in log.entries(action="audit.prune")]
+    assert outcomes == [("intent", None), ("failed", "OSError")]

@@ -116,3 +116,27 @@ def test_classification_is_cached_per_input_fingerprint(
         handle.write("\n")
     _run(workspace, extra=extra)
     assert len(calls) == 2
+
+
+def test_a_postgres_source_is_classified_every_run(
+    workspace: dict[str, Any], postgres_url: str, pg_table: str
+) -> None:
+    """Its fingerprint names the query and counts rows, so it cannot tell changed values apart."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE TABLE "{pg_table}" (id bigint, note text)')
+        conn.execute(f"INSERT INTO \"{pg_table}\" SELECT g, 'ok' FROM generate_series(1, 200) g")
+    spec = f"""\
+version: 1
+name: guarded_pg
+sources:
+  notes: {{format: postgres, url: "{postgres_url}", table: {pg_table}}}
+outputs:
+  o: {{path: "{workspace["tmp"] / "pg-out"}"}}
+"""
+    assert run(loads(spec), workspace["state"])["status"] == "succeeded"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # same rows, now holding addresses
+        conn.execute(f"UPDATE \"{pg_table}\" SET note = 'patient' || id || '@example.org'")
+    with pytest.raises(UnprotectedSensitiveError, match="column 'note'"):
+        run(loads(spec), workspace["state"])

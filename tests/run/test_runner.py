@@ -67,25 +67,38 @@ def test_failed_run_leaves_no_output_and_is_recorded(workspace: dict[str, Any]) 
     assert _run(workspace)["status"] == "succeeded"  # a rerun completes
 
 
-@pytest.mark.parametrize("committed", [True, False])
+@pytest.mark.parametrize("failure", ["lost after the commit", "lost before it", "audit intent refused"])
 def test_a_commit_that_raises_removes_the_files_only_when_no_version_holds_them(
-    workspace: dict[str, Any], monkeypatch: pytest.MonkeyPatch, committed: bool
+    workspace: dict[str, Any], monkeypatch: pytest.MonkeyPatch, failure: str
 ) -> None:
     """A connection lost during COMMIT: the catalog may hold the version all the same."""
+    from vaultline.audit.log import AuditLog
     from vaultline.catalog.datasets import DatasetCatalog
+    from vaultline.errors import AuditUnavailableError
 
-    real = DatasetCatalog.commit_run
+    real_commit, real_intent = DatasetCatalog.commit_run, AuditLog.intent
 
     def lost_during_commit(self: DatasetCatalog, *args: Any, **kwargs: Any) -> dict[str, int]:
-        if committed:
-            real(self, *args, **kwargs)
+        if failure == "lost after the commit":
+            real_commit(self, *args, **kwargs)
         raise ConnectionResetError("the server closed the connection")
 
-    monkeypatch.setattr(DatasetCatalog, "commit_run", lost_during_commit)
-    with pytest.raises(ConnectionResetError):
+    def intent_refused(self: AuditLog, action: str, **kwargs: Any) -> Any:
+        if action == "dataset.commit":
+            raise AuditUnavailableError("the audit log could not write (OSError)")
+        return real_intent(self, action, **kwargs)
+
+    if failure == "audit intent refused":
+        monkeypatch.setattr(AuditLog, "intent", intent_refused)
+    else:
+        monkeypatch.setattr(DatasetCatalog, "commit_run", lost_during_commit)
+    with pytest.raises((ConnectionResetError, AuditUnavailableError)):
         _run(workspace)
+    committed = failure == "lost after the commit"
     written = list((workspace["tmp"] / "out" / "small").glob("*.parquet"))
     assert len(written) == int(committed)
+    quarantined = list((workspace["state"].quarantine_dir / "small").glob("*.parquet"))
+    assert len(quarantined) == int(committed)  # the failed run's quarantine goes with its outputs
     with DatasetCatalog(workspace["state"].catalog_url) as catalog:
         assert {Path(location) for location in catalog.referenced_locations()} == set(written)
 

@@ -281,6 +281,12 @@ def test_two_outputs_on_one_path_are_refused() -> None:
         ("contamination: 0.01", "contamination: true", "steps.1.anomaly.contamination", 15),
         ("bins: [0, 50, 100]", "bins: [0, true, 100]", "steps.2.bin.bins", 16),
         ("domain: customer}", "length: false, domain: customer}", "steps.0.tokenize.length", 14),
+        (
+            "  - bin:",
+            "  - clean: {constraints: {a: {min: true}}}\n  - bin:",
+            "steps.2.clean.constraints.a.min",
+            16,
+        ),
     ],
 )
 def test_a_boolean_where_a_number_is_expected_is_refused(old: str, new: str, field: str, line: int) -> None:

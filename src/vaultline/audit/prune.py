@@ -113,20 +113,31 @@ def prune_log(writer: ChainWriter, older_than: datetime, *, dry_run: bool, princ
             "through_hash": last.last_hash,
             "older_than": cutoff,
         }
-        # Intent first, as for every operation: a prune that dies half-way leaves a gap the log explains.
+        # Intent first, as for every operation: a prune that stops half-way leaves its intent (and, when
+        # it raised, its failure) beside the gap, which verification still reports until a prune that
+        # succeeds covers it.
         writer.append([Draft(PRUNE_ACTION, "intent", principal, details=details)], principal)
-        for candidate in chosen:
-            if writer.archive is not None:
-                writer.archive.delete(f"segments/{segment_name(candidate.number)}")
-            try:
-                candidate.path.unlink()
-            except OSError as exc:
-                raise disk_failure(exc, f"remove audit segment {candidate.number}") from None
-        fsync_directory(writer.paths.segments)
+        try:
+            _remove(writer, chosen)
+        except BaseException as exc:
+            failure = {**details, "error": type(exc).__name__}
+            writer.append([Draft(PRUNE_ACTION, "failed", principal, details=failure)], principal)
+            raise
         writer.append([Draft(PRUNE_ACTION, "succeeded", principal, details=details)], principal)
         # Sign the prune entry now: verification honours only a prune a checkpoint covers.
         writer.checkpoint("prune")
         return result
+
+
+def _remove(writer: ChainWriter, chosen: list[_Candidate]) -> None:
+    for candidate in chosen:
+        if writer.archive is not None:
+            writer.archive.delete(f"segments/{segment_name(candidate.number)}")
+        try:
+            candidate.path.unlink()
+        except OSError as exc:
+            raise disk_failure(exc, f"remove audit segment {candidate.number}") from None
+    fsync_directory(writer.paths.segments)
 
 
 def _keep_reason(

@@ -3,7 +3,8 @@
 Before any step runs, each source is classified on its first 20,000 rows (a head sample: parsing stops
 there, so the check costs a fraction of a second; `vaultline classify` samples the whole input). The
 result is cached under `<state>/classify/`, keyed by the SHA-256 of the input files, the classifier's
-recognizers and settings, so a rerun on the same input does not classify again.
+recognizers and settings, so a rerun on the same input does not classify again. A PostgreSQL source
+has no content hash (its fingerprint names the query and counts rows), so it is classified every run.
 
 The spec is then walked, step by step: a column stops being exposed when a protection step (token,
 encryption, FPE, mask, redact, hash, generalize, drop) rewrites or removes it. A column still exposed
@@ -89,13 +90,15 @@ def classify_sources(
         fingerprints = [(f["location"], f["sha256"]) for f in ingest.fingerprints]
         key = hashlib.sha256(json.dumps([fingerprints, _recognizers_signature()]).encode()).hexdigest()
         cached = cache_dir / f"{key}.json"
-        if cached.is_file():
+        by_content = all(f.get("bytes") is not None for f in ingest.fingerprints)
+        if by_content and cached.is_file():
             findings[name] = json.loads(cached.read_text("utf-8"))
             continue
         sample = head_sample(name, source, ingest=ingest)
         findings[name] = [f.as_json() for f in classify_frame(sample.frame)]
-        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_private(cached, json.dumps(findings[name]))
+        if by_content:
+            cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(cached, json.dumps(findings[name]))
     return findings
 
 

@@ -372,12 +372,21 @@ def _commit_audited(
     audit: AuditLog, state: State, run_id: str, pipeline: Pipeline, result: Any, *, report: dict[str, Any],
     read: _SourcesRead,
 ) -> dict[str, int]:  # fmt: skip
-    """`_commit`, fail closed: no commit (nor bookmark reset) the log has not heard of first."""
-    for output in result.outputs:
-        audit.intent("dataset.commit", resource=output.name, run_id=run_id)
-    if read.reset:
-        audit.intent("bookmark.reset", resource=pipeline.name, run_id=run_id)
-    versions = report["datasets"] = _commit(state, run_id, pipeline, result, report=report, read=read)
+    """`_commit`, fail closed: no commit (nor bookmark reset) the log has not heard of first. When the
+    intents or the commit fail, this run's files (outputs, their key material, its quarantine file)
+    are removed, unless the catalog holds them all the same (a crash before this point leaves them
+    for `gc`), and the bookmarks stay, so a rerun processes the same input exactly once."""
+    try:
+        for output in result.outputs:
+            audit.intent("dataset.commit", resource=output.name, run_id=run_id)
+        if read.reset:
+            audit.intent("bookmark.reset", resource=pipeline.name, run_id=run_id)
+        versions = report["datasets"] = _commit(state, run_id, pipeline, result, report=report, read=read)
+    except BaseException:
+        written = [o.location for o in result.outputs]
+        if not _committed_anyway(state, written):
+            _remove_uncommitted(written, result.quarantine_location)
+        raise
     for name, number in versions.items():
         audit.record("dataset.commit", resource=name, run_id=run_id, details={"version": number})
     if read.reset:
@@ -390,9 +399,7 @@ def _commit(
     state: State, run_id: str, pipeline: Pipeline, result: Any, *, report: dict[str, Any], read: _SourcesRead
 ) -> dict[str, int]:
     """One catalog transaction for every output and the incremental sources' bookmarks: only now do the
-    files become readable versions and the input counts as delivered. When the commit fails, this
-    run's files are removed (a crash before this point leaves them for `gc`) and the bookmarks stay,
-    so a rerun processes the same input exactly once."""
+    files become readable versions and the input counts as delivered."""
     from vaultline.catalog.bookmarks import advance
     from vaultline.catalog.datasets import DatasetCatalog, FileEntry, VersionRequest
 
@@ -411,18 +418,12 @@ def _commit(
         for output in result.outputs
     ]
     moves = read.advances(pipeline)
-    try:
-        with DatasetCatalog(state.catalog_url) as catalog:
-            versions = catalog.commit_run(
-                requests,
-                run_id=run_id,
-                also=(lambda conn: advance(conn, pipeline.name, run_id, moves)) if moves else None,
-            )
-    except BaseException:
-        written = [o.location for o in result.outputs]
-        if not _committed_anyway(state, written):
-            _remove_uncommitted(written)
-        raise
+    with DatasetCatalog(state.catalog_url) as catalog:
+        versions = catalog.commit_run(
+            requests,
+            run_id=run_id,
+            also=(lambda conn: advance(conn, pipeline.name, run_id, moves)) if moves else None,
+        )
     for name, number in versions.items():
         log.info("dataset %s version %d committed", name, number)
     return versions
@@ -455,10 +456,15 @@ def _committed_anyway(state: State, paths: list[str]) -> bool:
     return any(path in referenced for path in paths)
 
 
-def _remove_uncommitted(paths: list[str]) -> None:
+def _remove_uncommitted(paths: list[str], quarantine: str | None) -> None:
     from vaultline.storage import locations
     from vaultline.storage.parquet_footer import key_material_path
 
+    if quarantine is not None:  # a failed run reports no quarantine file: none would find it
+        try:
+            locations.filesystem(quarantine).rm(quarantine)
+        except OSError:
+            log.warning("could not remove the quarantine file of a failed commit")
     for path in paths:
         fs = locations.filesystem(path)
         try:

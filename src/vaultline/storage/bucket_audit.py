@@ -28,9 +28,9 @@ Finding = tuple[Status, str, str]  # status, detail, fix ("" when it passed)
 PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 _GLOB = set("*?[")
 UMASK_MODE = 0o777
-"""The `create_mode` of a directory made by a plain mkdir (landing copies): the umask alone decides."""
+"""The `create_mode` of a directory nothing of Vaultline creates (a source's): the umask alone decides."""
 PRIVATE_MODE = 0o700
-"""The `create_mode` of a directory the runner makes itself (outputs, quarantine): mkdir mode 0700."""
+"""The `create_mode` of a directory a run makes itself (outputs, quarantine, landing): mode 0700."""
 _BUCKET_NAME_FIX = (
     "correct the spec's path or --param: s3://BUCKET/key, BUCKET being 3-63 lowercase letters, digits, "
     "dots and hyphens"

@@ -8,15 +8,16 @@ has the format and what a reader without keys sees.
 
 Key material: internal by default, external on request (`EncryptionPlan.external_key_material`).
 - Internal: the wrapped keys live in the file's footer. The file is self-contained, so the output path
-  (temp name → fsync → rename, one PUT on S3, one SHA-256) works unchanged. Master key rotation never
+  (temp name → fsync → rename; on S3 a temporary key copied server-side to the final one; one
+  SHA-256) works unchanged. Master key rotation never
   strands it: the wrapped KEK carries its master key version, and old versions still unwrap. What it
   cannot do is re-wrap in place: moving a file onto the current master version means rewriting it
   (`rewrap` says so).
 - External: pyarrow writes `_KEY_MATERIAL_FOR_<file name>.json` beside the file (`key_material_path`).
   `rewrap` re-wraps it with the current master key versions without touching the Parquet bytes
   (`CryptoFactory.rotate_master_keys`). The price: two objects per output, no single atomic rename or
-  PUT, and a caller renaming a temp file must move the key-material file to the new name too; a file
-  separated from it is unreadable.
+  copy, and a caller renaming a temp file must move the key-material file to the new name too (first:
+  a file never shows without it); a file separated from it is unreadable.
 
 Readers: `read_table` first learns, from the footer's column crypto metadata, which master key
 protects each column, and unwraps each key before pyarrow touches the column (pyarrow 26 aborts the

@@ -139,10 +139,10 @@ class _EncryptingSink:
 
     def abort(self) -> None:
         """Abandon the file: an S3 upload is aborted, never completed; the caller deletes the rest."""
+        if self.files is not None:  # also when the writer failed to open after its file had
+            self.files.abort()
         if self.writer is None:
             return
-        if self.files is not None:
-            self.files.abort()
         with contextlib.suppress(Exception):  # an aborted file refuses the footer; a local one is deleted
             self.writer.close()
         self.writer.is_open = False  # its finalizer would try to close it again

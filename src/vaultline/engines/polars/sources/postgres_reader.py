@@ -389,14 +389,18 @@ def _above_watermark(
 
     quoted = _quote(column)
     above = f"\nWHERE {quoted} > {_literal(after)}" if after else ""
-    nulls = f"SELECT count(*) FROM {_subquery(query, 'vl_n')}\nWHERE {quoted} IS NULL"  # noqa: S608
+    nulls = f"FROM {_subquery(query, 'vl_n')}\nWHERE {quoted} IS NULL"
+    # EXISTS stops at the first NULL (no scan of the whole table every run); the count only on failure
     probe = (
-        f"SELECT max({quoted})::text, pg_typeof(max({quoted}))::text, ({nulls})\n"
+        f"SELECT max({quoted})::text, pg_typeof(max({quoted}))::text, EXISTS (SELECT 1 {nulls})\n"
         f"FROM {_subquery(query, 'vl_w')}{above}"
     )
     try:
         with engine.connect() as conn:
-            newest, sql_type, missing = conn.exec_driver_sql(_driver_sql(probe)).one()
+            newest, sql_type, any_null = conn.exec_driver_sql(_driver_sql(probe)).one()
+            missing = (
+                conn.exec_driver_sql(_driver_sql(f"SELECT count(*) {nulls}")).scalar() if any_null else 0
+            )
     except SQLAlchemyError as exc:
         raise _pg_error(name, exc, what, column=column) from None
     if missing:
