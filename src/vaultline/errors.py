@@ -34,6 +34,7 @@ class RetryableError(VaultlineError):
     """A transient failure (network, lock contention); the same call may succeed later."""
 
     retryable = True
+    exit_code = 75  # EX_TEMPFAIL (sysexits.h): a scheduler may rerun the same command unchanged
 
 
 class SpecError(TerminalError):
@@ -93,6 +94,11 @@ class OutputError(TerminalError):
     """An output cannot be written."""
 
 
+class OutputUnavailableError(RetryableError):
+    """An output's location could not be reached (connection refused, timeout, throttling); the run
+    committed nothing, and the same run may succeed later."""
+
+
 class CatalogError(TerminalError):
     """The catalog database is unreachable or inconsistent."""
 
@@ -115,3 +121,27 @@ def aws_error_code(exc: BaseException) -> str | None:
         code = response.get("Error", {}).get("Code")
         return str(code) if code else None
     return None
+
+
+TRANSIENT_AWS_CODES = frozenset(
+    {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException"}
+)
+# Connection-level failures by class name, so botocore and aiohttp stay lazy imports: the builtin
+# ConnectionError and TimeoutError, botocore's ConnectionError and HTTPClientError, aiohttp's
+# ClientConnectionError and ServerTimeoutError.
+_TRANSIENT_CLASSES = frozenset(
+    {"ConnectionError", "TimeoutError", "HTTPClientError", "ClientConnectionError", "ServerTimeoutError"}
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether `exc` (or its cause) is a failure to reach a service, or the service asking to slow
+    down, rather than a refusal: the same request may succeed later."""
+    for error in (exc, exc.__cause__):
+        if error is None:
+            continue
+        if aws_error_code(error) in TRANSIENT_AWS_CODES:
+            return True
+        if any(cls.__name__ in _TRANSIENT_CLASSES for cls in type(error).__mro__):
+            return True
+    return False

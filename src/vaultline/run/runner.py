@@ -227,6 +227,8 @@ def _failed(report: dict[str, Any], exc: BaseException) -> None:
 
     report["status"] = "failed"
     report["error_type"] = type(exc).__name__
+    # what a scheduler needs to decide whether to rerun unchanged (`vaultline run` exits 75 then)
+    report["retryable"] = isinstance(exc, VaultlineError) and exc.retryable
     if not isinstance(exc, VaultlineError):
         report["error"] = f"unexpected {type(exc).__name__}"
         log.error("run %s failed with an unexpected %s", report["run_id"], type(exc).__name__)

@@ -2,7 +2,8 @@
 mid-stream, leaves no object in the bucket (final, temporary or key material) and no multipart upload;
 a missing output or quarantine bucket is an OutputError naming the output (or the quarantine), its
 location and a fix, before the engine runs; a failure while writing the quarantine or moving outputs
-into place removes every file of the run, local temporaries and outputs already moved included."""
+into place removes every file of the run, local temporaries and outputs already moved included; an
+output that cannot be reached is a retryable error (exit code 75) naming it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from vaultline.catalog.datasets import DatasetCatalog
 from vaultline.engines.polars import outputs
-from vaultline.errors import OutputError, TransformError
+from vaultline.errors import OutputError, OutputUnavailableError, TransformError
 from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
 from vaultline.run.runner import run
 from vaultline.spec.loader import loads
@@ -121,7 +122,7 @@ def test_a_run_that_fails_mid_stream_aborts_its_upload(
             handle.write(f"{os.urandom(2_000).hex()},{i}\n")
     text = SPEC.format(csv=path, out=f"s3://{s3_bucket}/out", quarantine=f"s3://{s3_bucket}/q",
                        encryption=ENCRYPTIONS[encryption], fraction=0.5, extra="")  # fmt: skip
-    with pytest.raises(OutputError) as caught:
+    with pytest.raises(OutputUnavailableError) as caught:  # a lost connection: rerun unchanged
         run(loads(text), state)
     assert f"s3://{s3_bucket}/out: output main cannot be written" in caught.value.render()
     assert "ConnectionError" in caught.value.render()
@@ -234,3 +235,73 @@ def test_a_failure_while_moving_outputs_into_place_removes_those_already_moved(
     assert len(moved) == 2  # main's key material and file were in place
     assert _keys(s3_client, s3_bucket) == []  # and are gone, with the quarantine file and temporaries
     assert _uploads(s3_client, s3_bucket) == []
+
+
+@pytest.fixture
+def unreachable_s3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An S3 endpoint nothing listens on (a loopback port just freed), with one attempt per request."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("VAULTLINE_S3_ENDPOINT", f"http://127.0.0.1:{port}")
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_MAX_ATTEMPTS", "1")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    real = outputs.locations.polars_storage_options
+    monkeypatch.setattr(
+        outputs.locations,
+        "polars_storage_options",
+        lambda location: {**(real(location) or {}), "max_retries": 0},
+    )
+
+
+def test_an_unreachable_output_fails_before_any_row_flows_and_exits_retryable(
+    tmp_path: Path, state: State, unreachable_s3: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from vaultline.catalog.runs import RunCatalog
+    from vaultline.cli.main import app
+    from vaultline.engines.polars import executor
+
+    def no_flow(*_: Any, **__: Any) -> None:
+        raise AssertionError("the flow ran although its output cannot be reached")
+
+    monkeypatch.setattr(executor, "_run", no_flow)
+    spec = tmp_path / "pipeline.yaml"
+    spec.write_text(
+        SPEC.format(
+            csv=_csv(tmp_path),
+            out="s3://reachable-never/out",
+            quarantine=tmp_path / "q",
+            encryption=ENCRYPTIONS["plain"],
+            fraction=0.5,
+            extra="",
+        ),
+        "utf-8",
+    )
+    result = CliRunner().invoke(app, ["run", str(spec), "--state", str(state.root)])
+    assert result.exit_code == 75, result.output  # EX_TEMPFAIL: rerun unchanged
+    assert "output main cannot be written: its location could not be reached" in result.output
+    assert SECRET not in result.output
+    with RunCatalog(state.catalog_url) as catalog:
+        (record,) = catalog.list()
+        assert (record.status, catalog.report(record.run_id)["retryable"]) == ("failed", True)
+
+
+@pytest.mark.parametrize("encryption", ["internal", "plain"])
+def test_an_output_lost_while_writing_is_a_retryable_error_naming_it(
+    tmp_path: Path, state: State, unreachable_s3: None, monkeypatch: pytest.MonkeyPatch, encryption: str
+) -> None:
+    """The bucket answered before the run, then went away: both writers (pyarrow's through s3fs, and
+    Polars' own sink, which raises object-store errors as they are) fail as the output's error."""
+    from vaultline.engines.polars import executor
+
+    monkeypatch.setattr(executor, "check_buckets", lambda pipeline: None)
+    loaded = _spec(tmp_path, "s3://gone-away/out", quarantine=str(tmp_path / "q"), encryption=encryption)
+    with pytest.raises(OutputUnavailableError, match="output main cannot be written") as caught:
+        run(loaded, state)
+    assert caught.value.where == "s3://gone-away/out" and caught.value.retryable
+    assert list((tmp_path / "q").rglob("*.parquet")) == []  # the failed run's quarantine went too

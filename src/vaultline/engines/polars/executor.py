@@ -51,6 +51,7 @@ from vaultline.engines.polars.outputs import (
     fsync_rename,
     plan_outputs,
     remove_file,
+    sink_failure,
     writing,
 )
 from vaultline.engines.polars.registry import implementation, prefetch
@@ -330,6 +331,12 @@ def _run(
     except pl.exceptions.PolarsError as exc:
         discard_outputs(pending)
         raise engine_failure(exc, "execution") from None
+    except OSError as exc:
+        discard_outputs(pending)
+        failure = sink_failure(pending, exc)
+        if failure is None:
+            raise
+        raise failure from None
     except BaseException:
         discard_outputs(pending)
         raise

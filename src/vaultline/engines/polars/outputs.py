@@ -29,7 +29,14 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from vaultline.engines.polars import backpressure
-from vaultline.errors import OutputError, TransformError, VaultlineError, aws_error_code
+from vaultline.errors import (
+    OutputError,
+    OutputUnavailableError,
+    TransformError,
+    VaultlineError,
+    aws_error_code,
+    is_transient,
+)
 from vaultline.spec.models import Pipeline
 from vaultline.storage import locations
 from vaultline.storage.encrypted_parquet import key_material_path
@@ -307,10 +314,10 @@ def _abort_uploads(location: str) -> None:
 
 
 def check_buckets(pipeline: Pipeline) -> None:
-    """Fail before any row flows when an output's or the quarantine's bucket does not exist: the
-    writers would find out only once every row went through. One HEAD request a bucket; only S3's
-    answer that the bucket is missing fails: credentials that may write but not list a bucket are
-    refused HeadBucket, and the writes themselves will tell."""
+    """Fail before any row flows when an output's or the quarantine's bucket does not exist, or
+    cannot be reached at all: the writers would find out only once every row went through. One HEAD
+    request a bucket; of S3's answers, only that the bucket is missing fails: credentials that may
+    write but not list a bucket are refused HeadBucket, and the writes themselves will tell."""
     uses: list[tuple[str, str]] = [(f"output {name}", out.path) for name, out in pipeline.outputs.items()]
     if pipeline.quarantine.path:
         uses.append(("the quarantine", pipeline.quarantine.path))
@@ -331,7 +338,10 @@ def check_buckets(pipeline: Pipeline) -> None:
                 where=location.rstrip("/"),
                 hint=f"create the bucket, or correct the path in the spec (or its --param); {DOCTOR_HINT}",
             ) from None
-        except Exception as exc:  # not an answer that the bucket is missing
+        except Exception as exc:
+            if is_transient(exc):  # the writes would fail the same way, once every row went through
+                raise write_failure(what, location.rstrip("/"), exc) from None
+            # not an answer that the bucket is missing
             log.debug("bucket of %s not checked before the run (%s)", what, type(exc).__name__)
 
 
@@ -348,9 +358,27 @@ def writing(what: str, location: str) -> Iterator[None]:
         raise write_failure(what, location, exc) from None
 
 
-def write_failure(what: str, location: str, exc: BaseException) -> OutputError:
+def sink_failure(pending: list[PendingOutput], exc: OSError) -> VaultlineError | None:
+    """An OSError out of `collect_all` as the failure of the output it belongs to, or None. Polars'
+    own Parquet sink (a plain output) raises object-store errors as they are, naming the object it
+    was writing, which is how the output is known; anything else (a source read) is not an output's."""
+    for output in pending:
+        if output.sink is None and output.target in str(exc):
+            return write_failure(f"output {output.name}", output.directory, exc)
+    return None
+
+
+def write_failure(what: str, location: str, exc: BaseException) -> OutputError | OutputUnavailableError:
     cause = exc.__cause__ if exc.__cause__ is not None else exc
     code = aws_error_code(cause)
+    detail = f"{type(exc).__name__}{f', {code}' if code else ''}"
+    if is_transient(exc):
+        return OutputUnavailableError(
+            f"{what} cannot be written: its location could not be reached ({detail}); nothing was committed",
+            where=location,
+            hint=f"check the network and the endpoint (VAULTLINE_S3_ENDPOINT), then run again unchanged; "
+            f"{DOCTOR_HINT}",
+        )
     if isinstance(exc, FileNotFoundError):
         reason, hint = (
             "the bucket or directory does not exist",
@@ -363,7 +391,6 @@ def write_failure(what: str, location: str, exc: BaseException) -> OutputError:
         )
     else:
         reason, hint = "the write failed", "check that the location is reachable and writable, then run again"
-    detail = f"{type(exc).__name__}{f', {code}' if code else ''}"
     return OutputError(
         f"{what} cannot be written: {reason} ({detail})", where=location, hint=f"{hint}; {DOCTOR_HINT}"
     )
