@@ -144,6 +144,7 @@ def _audited_run(
             provider=provider, domains=domains, facts_lookup=_facts_lookup(catalog),
             previous_run_report=lambda: catalog.latest_succeeded_report(pipeline.name),
         )  # fmt: skip
+        _check_output_buckets(pipeline)
         read = _read_sources(pipeline, state, report, audit, reset=reset_bookmarks, on_phase=on_phase)
         if read.nothing_new:
             report.update(_nothing_new_body())
@@ -300,6 +301,14 @@ class _SourcesRead:
             }
             for name, bookmark in self.bookmarks.items()
         }
+
+
+def _check_output_buckets(pipeline: Pipeline) -> None:
+    """Before any input is read (fingerprinted, classified, copied to landing): an output bucket
+    that is missing or out of reach would otherwise fail the run only once every row went through."""
+    from vaultline.engines.polars.outputs import check_buckets
+
+    check_buckets(pipeline)
 
 
 def _read_sources(

@@ -1,7 +1,7 @@
 """Outputs and quarantine on S3 (a moto server): a run that fails, after writing every row or
 mid-stream, leaves no object in the bucket (final, temporary or key material) and no multipart upload;
 a missing output or quarantine bucket is an OutputError naming the output (or the quarantine), its
-location and a fix, before the engine runs; a failure while writing the quarantine or moving outputs
+location and a fix, before any input is read; a failure while writing the quarantine or moving outputs
 into place removes every file of the run, local temporaries and outputs already moved included; an
 output that cannot be reached is a retryable error (exit code 75) naming it."""
 
@@ -257,19 +257,19 @@ def unreachable_s3(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def test_an_unreachable_output_fails_before_any_row_flows_and_exits_retryable(
+def test_an_unreachable_output_fails_before_any_input_is_read_and_exits_retryable(
     tmp_path: Path, state: State, unreachable_s3: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from typer.testing import CliRunner
 
     from vaultline.catalog.runs import RunCatalog
     from vaultline.cli.main import app
-    from vaultline.engines.polars import executor
+    from vaultline.engines.polars import sources
 
-    def no_flow(*_: Any, **__: Any) -> None:
-        raise AssertionError("the flow ran although its output cannot be reached")
+    def not_read(*_: Any, **__: Any) -> None:
+        raise AssertionError("the source was read although the output cannot be reached")
 
-    monkeypatch.setattr(executor, "_run", no_flow)
+    monkeypatch.setattr(sources, "read_source", not_read)
     spec = tmp_path / "pipeline.yaml"
     spec.write_text(
         SPEC.format(
@@ -297,9 +297,7 @@ def test_an_output_lost_while_writing_is_a_retryable_error_naming_it(
 ) -> None:
     """The bucket answered before the run, then went away: both writers (pyarrow's through s3fs, and
     Polars' own sink, which raises object-store errors as they are) fail as the output's error."""
-    from vaultline.engines.polars import executor
-
-    monkeypatch.setattr(executor, "check_buckets", lambda pipeline: None)
+    monkeypatch.setattr(outputs, "check_buckets", lambda pipeline: None)
     loaded = _spec(tmp_path, "s3://gone-away/out", quarantine=str(tmp_path / "q"), encryption=encryption)
     with pytest.raises(OutputUnavailableError, match="output main cannot be written") as caught:
         run(loaded, state)

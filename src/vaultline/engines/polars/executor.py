@@ -45,7 +45,6 @@ from vaultline.engines.polars.outputs import (
     BATCH_ROWS,
     OutputReport,
     PendingOutput,
-    check_buckets,
     discard_outputs,
     finish_outputs,
     fsync_rename,
@@ -281,7 +280,6 @@ def execute(
     `ingests`: sources the caller already planned (read otherwise); `spill_dir`: where the flow
     is spilled, encrypted, before a step that needs all rows (the system's temp directory if None)."""
     clock = time.perf_counter()
-    check_buckets(pipeline)
     prefetch([name for name, _ in pipeline.all_steps()])
     ingested = _ingest(pipeline, on_phase, ingests or {})
     directory = spill_dir or Path(tempfile.gettempdir())

@@ -314,7 +314,7 @@ def _abort_uploads(location: str) -> None:
 
 
 def check_buckets(pipeline: Pipeline) -> None:
-    """Fail before any row flows when an output's or the quarantine's bucket does not exist, or
+    """Fail before any input is read when an output's or the quarantine's bucket does not exist, or
     cannot be reached at all: the writers would find out only once every row went through. One HEAD
     request a bucket; of S3's answers, only that the bucket is missing fails: credentials that may
     write but not list a bucket are refused HeadBucket, and the writes themselves will tell."""
