@@ -83,6 +83,11 @@ class SourceError(TerminalError):
     """A source cannot be read (missing file, bad credentials, unreadable format)."""
 
 
+class SourceUnavailableError(RetryableError):
+    """A source could not be reached (connection refused, timeout, throttling, a server restarting);
+    the same run may succeed later."""
+
+
 class TransformError(TerminalError):
     """A step cannot run with the data it was given (missing column, wrong type)."""
 

@@ -279,9 +279,12 @@ def test_postgres_table_names_are_validated(table: str) -> None:
         read_source("pg", source(format="postgres", url="postgresql://u@127.0.0.1:1/db", table=table))
 
 
-def test_postgres_unreachable_server_is_a_source_error() -> None:
-    with pytest.raises(SourceError, match="cannot connect"):
+def test_postgres_unreachable_server_is_a_retryable_source_error() -> None:
+    from vaultline.errors import SourceUnavailableError
+
+    with pytest.raises(SourceUnavailableError, match="cannot connect") as caught:
         read_source("pg", source(format="postgres", url="postgresql://u@127.0.0.1:1/db", table="t"))
+    assert caught.value.retryable and caught.value.exit_code == 75
 
 
 def test_postgres_client_side_errors_are_not_connection_errors() -> None:
@@ -295,8 +298,10 @@ def test_postgres_client_side_errors_are_not_connection_errors() -> None:
     assert "cannot connect" not in str(error)
     assert "cannot be converted" in str(error)
     assert "20000" not in str(error)
+    assert not error.retryable
     refused = exc.OperationalError("SELECT", None, psycopg.OperationalError("connection refused"))
     assert "cannot connect" in str(postgres_reader._pg_error("pg", refused, "table public.t"))
+    assert postgres_reader._pg_error("pg", refused, "table public.t").retryable
 
 
 # ---- incremental reads (by: column)

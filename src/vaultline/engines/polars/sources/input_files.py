@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from vaultline.engines.polars.sources.ingest import where
-from vaultline.errors import SourceError, VaultlineError
+from vaultline.errors import SourceError, SourceUnavailableError, VaultlineError, is_transient
 from vaultline.storage import locations
 
 BLOCK_BYTES = 16 << 20
@@ -34,7 +34,13 @@ class InputFile:
     """What identified the file's content when it was fingerprinted (size, mtime or ETag)."""
 
 
-def io_error(name: str, location: str, exc: BaseException) -> SourceError:
+def io_error(name: str, location: str, exc: BaseException) -> SourceError | SourceUnavailableError:
+    if is_transient(exc):
+        return SourceUnavailableError(
+            f"{location} could not be reached ({type(exc).__name__})",
+            hint="check the endpoint (VAULTLINE_S3_ENDPOINT) and the network, then run again unchanged",
+            where=where(name),
+        )
     if isinstance(exc, FileNotFoundError):
         return SourceError(
             f"{location} does not exist", hint="check the path, or the bucket and key", where=where(name)

@@ -21,7 +21,7 @@ from vaultline.engines.polars.errors import scrub
 from vaultline.engines.polars.sources.convert import split_valid
 from vaultline.engines.polars.sources.ingest import RAW, Ingest, check_names, where
 from vaultline.engines.polars.sources.plugin import IoPlugin
-from vaultline.errors import SourceError
+from vaultline.errors import SourceError, SourceUnavailableError
 from vaultline.spec.sources import ColumnType, Source
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
@@ -93,7 +93,9 @@ def _pg_table(name: str, table: str) -> tuple[str, str]:
     return ".".join(f'"{p}"' for p in parts), table
 
 
-def _pg_error(name: str, exc: BaseException, what: str, *, column: str | None = None) -> SourceError:
+def _pg_error(
+    name: str, exc: BaseException, what: str, *, column: str | None = None
+) -> SourceError | SourceUnavailableError:
     """`exc` as a SourceError naming `what` was read (a table, or the query), never quoting a value."""
     import psycopg
 
@@ -139,11 +141,14 @@ def _pg_error(name: str, exc: BaseException, what: str, *, column: str | None = 
             where=where(name),
         )
     # without a SQLSTATE the error was raised by the client: only an OperationalError means the server
-    # could not be reached (a DataError is a value psycopg could not convert)
-    if state.startswith("08") or (not state and isinstance(orig, psycopg.OperationalError)):
-        return SourceError(
-            f"cannot connect to the postgres server ({type(orig).__name__})",
-            hint="check that the server runs, the host, port and database in the url, and the network",
+    # could not be reached (a DataError is a value psycopg could not convert); 57P0x: the server is
+    # shutting down or starting, 53300: it has no connection slot free
+    unreachable = not state and isinstance(orig, psycopg.OperationalError)
+    if unreachable or state.startswith(("08", "57P0")) or state == "53300":
+        return SourceUnavailableError(
+            f"cannot connect to the postgres server ({state or type(orig).__name__})",
+            hint="check that the server runs, the host, port and database in the url, and the network; "
+            "then run again unchanged",
             where=where(name),
         )
     if not state and isinstance(orig, psycopg.DataError):
