@@ -150,3 +150,29 @@ def is_transient(exc: BaseException) -> bool:
         if any(cls.__name__ in _TRANSIENT_CLASSES for cls in type(error).__mro__):
             return True
     return False
+
+
+# What a PostgreSQL server says, at connection time, when it cannot take a connection now (libpq
+# reports connection failures without a SQLSTATE, so the server's answer is all there is).
+_POSTGRES_BUSY = (
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "too many clients",
+    "remaining connection slots",
+)
+
+
+def postgres_unreachable(exc: BaseException) -> bool:
+    """Whether a PostgreSQL error (psycopg's, or SQLAlchemy's around it) means the server could not
+    be reached or cannot take a connection now, rather than that it refused this one (an unknown
+    role or database, a failed authentication), which a retry will not change."""
+    orig = getattr(exc, "orig", None) or exc
+    state = str(getattr(orig, "sqlstate", "") or "")
+    if state:
+        return state.startswith(("08", "57P0")) or state == "53300"
+    if type(orig).__name__ != "OperationalError":
+        return is_transient(orig)
+    text = str(orig)
+    # no FATAL: no server answered (refused, timed out, host not found)
+    return "FATAL:" not in text or any(phrase in text for phrase in _POSTGRES_BUSY)

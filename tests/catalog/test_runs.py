@@ -58,7 +58,19 @@ def test_postgres(postgres_url: str) -> None:
         _roundtrip(catalog)
 
 
-def test_unreachable_catalog_is_a_clear_error() -> None:
-    with pytest.raises(CatalogError) as caught:
+def test_unreachable_catalog_is_a_clear_retryable_error() -> None:
+    from vaultline.catalog.schema import CatalogUnavailable
+
+    with pytest.raises(CatalogUnavailable, match="could not be reached") as caught:
         RunCatalog("postgresql+psycopg://nobody:secretpw@127.0.0.1:1/none?connect_timeout=1")
     assert "secretpw" not in str(caught.value) and "***" in str(caught.value)
+    assert caught.value.retryable
+
+
+@pytest.mark.postgres
+def test_a_catalog_server_that_refuses_the_role_is_not_retryable(postgres_url: str) -> None:
+    url = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    server = url.split("@", 1)[1]
+    with pytest.raises(CatalogError, match="cannot be opened") as caught:
+        RunCatalog(f"postgresql+psycopg://vl_no_such_role@{server}")
+    assert not caught.value.retryable

@@ -32,7 +32,7 @@ from urllib.parse import quote_plus
 
 import sqlalchemy as sa
 
-from vaultline.errors import CatalogError, RetryableError, VaultlineError
+from vaultline.errors import CatalogError, RetryableError, VaultlineError, postgres_unreachable
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -69,6 +69,10 @@ _RUNS_COLUMNS = frozenset(
     {"run_id", "pipeline", "status", "started_at", "finished_at", "spec_sha256", "rows_in", "rows_out",
      "rows_quarantined", "error", "report"}
 )  # fmt: skip
+
+
+class CatalogUnavailable(RetryableError):
+    """The catalog's PostgreSQL server could not be reached, or cannot take a connection now."""
 
 
 class CatalogBusy(RetryableError):
@@ -120,6 +124,8 @@ def catalog_failure(url: str, exc: BaseException, doing: str) -> VaultlineError:
             hint=f"another process held it for over {BUSY_TIMEOUT_SECONDS}s; retry, or use PostgreSQL "
             "(VAULTLINE_CATALOG_URL) when many processes write at once",
         )
+    if _server_unreachable(url, exc):
+        return _unavailable(url, exc, doing)
     return CatalogError(
         f"the catalog at {safe_url(url)} failed while {doing} ({type(exc).__name__})",
         hint="check VAULTLINE_CATALOG_URL, that the database is up, and the state directory's permissions",
@@ -289,10 +295,24 @@ def _bad_url(url: str, problem: str) -> CatalogError:
     return CatalogError(f"the catalog URL {safe_url(url)} {problem}", hint=URL_HINT)
 
 
-def _cannot_open(url: str, exc: Exception) -> CatalogError:
+def _cannot_open(url: str, exc: Exception) -> VaultlineError:
+    if _server_unreachable(url, exc):
+        return _unavailable(url, exc, "opening it")
     return CatalogError(
         f"the catalog at {safe_url(url)} cannot be opened ({type(exc).__name__})",
         hint="check VAULTLINE_CATALOG_URL or the state directory's permissions",
+    )
+
+
+def _server_unreachable(url: str, exc: BaseException) -> bool:
+    return url.startswith("postgresql") and postgres_unreachable(exc)
+
+
+def _unavailable(url: str, exc: BaseException, doing: str) -> CatalogUnavailable:
+    return CatalogUnavailable(
+        f"the catalog's server at {safe_url(url)} could not be reached while {doing} ({type(exc).__name__})",
+        hint="check that the server VAULTLINE_CATALOG_URL names runs, and the network; "
+        "then run again unchanged",
     )
 
 

@@ -287,6 +287,13 @@ def test_postgres_unreachable_server_is_a_retryable_source_error() -> None:
     assert caught.value.retryable and caught.value.exit_code == 75
 
 
+def test_postgres_refusing_the_role_is_terminal_not_retryable(postgres_url: str) -> None:
+    server = postgres_url.split("@", 1)[1]
+    with pytest.raises(SourceError, match="refused the connection") as caught:
+        read_source("pg", source(format="postgres", url=f"postgresql://vl_no_such_role@{server}", table="t"))
+    assert not caught.value.retryable and "vl_no_such_role" not in caught.value.render()
+
+
 def test_postgres_client_side_errors_are_not_connection_errors() -> None:
     import psycopg
     from sqlalchemy import exc

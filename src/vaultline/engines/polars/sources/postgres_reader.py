@@ -21,7 +21,7 @@ from vaultline.engines.polars.errors import scrub
 from vaultline.engines.polars.sources.convert import split_valid
 from vaultline.engines.polars.sources.ingest import RAW, Ingest, check_names, where
 from vaultline.engines.polars.sources.plugin import IoPlugin
-from vaultline.errors import SourceError, SourceUnavailableError
+from vaultline.errors import SourceError, SourceUnavailableError, postgres_unreachable
 from vaultline.spec.sources import ColumnType, Source
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
@@ -140,15 +140,20 @@ def _pg_error(
             else "check the names in the spec (quoted names are case-sensitive)",
             where=where(name),
         )
-    # without a SQLSTATE the error was raised by the client: only an OperationalError means the server
-    # could not be reached (a DataError is a value psycopg could not convert); 57P0x: the server is
-    # shutting down or starting, 53300: it has no connection slot free
-    unreachable = not state and isinstance(orig, psycopg.OperationalError)
-    if unreachable or state.startswith(("08", "57P0")) or state == "53300":
+    # without a SQLSTATE the error was raised by the client: an OperationalError is a connection that
+    # failed (a DataError is a value psycopg could not convert)
+    connecting = not state and isinstance(orig, psycopg.OperationalError)
+    if postgres_unreachable(orig):
         return SourceUnavailableError(
             f"cannot connect to the postgres server ({state or type(orig).__name__})",
-            hint="check that the server runs, the host, port and database in the url, and the network; "
+            hint="check that the server runs, the host and port in the url, and the network; "
             "then run again unchanged",
+            where=where(name),
+        )
+    if connecting:
+        return SourceError(
+            "the postgres server refused the connection (OperationalError; its answer is not shown)",
+            hint="check the user and database in the url, and the password in PGPASSWORD or ~/.pgpass",
             where=where(name),
         )
     if not state and isinstance(orig, psycopg.DataError):
