@@ -6,6 +6,8 @@ tests/conftest.py loads them for every test folder through `pytest_plugins`.
   (and the AWS_* variables) for the whole session and yields the endpoint URL.
 - `s3_bucket`: a fresh bucket on that server (emptied and deleted afterwards); yields its name.
 - `s3_client`: a boto3 client for the server.
+- `unreachable_s3`: VAULTLINE_S3_ENDPOINT set to a loopback port nothing listens on, fake
+  credentials, and one attempt a request (botocore's AWS_MAX_ATTEMPTS; Polars' `max_retries`).
 - `postgres_url` (session): a password-less URL for the `test` database (user postgres, else root).
   When the server is unreachable the test is skipped, except with CI=true where it fails: CI never
   skips silently.
@@ -28,6 +30,25 @@ PG_HOST = "127.0.0.1"
 PG_PORT = 5432
 PG_DATABASE = "test"
 PG_USERS = ("postgres", "root")
+
+
+@pytest.fixture
+def unreachable_s3(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from vaultline.storage import locations
+
+    with socket.socket() as probe:  # a port just freed: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("VAULTLINE_S3_ENDPOINT", f"http://127.0.0.1:{port}")
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_MAX_ATTEMPTS", "1")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    real = locations.polars_storage_options
+    monkeypatch.setattr(
+        locations, "polars_storage_options", lambda location: {**(real(location) or {}), "max_retries": 0}
+    )
 
 
 @pytest.fixture(scope="session")

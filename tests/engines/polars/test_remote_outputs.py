@@ -237,26 +237,6 @@ def test_a_failure_while_moving_outputs_into_place_removes_those_already_moved(
     assert _uploads(s3_client, s3_bucket) == []
 
 
-@pytest.fixture
-def unreachable_s3(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An S3 endpoint nothing listens on (a loopback port just freed), with one attempt per request."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setenv("VAULTLINE_S3_ENDPOINT", f"http://127.0.0.1:{port}")
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_MAX_ATTEMPTS", "1")):  # fmt: skip
-        monkeypatch.setenv(name, value)
-    real = outputs.locations.polars_storage_options
-    monkeypatch.setattr(
-        outputs.locations,
-        "polars_storage_options",
-        lambda location: {**(real(location) or {}), "max_retries": 0},
-    )
-
-
 def test_an_unreachable_output_fails_before_any_input_is_read_and_exits_retryable(
     tmp_path: Path, state: State, unreachable_s3: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

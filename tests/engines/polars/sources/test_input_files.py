@@ -73,18 +73,9 @@ def test_s3_missing_object_and_bucket(s3_bucket: str) -> None:
         read_source("s", source(format="csv", path="s3://vl-no-such-bucket-here/x.csv"))
 
 
-def test_an_s3_endpoint_out_of_reach_is_a_retryable_source_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import socket
-
+def test_an_s3_endpoint_out_of_reach_is_a_retryable_source_error(unreachable_s3: None) -> None:
     from vaultline.errors import SourceUnavailableError
 
-    with socket.socket() as probe:  # a loopback port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setenv("VAULTLINE_S3_ENDPOINT", f"http://127.0.0.1:{port}")
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_MAX_ATTEMPTS", "1")):  # fmt: skip
-        monkeypatch.setenv(name, value)
     with pytest.raises(SourceUnavailableError, match="could not be reached") as caught:
         read_source("s", source(format="csv", path="s3://vl-anywhere/x.csv"))
     assert caught.value.retryable and "run again unchanged" in caught.value.render()
