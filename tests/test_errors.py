@@ -1,11 +1,18 @@
-"""The error root's helpers: reading an AWS error code without importing botocore."""
+"""The error root's helpers: reading an AWS error code without importing botocore, and telling a
+failure a rerun may cure (a service out of reach) from one it will not (a refusal)."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, SSLError
 
-from vaultline.errors import aws_error_code
+from vaultline.errors import (
+    AuditUnavailableError,
+    aws_error_code,
+    is_transient,
+    postgres_unreachable,
+)
 
 
 def test_aws_error_code_reads_a_client_error() -> None:
@@ -23,3 +30,51 @@ def test_aws_error_code_reads_a_client_error() -> None:
 )
 def test_aws_error_code_is_none_without_a_code(exc: Exception) -> None:
     assert aws_error_code(exc) is None
+
+
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), True),
+        (ConnectionRefusedError(111, "Connection refused"), True),
+        (TimeoutError("read timed out"), True),
+        (ClientError({"Error": {"Code": "SlowDown"}}, "PutObject"), True),
+        (ClientError({"Error": {"Code": "AccessDenied"}}, "PutObject"), False),
+        (SSLError(endpoint_url="https://s3.local", error="certificate verify failed"), False),
+        (NoCredentialsError(), False),
+        (PermissionError(13, "Permission denied"), False),
+    ],
+)
+def test_is_transient(exc: Exception, transient: bool) -> None:
+    assert is_transient(exc) is transient
+
+
+@pytest.mark.parametrize(
+    ("exc", "unreachable"),
+    [
+        (
+            psycopg.OperationalError(
+                'connection to server at "127.0.0.1", port 1 failed: Connection refused'
+            ),
+            True,
+        ),
+        (psycopg.errors.ConnectionTimeout("connection timeout expired"), True),
+        (psycopg.OperationalError("FATAL:  the database system is starting up"), True),
+        (psycopg.OperationalError("FATAL:  sorry, too many clients already"), True),
+        (psycopg.OperationalError('FATAL:  role "nobody" does not exist'), False),
+        (psycopg.OperationalError("fe_sendauth: no password supplied"), False),
+        (psycopg.OperationalError("server does not support SSL, but SSL was required"), False),
+        (psycopg.DataError("date too large"), False),
+    ],
+)
+def test_postgres_unreachable(exc: Exception, unreachable: bool) -> None:
+    assert postgres_unreachable(exc) is unreachable
+
+
+def test_a_retryable_error_made_final_exits_1() -> None:
+    error = AuditUnavailableError("audit segment 3 is corrupt", retryable=False)
+    assert (error.retryable, error.exit_code) == (False, 1)
+    assert (AuditUnavailableError("disk full").retryable, AuditUnavailableError("disk full").exit_code) == (
+        True,
+        75,
+    )

@@ -30,11 +30,30 @@ class TerminalError(VaultlineError):
     """Retrying will not help until the input, spec or configuration changes."""
 
 
+EX_TEMPFAIL = 75
+"""sysexits.h's "temporary failure": a scheduler may rerun the same command unchanged."""
+
+
 class RetryableError(VaultlineError):
-    """A transient failure (network, lock contention); the same call may succeed later."""
+    """A transient failure (network, lock contention); the same call may succeed later.
+
+    `retryable=False` keeps the type (so fail-closed handlers still catch it) for a failure of the
+    same kind that a rerun will not cure: an audit copy refused or altered, a corrupt segment."""
 
     retryable = True
-    exit_code = 75  # EX_TEMPFAIL (sysexits.h): a scheduler may rerun the same command unchanged
+    exit_code = EX_TEMPFAIL
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, where: str | None = None, retryable: bool = True
+    ) -> None:
+        super().__init__(message, hint=hint, where=where)
+        if not retryable:
+            self.final()
+
+    def final(self) -> None:
+        """No rerun unchanged for this one: it would not help, or would repeat what already happened."""
+        self.retryable = False
+        self.exit_code = 1
 
 
 class SpecError(TerminalError):
@@ -105,7 +124,7 @@ class OutputUnavailableError(RetryableError):
 
 
 class CatalogError(TerminalError):
-    """The catalog database is unreachable or inconsistent."""
+    """The catalog database is misconfigured, refuses the connection, or is inconsistent."""
 
 
 class AuditError(TerminalError):
@@ -133,10 +152,12 @@ TRANSIENT_AWS_CODES = frozenset(
 )
 # Connection-level failures by class name, so botocore and aiohttp stay lazy imports: the builtin
 # ConnectionError and TimeoutError, botocore's ConnectionError and HTTPClientError, aiohttp's
-# ClientConnectionError and ServerTimeoutError.
+# ClientConnectionError and ServerTimeoutError. TLS failures among them (botocore's SSLError,
+# aiohttp's ClientSSLError and certificate errors) fail the same way on every retry.
 _TRANSIENT_CLASSES = frozenset(
     {"ConnectionError", "TimeoutError", "HTTPClientError", "ClientConnectionError", "ServerTimeoutError"}
 )
+_TLS_WORDS = ("SSL", "Certificate")
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -147,32 +168,53 @@ def is_transient(exc: BaseException) -> bool:
             continue
         if aws_error_code(error) in TRANSIENT_AWS_CODES:
             return True
-        if any(cls.__name__ in _TRANSIENT_CLASSES for cls in type(error).__mro__):
+        names = [cls.__name__ for cls in type(error).__mro__]
+        if any(word in name for name in names for word in _TLS_WORDS):
+            return False
+        if any(name in _TRANSIENT_CLASSES for name in names):
             return True
     return False
 
 
-# What a PostgreSQL server says, at connection time, when it cannot take a connection now (libpq
-# reports connection failures without a SQLSTATE, so the server's answer is all there is).
-_POSTGRES_BUSY = (
+# libpq reports a failed connection without a SQLSTATE, so its text is all there is: what it says
+# when no server answered, and what a server says when it cannot take a connection now. Anything
+# else (an unknown role or database, a failed or missing password, TLS required) is a refusal.
+_POSTGRES_UNREACHABLE = (
+    "Connection refused",
+    "timeout expired",
+    "timed out",
+    "could not translate host name",
+    "server closed the connection unexpectedly",
+    "Network is unreachable",
+    "No route to host",
+    "Connection reset",
     "the database system is starting up",
     "the database system is shutting down",
     "the database system is in recovery mode",
     "too many clients",
     "remaining connection slots",
 )
+# 08000/08001/08003/08006: connection exception, cannot connect, no connection, connection failure;
+# 57P01-57P03: the server shutting down (admin, crash) or not accepting connections yet; 53300: full
+_POSTGRES_UNREACHABLE_STATES = frozenset(
+    {"08000", "08001", "08003", "08006", "57P01", "57P02", "57P03", "53300"}
+)
 
 
 def postgres_unreachable(exc: BaseException) -> bool:
     """Whether a PostgreSQL error (psycopg's, or SQLAlchemy's around it) means the server could not
-    be reached or cannot take a connection now, rather than that it refused this one (an unknown
-    role or database, a failed authentication), which a retry will not change."""
+    be reached or cannot take a connection now, rather than that it refused this one, which a retry
+    will not change."""
     orig = getattr(exc, "orig", None) or exc
     state = str(getattr(orig, "sqlstate", "") or "")
     if state:
-        return state.startswith(("08", "57P0")) or state == "53300"
-    if type(orig).__name__ != "OperationalError":
-        return is_transient(orig)
-    text = str(orig)
-    # no FATAL: no server answered (refused, timed out, host not found)
-    return "FATAL:" not in text or any(phrase in text for phrase in _POSTGRES_BUSY)
+        return state in _POSTGRES_UNREACHABLE_STATES
+    if is_operational(orig):  # psycopg's ConnectionTimeout is one too
+        text = str(orig).lower()
+        return any(phrase.lower() in text for phrase in _POSTGRES_UNREACHABLE)
+    return is_transient(orig)
+
+
+def is_operational(exc: BaseException) -> bool:
+    """A DB-API OperationalError (or a subclass), by name: the driver stays a lazy import."""
+    return any(cls.__name__ == "OperationalError" for cls in type(exc).__mro__)

@@ -88,7 +88,12 @@ def test_a_full_disk_stops_intent_and_leaves_no_partial_line(state: State) -> No
         assert not list(log.entries(action="dataset.read"))
 
 
-def test_opening_fails_closed_when_the_key_provider_is_unreachable(state: State) -> None:
+def test_opening_fails_closed_when_the_key_provider_is_unreachable(
+    state: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
+        monkeypatch.setenv(name, value)  # configured as it should be: only the endpoint fails
     with socket.socket() as probe:  # a loopback port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -97,6 +102,7 @@ def test_opening_fails_closed_when_the_key_provider_is_unreachable(state: State)
         AuditLog.open(state, provider=provider)
     assert "could not derive its keys" in caught.value.message
     assert "vaultline-audit" in (caught.value.hint or "")
+    assert caught.value.retryable  # the provider may come back
 
 
 def test_a_session_body_never_runs_when_the_provider_cannot_be_opened(
@@ -129,5 +135,9 @@ def test_a_copy_location_holding_another_logs_checkpoint_is_refused(
     with AuditLog.open(state) as log:
         log.checkpoint("run-end")
     other = State(tmp_path / "other-state").ensure()
-    with AuditLog.open(other) as log, pytest.raises(AuditUnavailableError, match="different content"):
+    with (
+        AuditLog.open(other) as log,
+        pytest.raises(AuditUnavailableError, match="different content") as caught,
+    ):
         log.checkpoint("run-end")
+    assert not caught.value.retryable  # another log's (or altered) files stay there

@@ -163,6 +163,16 @@ def test_unreachable_endpoint_fails_closed_without_traceback(moto_server: str) -
     assert "botocore" not in "".join(traceback.format_exception(error))
 
 
+def test_no_region_is_named_as_such_and_not_retryable(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(KeyringError, match="no AWS region is configured") as caught:
+        AwsKmsProvider(endpoint_url=moto_server).info("customer_key")
+    assert not caught.value.retryable and "failed (KeyringError)" not in caught.value.render()
+
+
 def test_roles_are_enforced_and_stored_as_a_tag(
     kms: AwsKmsProvider, kms_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

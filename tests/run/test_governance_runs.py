@@ -158,6 +158,7 @@ def test_a_run_whose_closing_checkpoint_fails_says_what_was_committed(
         r"the audit log could not write audit checkpoint 9",
         raised.value.message,
     )
+    assert (raised.value.retryable, raised.value.exit_code) == (False, 1)  # a rerun would commit again
     commits = [
         e.outcome
         for e in iter_entries(work["state"].root / "audit" / "segments")

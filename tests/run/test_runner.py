@@ -74,6 +74,7 @@ def test_a_commit_that_raises_removes_the_files_only_when_no_version_holds_them(
     """A connection lost during COMMIT: the catalog may hold the version all the same."""
     from vaultline.audit.log import AuditLog
     from vaultline.catalog.datasets import DatasetCatalog
+    from vaultline.catalog.schema import CatalogUnavailable
     from vaultline.errors import AuditUnavailableError
 
     real_commit, real_intent = DatasetCatalog.commit_run, AuditLog.intent
@@ -81,7 +82,7 @@ def test_a_commit_that_raises_removes_the_files_only_when_no_version_holds_them(
     def lost_during_commit(self: DatasetCatalog, *args: Any, **kwargs: Any) -> dict[str, int]:
         if failure == "lost after the commit":
             real_commit(self, *args, **kwargs)
-        raise ConnectionResetError("the server closed the connection")
+        raise CatalogUnavailable("the catalog's server could not be reached while committing")
 
     def intent_refused(self: AuditLog, action: str, **kwargs: Any) -> Any:
         if action == "dataset.commit":
@@ -92,9 +93,12 @@ def test_a_commit_that_raises_removes_the_files_only_when_no_version_holds_them(
         monkeypatch.setattr(AuditLog, "intent", intent_refused)
     else:
         monkeypatch.setattr(DatasetCatalog, "commit_run", lost_during_commit)
-    with pytest.raises((ConnectionResetError, AuditUnavailableError)):
+    with pytest.raises((CatalogUnavailable, AuditUnavailableError)) as caught:
         _run(workspace)
     committed = failure == "lost after the commit"
+    # a rerun unchanged could append the committed versions again: that failure is final
+    assert caught.value.retryable is not committed
+    assert ("may have landed" in (caught.value.hint or "")) is committed
     written = list((workspace["tmp"] / "out" / "small").glob("*.parquet"))
     assert len(written) == int(committed)
     quarantined = list((workspace["state"].quarantine_dir / "small").glob("*.parquet"))

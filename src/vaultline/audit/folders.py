@@ -51,6 +51,7 @@ def conflict(location: str, relative: str) -> AuditUnavailableError:
         hint="point the location at an empty folder or prefix for this state directory, and run "
         "`vaultline audit verify`",
         where="audit copy",
+        retryable=False,
     )
 
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager, suppress
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from vaultline.errors import AuditUnavailableError, KeyringError, VaultlineError
+from vaultline.errors import AuditUnavailableError, KeyringError, VaultlineError, is_transient
 from vaultline.keys import hooks
 from vaultline.keys.hooks import KeyUse
 from vaultline.keys.provider import KeyProvider, KeyRef
@@ -84,6 +84,8 @@ def unavailable(exc: BaseException, doing: str) -> AuditUnavailableError:
         hint=f"make the key provider reachable and key '{AUDIT_KEY}' usable by this principal (do not "
         "restrict its roles); audited operations stay stopped until the audit log can be written",
         where="audit log",
+        # a provider out of reach may come back; a key refused to this principal stays refused
+        retryable=exc.retryable if isinstance(exc, VaultlineError) else is_transient(exc),
     )
 
 

@@ -15,6 +15,7 @@ verification accepts a missing prefix only up to what such a signed entry states
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,8 @@ from vaultline.audit.segments import disk_failure
 from vaultline.audit.settings import AuditPaths, numbered_files, segment_name
 from vaultline.audit.verify import PRUNE_ACTION
 from vaultline.audit.writer import ChainWriter, Draft
+
+log = logging.getLogger("vaultline.audit.prune")
 
 
 class PruneResult(BaseModel):
@@ -121,7 +124,10 @@ def prune_log(writer: ChainWriter, older_than: datetime, *, dry_run: bool, princ
             _remove(writer, chosen)
         except BaseException as exc:
             failure = {**details, "error": type(exc).__name__}
-            writer.append([Draft(PRUNE_ACTION, "failed", principal, details=failure)], principal)
+            try:  # the failure that stopped the prune is the one to report, even if this append fails
+                writer.append([Draft(PRUNE_ACTION, "failed", principal, details=failure)], principal)
+            except Exception as also:
+                log.warning("the failed prune could not be recorded (%s)", type(also).__name__)
             raise
         writer.append([Draft(PRUNE_ACTION, "succeeded", principal, details=details)], principal)
         # Sign the prune entry now: verification honours only a prune a checkpoint covers.

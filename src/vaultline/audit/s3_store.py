@@ -16,7 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vaultline.audit.folders import conflict
-from vaultline.errors import AuditError, AuditUnavailableError, aws_error_code
+from vaultline.errors import (
+    TRANSIENT_AWS_CODES,
+    AuditError,
+    AuditUnavailableError,
+    aws_error_code,
+    is_transient,
+)
 from vaultline.storage.locations import s3_endpoint
 
 _PRECONDITION_FAILED = 412
@@ -50,9 +56,9 @@ class S3Folder:
         return f"{self.prefix}/{relative}" if self.prefix else relative
 
     def _call(self, doing: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """`method(...)`, with connection-level failures (endpoint down, timeouts) made retryable
-        VaultlineErrors; S3's own refusals (ClientError) are left to the caller, which knows which
-        codes are expected."""
+        """`method(...)`, with botocore's own failures made AuditUnavailableErrors, retryable when
+        they are connection-level (endpoint down, timeouts) and final otherwise (no credentials);
+        S3's own refusals (ClientError) are left to the caller, which knows which codes are expected."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -64,6 +70,7 @@ class S3Folder:
                 f"could not {doing} in {self.location} ({type(exc).__name__})",
                 hint="check the S3 endpoint (VAULTLINE_S3_ENDPOINT), network and credentials",
                 where="audit storage",
+                retryable=is_transient(exc),
             ) from None
 
     def _refused(self, doing: str, exc: Any) -> AuditUnavailableError:
@@ -73,6 +80,7 @@ class S3Folder:
             hint="check the bucket exists (with Object Lock enabled for the archive) and the "
             "credentials may put, get and list objects there",
             where="audit storage",
+            retryable=code in TRANSIENT_AWS_CODES,  # S3 asking to slow down, not a refusal
         )
 
     def put(self, relative: str, data: bytes) -> bool:

@@ -53,6 +53,7 @@ def disk_failure(exc: OSError, doing: str) -> AuditUnavailableError:
         hint="free disk space or fix the permissions of the state directory's audit/ folder; audited "
         "operations stay stopped until the audit log can be written",
         where="audit log",
+        retryable=not isinstance(exc, PermissionError),  # a full disk may empty; permissions stay
     )
 
 
@@ -62,6 +63,7 @@ def corrupt(segment: int, what: str) -> AuditUnavailableError:
         hint="run `vaultline audit verify` and investigate; restore the segment from the export or the "
         "S3 archive",
         where="audit log",
+        retryable=False,
     )
 
 

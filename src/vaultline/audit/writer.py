@@ -166,6 +166,7 @@ class ChainWriter:
                 f"audit checkpoint {number} is unreadable; nothing more is appended to a damaged chain",
                 hint="run `vaultline audit verify`; the copy location holds every checkpoint",
                 where="audit log",
+                retryable=False,
             ) from None
         self._latest = checkpoint
         return checkpoint

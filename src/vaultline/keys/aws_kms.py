@@ -187,6 +187,8 @@ class AwsKmsProvider:
             raise self._translate(exc, method, key=key) from None
 
     def _translate(self, exc: Exception, method: str, *, key: str | None) -> VaultlineError:
+        if isinstance(exc, VaultlineError):  # already says what went wrong (no region, from the client)
+            return exc
         errors = self._botocore_errors
         api = _api_name(method)
         about = f" for key '{key}'" if key else ""

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from vaultline import __version__
 from vaultline.classify.entities import BY_NAME
-from vaultline.errors import AuditUnavailableError, TerminalError, TransformError, VaultlineError
+from vaultline.errors import (
+    AuditUnavailableError,
+    RetryableError,
+    TerminalError,
+    TransformError,
+    VaultlineError,
+)
 from vaultline.keys.provider import KeyProvider, KeyRef
 from vaultline.keys.providers import open_provider
 from vaultline.run.context import RunContext
@@ -101,6 +107,7 @@ def run(
                 "fix the audit log's location; the entries written before the failure (the commit's "
                 "intent among them) are fsynced, and the next checkpoint signs them"
             )
+            exc.final()  # rerunning would commit (or append) the same data again
         raise
     return report
 
@@ -393,10 +400,16 @@ def _commit_audited(
         if read.reset:
             audit.intent("bookmark.reset", resource=pipeline.name, run_id=run_id)
         versions = report["datasets"] = _commit(state, run_id, pipeline, result, report=report, read=read)
-    except BaseException:
+    except BaseException as exc:
         written = [o.location for o in result.outputs]
         if not _committed_anyway(state, written):
             _remove_uncommitted(written, result.quarantine_location)
+        elif isinstance(exc, RetryableError):  # the versions stand, or may: a rerun could append twice
+            exc.final()
+            exc.hint = (
+                f"the commit of run {run_id} may have landed: `vaultline datasets list` tells; rerun only "
+                f"if it did not. {exc.hint or ''}"
+            ).strip()
         raise
     for name, number in versions.items():
         audit.record("dataset.commit", resource=name, run_id=run_id, details={"version": number})

@@ -33,9 +33,11 @@ from vaultline.errors import (
     KeyringError,
     KeyUnavailableError,
     OutputError,
+    OutputUnavailableError,
     SourceError,
     TerminalError,
     aws_error_code,
+    is_transient,
 )
 from vaultline.keys.aws_kms import KMS_ENDPOINT_ENV, kms_endpoint
 from vaultline.keys.provider import KeyProvider, KeyRef
@@ -238,10 +240,11 @@ def _kms_master_key(spec: KmsKey) -> tuple[Any, str]:
             f"KMS key '{spec.key_id}' cannot be used ({code})",
             hint="check the key id or alias, its region, and kms:DescribeKey/GenerateDataKey/Decrypt grants",
         ) from None
-    except BotoCoreError as exc:
+    except BotoCoreError as exc:  # retryable only when it is the network (no credentials stays so)
         raise KeyUnavailableError(
             f"AWS KMS cannot be reached for key '{spec.key_id}' ({type(exc).__name__})",
             hint=f"check the network, credentials and {KMS_ENDPOINT_ENV}",
+            retryable=is_transient(exc),
         ) from None
     return KMSMasterKey(key_id=arn, client=client), arn
 
@@ -375,8 +378,14 @@ def _sdk_errors(where: str, key: str, *, encrypting: bool) -> Iterator[None]:
         raise KeyUnavailableError(
             f"{where}: AWS KMS could not be reached for key {key} ({type(exc).__name__})",
             hint=f"check the network, credentials and {KMS_ENDPOINT_ENV}",
+            retryable=is_transient(exc),
         ) from None
     except OSError as exc:  # reading the source or writing the temp file (disk full, S3 read dropped)
+        if is_transient(exc):
+            raise OutputUnavailableError(
+                f"{where}: a location could not be reached ({type(exc).__name__})",
+                hint="check the network and the endpoint (VAULTLINE_S3_ENDPOINT), then run again unchanged",
+            ) from None
         raise OutputError(f"{where}: I/O failed ({exc.strerror or type(exc).__name__})") from None
     except (GenerateKeyError, MasterKeyProviderError) as exc:
         if encrypting:

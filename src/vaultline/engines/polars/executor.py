@@ -17,8 +17,8 @@ the flow was held in memory instead: 2.1 GB and 7.2 GB.
 Outputs (encrypted at rest, see outputs.py) are written to temporary names, local or on S3, and
 moved to their final names only when everything else succeeded, the quarantine included, so a failed
 run leaves no output under its final name and no temporary one (a crash leaves them for `gc`); the
-spill is deleted when the run ends, whichever way. A missing output or quarantine bucket stops the
-run before any row flows.
+spill is deleted when the run ends, whichever way. (The runner checks the output and quarantine
+buckets before any source is read: `outputs.check_buckets`.)
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from vaultline.engines.polars.outputs import (
 )
 from vaultline.engines.polars.registry import implementation, prefetch
 from vaultline.engines.polars.sources import Ingest, read_source
-from vaultline.errors import TransformError
+from vaultline.errors import SourceUnavailableError, TransformError, is_transient
 from vaultline.keys.secret import SecretBytes
 from vaultline.spec.models import Pipeline
 from vaultline.storage import locations
@@ -332,6 +332,11 @@ def _run(
     except OSError as exc:
         discard_outputs(pending)
         failure = sink_failure(pending, exc)
+        if failure is None and is_transient(exc):  # Polars' own scan of an S3 source, dropped
+            failure = SourceUnavailableError(
+                f"a source could not be reached while its rows were read ({type(exc).__name__})",
+                hint="check the endpoint (VAULTLINE_S3_ENDPOINT) and the network, then run again unchanged",
+            )
         if failure is None:
             raise
         raise failure from None

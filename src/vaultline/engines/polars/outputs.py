@@ -361,11 +361,14 @@ def writing(what: str, location: str) -> Iterator[None]:
 def sink_failure(pending: list[PendingOutput], exc: OSError) -> VaultlineError | None:
     """An OSError out of `collect_all` as the failure of the output it belongs to, or None. Polars'
     own Parquet sink (a plain output) raises object-store errors as they are, naming the object it
-    was writing, which is how the output is known; anything else (a source read) is not an output's."""
-    for output in pending:
-        if output.sink is None and output.target in str(exc):
-            return write_failure(f"output {output.name}", output.directory, exc)
-    return None
+    was writing, which is how the output is known (the longest name found: `out/` is in `archive/out/`);
+    anything else (a source read) is not an output's."""
+    text = str(exc)
+    named = [output for output in pending if output.sink is None and output.target in text]
+    if not named:
+        return None
+    output = max(named, key=lambda candidate: len(candidate.target))
+    return write_failure(f"output {output.name}", output.directory, exc)
 
 
 def write_failure(what: str, location: str, exc: BaseException) -> OutputError | OutputUnavailableError:

@@ -7,8 +7,8 @@ import polars as pl
 from vaultline.engines.polars.base import ROW_ID
 from vaultline.engines.polars.sources.convert import split_valid
 from vaultline.engines.polars.sources.ingest import Ingest, check_names, where
-from vaultline.engines.polars.sources.input_files import fingerprint_files, no_inspection
-from vaultline.errors import SourceError
+from vaultline.engines.polars.sources.input_files import fingerprint_files, io_error, no_inspection
+from vaultline.errors import SourceError, is_transient
 from vaultline.spec.sources import Source
 from vaultline.storage import locations
 
@@ -21,6 +21,8 @@ def read_parquet(name: str, source: Source, files: list[str]) -> Ingest:
         try:
             schema = pl.scan_parquet(location, storage_options=options, glob=False).collect_schema()
         except (pl.exceptions.PolarsError, OSError) as exc:
+            if is_transient(exc):
+                raise io_error(name, location, exc) from None
             raise SourceError(
                 f"{location} is not a readable Parquet file ({type(exc).__name__})",
                 hint="check that the file is Parquet and complete",

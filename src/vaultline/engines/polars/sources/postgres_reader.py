@@ -152,8 +152,8 @@ def _pg_error(
         )
     if connecting:
         return SourceError(
-            "the postgres server refused the connection (OperationalError; its answer is not shown)",
-            hint="check the user and database in the url, and the password in PGPASSWORD or ~/.pgpass",
+            f"the postgres server refused the connection ({type(orig).__name__}; its answer is not shown)",
+            hint="check the user and database in the url, the password (PGPASSWORD or ~/.pgpass) and sslmode",
             where=where(name),
         )
     if not state and isinstance(orig, psycopg.DataError):
