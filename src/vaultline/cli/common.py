@@ -11,7 +11,6 @@ from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
-import click
 import typer
 from typer.exceptions import TyperException
 
@@ -58,7 +57,7 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         except Exception as exc:
             # A bug, not a user error: its message and traceback may quote data values (a Polars cast
             # error lists the values it could not convert), so only its type is shown by default.
-            control = (typer.Exit, typer.Abort, TyperException, click.exceptions.Exit, click.ClickException)
+            control = (typer.Exit, typer.Abort, TyperException)  # typer's vendored click's errors too
             if isinstance(exc, control) or os.environ.get(DEBUG_ENV):
                 raise
             sys.stderr.write(
