@@ -147,6 +147,10 @@ def aws_error_code(exc: BaseException) -> str | None:
     return None
 
 
+S3_UNREACHABLE_HINT = (
+    "check the S3 endpoint (VAULTLINE_S3_ENDPOINT) and the network, then run again unchanged"
+)
+
 TRANSIENT_AWS_CODES = frozenset(
     {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException"}
 )

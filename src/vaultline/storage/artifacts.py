@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from vaultline.errors import (
+    S3_UNREACHABLE_HINT,
     KeyringError,
     KeyUnavailableError,
     OutputError,
@@ -384,7 +385,7 @@ def _sdk_errors(where: str, key: str, *, encrypting: bool) -> Iterator[None]:
         if is_transient(exc):
             raise OutputUnavailableError(
                 f"{where}: a location could not be reached ({type(exc).__name__})",
-                hint="check the network and the endpoint (VAULTLINE_S3_ENDPOINT), then run again unchanged",
+                hint=S3_UNREACHABLE_HINT,
             ) from None
         raise OutputError(f"{where}: I/O failed ({exc.strerror or type(exc).__name__})") from None
     except (GenerateKeyError, MasterKeyProviderError) as exc:

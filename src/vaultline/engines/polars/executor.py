@@ -55,7 +55,7 @@ from vaultline.engines.polars.outputs import (
 )
 from vaultline.engines.polars.registry import implementation, prefetch
 from vaultline.engines.polars.sources import Ingest, read_source
-from vaultline.errors import SourceUnavailableError, TransformError, is_transient
+from vaultline.errors import S3_UNREACHABLE_HINT, SourceUnavailableError, TransformError, is_transient
 from vaultline.keys.secret import SecretBytes
 from vaultline.spec.models import Pipeline
 from vaultline.storage import locations
@@ -335,7 +335,7 @@ def _run(
         if failure is None and is_transient(exc):  # Polars' own scan of an S3 source, dropped
             failure = SourceUnavailableError(
                 f"a source could not be reached while its rows were read ({type(exc).__name__})",
-                hint="check the endpoint (VAULTLINE_S3_ENDPOINT) and the network, then run again unchanged",
+                hint=S3_UNREACHABLE_HINT,
             )
         if failure is None:
             raise

@@ -30,6 +30,7 @@ import pyarrow.fs as pafs
 
 from vaultline.engines.polars import backpressure
 from vaultline.errors import (
+    S3_UNREACHABLE_HINT,
     OutputError,
     OutputUnavailableError,
     TransformError,
@@ -379,8 +380,7 @@ def write_failure(what: str, location: str, exc: BaseException) -> OutputError |
         return OutputUnavailableError(
             f"{what} cannot be written: its location could not be reached ({detail}); nothing was committed",
             where=location,
-            hint=f"check the network and the endpoint (VAULTLINE_S3_ENDPOINT), then run again unchanged; "
-            f"{DOCTOR_HINT}",
+            hint=f"{S3_UNREACHABLE_HINT}; {DOCTOR_HINT}",
         )
     if isinstance(exc, FileNotFoundError):
         reason, hint = (

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from vaultline.engines.polars.sources.ingest import where
-from vaultline.errors import SourceError, SourceUnavailableError, VaultlineError, is_transient
+from vaultline.errors import (
+    S3_UNREACHABLE_HINT,
+    SourceError,
+    SourceUnavailableError,
+    VaultlineError,
+    is_transient,
+)
 from vaultline.storage import locations
 
 BLOCK_BYTES = 16 << 20
@@ -38,7 +44,7 @@ def io_error(name: str, location: str, exc: BaseException) -> SourceError | Sour
     if is_transient(exc):
         return SourceUnavailableError(
             f"{location} could not be reached ({type(exc).__name__})",
-            hint="check the endpoint (VAULTLINE_S3_ENDPOINT) and the network, then run again unchanged",
+            hint=S3_UNREACHABLE_HINT,
             where=where(name),
         )
     if isinstance(exc, FileNotFoundError):
