@@ -156,7 +156,7 @@ def _reordering_source(stable_order: bool) -> Ingest:
         yield order.select(with_columns) if with_columns is not None else order
 
     frame = register_io_source(batches, schema=rows.schema)
-    return Ingest(frame, None, [], stable_order=stable_order)
+    return Ingest(frame, None, [], stable_order=stable_order, records=lambda: rows.height)
 
 
 @pytest.mark.parametrize("stable_order", [False, True], ids=["spilled-first", "trusted"])

@@ -103,12 +103,15 @@ class _Ingested:
     fingerprints: list[dict[str, Any]]
     stable_order: bool
     """Whether every source gives the same rows in the same order when read again."""
+    records: list[Callable[[], int | None]]
+    """Per source read, how many rows its reader counted (`Ingest.records`)."""
 
 
 def _ingest(pipeline: Pipeline, on_phase: Phase, planned: dict[str, Ingest]) -> _Ingested:
     frames: list[pl.LazyFrame] = []
     quarantines: list[pl.LazyFrame] = []
     fingerprints: list[dict[str, Any]] = []
+    records: list[Callable[[], int | None]] = []
     stable_order = True
     # each row's source as an Enum: a byte a row, where the name as text took 20 in a spill
     names = pl.Enum(list(pipeline.sources))
@@ -125,9 +128,10 @@ def _ingest(pipeline: Pipeline, on_phase: Phase, planned: dict[str, Ingest]) -> 
                 )
             )
         fingerprints += ingest.fingerprints
+        records.append(ingest.records)
         stable_order = stable_order and ingest.stable_order
     frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
-    return _Ingested(frame, quarantines, fingerprints, stable_order)
+    return _Ingested(frame, quarantines, fingerprints, stable_order, records)
 
 
 def _check_columns(frame: pl.LazyFrame, index: int, name: str, needed: list[str]) -> None:
@@ -240,6 +244,28 @@ def _count_quarantine(quarantined: pl.DataFrame | None) -> dict[int, Counter[str
     return by_step
 
 
+def _check_every_row_accounted_for(
+    records: list[Callable[[], int | None]], rows_output: int, by_step: dict[int, Counter[str]]
+) -> None:
+    """The rows the readers counted all reached the outputs or the quarantine: a run that lost or
+    duplicated rows between them (a defect, never a rule) stops before anything is committed."""
+    counts = [count() for count in records]
+    quarantined = sum(c.total() for c in by_step.values())
+    if None in counts:
+        raise TransformError(
+            "a source was not read to its end, so the rows of this run cannot be accounted for",
+            hint="nothing was committed; this is a defect in Vaultline: report it with the run's log",
+        )
+    read = sum(c for c in counts if c is not None)
+    if read != rows_output + quarantined:
+        raise TransformError(
+            f"the sources held {read} rows, but {rows_output} reached the outputs and {quarantined} the "
+            f"quarantine: {abs(read - rows_output - quarantined)} rows "
+            f"{'unaccounted for' if read > rows_output + quarantined else 'too many'}",
+            hint="nothing was committed; this is a defect in Vaultline: report it with the run's log",
+        )
+
+
 def _check_quarantine_fraction(
     pipeline: Pipeline, by_step: dict[int, Counter[str]], rows_input: int, steps: list[StepReport]
 ) -> None:
@@ -289,7 +315,7 @@ def execute(
         planned = time.perf_counter() - clock
         result = _run(
             pipeline, ctx, plan, run_id=run_id, quarantine_dir=quarantine_dir, on_phase=on_phase,
-            classes=classes or {}, fingerprints=ingested.fingerprints,
+            classes=classes or {}, fingerprints=ingested.fingerprints, records=ingested.records,
         )  # fmt: skip
     finally:
         if plan.spill is not None:
@@ -300,7 +326,7 @@ def execute(
 
 def _run(
     pipeline: Pipeline, ctx: Any, plan: _Plan, *, run_id: str, quarantine_dir: Path, on_phase: Phase,
-    classes: dict[str, str], fingerprints: list[dict[str, Any]],
+    classes: dict[str, str], fingerprints: list[dict[str, Any]], records: list[Callable[[], int | None]],
 ) -> EngineResult:  # fmt: skip
     """Execute the planned flow into the outputs and the quarantine."""
     timings: dict[str, float] = {}
@@ -325,6 +351,7 @@ def _run(
         quarantined = pl.concat(branches.frames(), how="diagonal") if plan.quarantines else None
         by_step = _count_quarantine(quarantined)
         rows_input = rows_output + sum(c.total() for c in by_step.values())
+        _check_every_row_accounted_for(records, rows_output, by_step)
         _check_quarantine_fraction(pipeline, by_step, rows_input, plan.steps)
     except pl.exceptions.PolarsError as exc:
         discard_outputs(pending)

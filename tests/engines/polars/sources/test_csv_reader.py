@@ -3,13 +3,17 @@ cut into pieces parsed in parallel."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import decimal
 import hashlib
+import io
+import itertools
 import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -17,7 +21,7 @@ import pytest
 from reading import collect, source, write
 
 from vaultline.engines.polars.base import REASON, ROW_ID
-from vaultline.engines.polars.sources import RAW, csv_reader, input_files, read_source
+from vaultline.engines.polars.sources import RAW, _csv_quotes, csv_cuts, csv_reader, input_files, read_source
 from vaultline.errors import SourceError
 
 CUSTOMERS = (
@@ -127,6 +131,70 @@ def test_csv_values_that_do_not_convert_are_quarantined_with_their_text(tmp_path
     assert quarantine[RAW].to_list() == ["ten", "2020-02-30", "maybe", "1.5", "24-01-31"]
     # the whole row is kept as read, nothing is lost
     assert quarantine.select("id", "amount", "day", "flag").row(0) == ("2", "ten", "2020-01-02", "no")
+
+
+def test_csv_text_after_a_closing_quote_is_quarantined_not_read_without_its_quotes(tmp_path: Path) -> None:
+    text = (
+        "id,name,note\n"
+        '1,"be"ta,x\n'  # pyarrow alone would read beta
+        '2,"Smith, J" ,x\n'  # a space after the closing quote
+        '3,be"ta,x\n'  # a quote inside an unquoted field is a character of it
+        '4,"say ""hi""",x\n'  # doubled quotes inside a quoted field
+        '5,"a\n"b,x\n'  # text after a quoted line break
+        '6,"""",x\n'
+    )
+    path = write(tmp_path / "q.csv", text)
+    frame, quarantine = collect(read_source("q", source(format="csv", path=path)))
+    assert frame[ROW_ID].to_list() == [2, 3, 5]
+    assert frame["name"].to_list() == ['be"ta', 'say "hi"', '"']
+    assert quarantine[ROW_ID].to_list() == [0, 1, 4]
+    assert set(quarantine[REASON].to_list()) == {"csv:text after a closing quote"}
+    assert quarantine[RAW].to_list() == ['1,"be"ta,x', '2,"Smith, J" ,x', '5,"a\n"b,x']
+
+
+@pytest.mark.parametrize("rows", [3, 4])
+def test_text_after_a_closing_quote_is_found_where_python_csv_strict_refuses_the_record(rows: int) -> None:
+    """The walk agrees, record by record, with an independent parser: Python's csv in strict mode refuses
+    a record with "',' expected after '\"'" exactly where text follows a closing quote."""
+    fields = [
+        "x",
+        "",
+        '"a,b"',
+        '"q""q"',
+        '"l\nl"',
+        'st"ray',
+        '""',
+        '"be"ta',
+        '"x" ',
+        '"""a"""',
+        '"a"""b',
+        '""""x',
+        'é"',
+    ]
+    rng = random.Random(rows)
+    for _ in range(3000):
+        record = ",".join(rng.choice(fields) for _ in range(rows))
+        hits, records, _ = _csv_quotes.text_after_quotes(
+            np.frombuffer(f"{record}\n".encode(), dtype=np.uint8), ord('"'), ord(","), True
+        )
+        reader = csv.reader(io.StringIO(f"{record}\n", newline=""), strict=True)
+        try:
+            refused = len(list(reader)) != 1
+        except csv.Error as exc:
+            refused = "expected after" in str(exc)
+        assert records == 1, record
+        assert (hits.size > 0) == refused, record
+
+
+def test_pieces_with_only_rfc4180_quotes_are_not_walked() -> None:
+    clean = b'1,"a,b",x\n2,"q""q",""\n3,"l\nl",""""\r\n'
+    quotes = csv_cuts.quote_positions(clean, ord('"'))
+    assert csv_cuts.irregular_quotes(clean, quotes, ord(","), len(clean)).size == 0
+    for dirty in (b'1,"be"ta\n', b'1,st"ray\n', b'1,"x" \n', b'1,"a,"b"\n'):
+        quotes = csv_cuts.quote_positions(dirty, ord('"'))
+        assert csv_cuts.irregular_quotes(dirty, quotes, ord(","), len(dirty)).size > 0, dirty
+    # quotes past the end of the piece are the next block's
+    assert csv_cuts.irregular_quotes(b'1,x\n2,"y"z\n', np.array([6, 8]), ord(","), 4).size == 0
 
 
 def test_csv_whole_numbers_a_float_would_round_are_refused(tmp_path: Path) -> None:
@@ -318,6 +386,8 @@ def _random_csv(rng: random.Random, rows: int, *, stray_quotes: bool) -> str:
             lines.append(f'{i},"q,\n""uoted""\n",z')  # quoted newlines and doubled quotes
         elif kind < 0.25 and stray_quotes:
             lines.append(f'{i},5" screen,z')  # a literal quote inside an unquoted field
+        elif kind < 0.27 and stray_quotes:
+            lines.append(f'{i},"be"ta,z')  # text after a closing quote
         elif kind < 0.3:
             lines.append("")
         else:
@@ -326,7 +396,8 @@ def _random_csv(rng: random.Random, rows: int, *, stray_quotes: bool) -> str:
 
 
 def _reference(path: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """One serial pyarrow read of the whole file: valid rows and (index, raw) of the rows it set aside."""
+    """One serial pyarrow read of the whole file and one walk of it for text after closing quotes: valid rows
+    and (index, raw) of the rows set aside."""
     bad: list[tuple[int, str]] = []
 
     def handler(row: Any) -> str:
@@ -339,7 +410,16 @@ def _reference(path: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys("abc", pa.string())),
     )
-    return [tuple(r.values()) for r in table.to_pylist()], sorted(bad)
+    after_quote = _csv_quotes.in_piece(Path(path).read_bytes(), ord('"'), ord(","), header=True)
+    ragged = {index for index, _ in bad}
+    records = (index for index in itertools.count() if index not in ragged)
+    valid = []
+    for row, record in zip(table.to_pylist(), records, strict=False):
+        if record in after_quote:
+            bad.append((record, after_quote[record]))
+        else:
+            valid.append(tuple(row.values()))
+    return valid, sorted(bad)
 
 
 @pytest.mark.parametrize("stray_quotes", [False, True])
@@ -373,7 +453,7 @@ def test_csv_blocks_and_pieces_match_a_whole_file_read(
 def test_csv_random_files_and_block_sizes_match_a_whole_file_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fields = ["1", "x", "", '"a,b"', '"q""q"', '"l1\nl2"', '"l1\r\nl2"', 'st"ray', '"', '""', "é"]
+    fields = ["1", "x", "", '"a,b"', '"q""q"', '"l1\nl2"', '"l1\r\nl2"', 'st"ray', '"', '""', "é", '"be"ta']
     for seed in range(80):
         rng = random.Random(seed)
         end = rng.choice(["\n", "\r\n"])

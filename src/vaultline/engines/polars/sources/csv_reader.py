@@ -5,7 +5,8 @@ pyarrow reports the row number of a malformed (ragged) record only when it parse
 of the file is cut at record ends (`csv_cuts`) into one piece per core, and the pieces are parsed serially,
 in parallel threads. A cut that lands inside a quoted field is detected, and the rest of that file is
 parsed by pyarrow's serial streaming reader: slower, never wrong. Records set aside become quarantined
-rows with `csv:expected N fields, got M`."""
+rows with `csv:expected N fields, got M`, and so do the records pyarrow accepts although text follows a
+closing quote (`"be"ta`, which it would read as `beta`): `csv:text after a closing quote`."""
 
 from __future__ import annotations
 
@@ -28,7 +29,13 @@ from vaultline.engines.polars.base import REASON, ROW_ID
 from vaultline.engines.polars.errors import scrub
 from vaultline.engines.polars.sources import input_files
 from vaultline.engines.polars.sources.convert import split_valid
-from vaultline.engines.polars.sources.csv_cuts import Chain, record_cuts, then
+from vaultline.engines.polars.sources.csv_cuts import (
+    Chain,
+    irregular_quotes,
+    quote_positions,
+    record_cuts,
+    then,
+)
 from vaultline.engines.polars.sources.ingest import RAW, SET_ASIDE, Ingest, check_names, where
 from vaultline.engines.polars.sources.input_files import (
     Head,
@@ -47,9 +54,16 @@ from vaultline.spec.sources import ColumnType, CsvOptions, Source
 SERIAL_BLOCK_BYTES = 16 << 20
 """Block size of pyarrow's streaming reader in the serial fallback (a record must fit in one block)."""
 
-_Bad = tuple[int, str, int, int]
-"""A record set aside: (0-based index among the records of its piece or stream, raw text, fields
-expected, fields found)."""
+TEXT_AFTER_QUOTE = "csv:text after a closing quote"
+
+_Bad = tuple[int, str, str]
+"""A record set aside: (0-based index among the records of its piece or stream, raw text, reason)."""
+
+
+def _ragged(row: Any, first: int) -> _Bad:
+    """pyarrow's invalid row (numbered from `first`) as a record set aside."""
+    reason = f"csv:expected {row.expected_columns} fields, got {row.actual_columns}"
+    return row.number - first, row.text, reason
 
 
 @dataclass
@@ -59,6 +73,8 @@ class _Piece:
     header: bool
     final: bool
     """Ends at the end of the file (not at a cut this module chose, which must be verified)."""
+    irregular: bool
+    """Holds quotes RFC 4180 does not explain (`csv_cuts.irregular_quotes`)."""
 
 
 @dataclass
@@ -106,6 +122,7 @@ class CsvScan(IoPlugin):
         self.options = options
         self.names = names
         self.quote = ord(options.quote)
+        self.delimiter = ord(options.delimiter)
         self.workers = input_files.workers()
         self.schema: dict[str, pl.DataType] = {c: pl.String() for c in names}
         self.schema |= SET_ASIDE
@@ -166,13 +183,13 @@ class CsvScan(IoPlugin):
 
     # ---- parsing
 
-    def _parse(self, data: pa.Buffer, header: bool, include: list[str]) -> _Parsed:
+    def _parse(self, data: pa.Buffer, header: bool, include: list[str], irregular: bool) -> _Parsed:
         """One piece, parsed serially (only then does pyarrow report row numbers)."""
         bad: list[_Bad] = []
         skip = 2 if header else 1  # pyarrow numbers records from 1, header included
 
         def handler(row: Any) -> str:
-            bad.append((row.number - skip, row.text, row.expected_columns, row.actual_columns))
+            bad.append(_ragged(row, skip))
             return "skip"
 
         table = pacsv.read_csv(
@@ -181,6 +198,14 @@ class CsvScan(IoPlugin):
             parse_options=self._parse_options(handler),
             convert_options=self._convert_options(include),
         )
+        if irregular:
+            from vaultline.engines.polars.sources import _csv_quotes  # numba, for irregular quotes only
+
+            found = _csv_quotes.in_piece(data, self.quote, self.delimiter, header=header)
+            bad.sort()
+            records = _row_ids(0, 0, table.num_rows, [b[0] for b in bad])
+            table, _, moved = _text_after_quote(table, records, found)
+            bad += moved
         bad.sort()
         return _Parsed(_views(table), bad)
 
@@ -233,11 +258,9 @@ class CsvScan(IoPlugin):
             parts.append(
                 pl.DataFrame(
                     {
-                        ROW_ID: [base + index for index, _, _, _ in bad],
-                        REASON: [
-                            f"csv:expected {expected} fields, got {found}" for _, _, expected, found in bad
-                        ],
-                        RAW: [text for _, text, _, _ in bad],
+                        ROW_ID: [base + index for index, _, _ in bad],
+                        REASON: [reason for _, _, reason in bad],
+                        RAW: [text for _, text, _ in bad],
                     },
                     schema=SET_ASIDE,
                 )
@@ -280,9 +303,12 @@ class CsvScan(IoPlugin):
                                 later.cancel()
                             rest = [block.buf[piece.start :], *(b.buf[b.fresh :] for b in queue)]
                             queue.clear()
-                            stream = Chain(then(rest, reader.rest()))
                             serial = self._serial(
-                                request, file.location, stream, header=piece.header, base=base
+                                request,
+                                file.location,
+                                then(rest, reader.rest()),
+                                header=piece.header,
+                                base=base,
                             )
                             base += yield from serial
                             return base - start
@@ -323,32 +349,48 @@ class CsvScan(IoPlugin):
                 buf = grown
             elif not buf:
                 return None, b"", False
-            cuts = record_cuts(buf, self.quote, self.workers, eof=eof)
+            quotes = quote_positions(buf, self.quote)
+            cuts = record_cuts(buf, quotes, self.workers, eof=eof)
             if cuts is not None:
                 end = cuts[-1]
                 header = first and self.options.header
+                irregular = irregular_quotes(buf, quotes, self.delimiter, end)
                 pieces = [
-                    _Piece(a, b, header and a == 0, eof and b == end) for a, b in itertools.pairwise(cuts)
+                    _Piece(a, b, header and a == 0, eof and b == end, _holds(irregular, a, b))
+                    for a, b in itertools.pairwise(cuts)
                 ]
                 view = pa.py_buffer(buf)
                 futures = [
-                    pool.submit(self._parse, view.slice(p.start, p.end - p.start), p.header, include)
+                    pool.submit(
+                        self._parse, view.slice(p.start, p.end - p.start), p.header, include, p.irregular
+                    )
                     for p in pieces
                 ]
                 return _Block(buf, fresh, pieces, futures), buf[end:], not eof
             if len(buf) >= 4 * input_files.BLOCK_BYTES:  # no record end at even quote parity: stray quotes
                 header = first and self.options.header
-                return _Block(buf, fresh, [_Piece(0, len(buf), header, False)], []), b"", False
+                return _Block(buf, fresh, [_Piece(0, len(buf), header, False, True)], []), b"", False
 
     def _serial(
-        self, request: _CsvRequest, location: str, stream: Chain, *, header: bool, base: int
+        self,
+        request: _CsvRequest,
+        location: str,
+        blocks: Iterator[bytes | bytearray],
+        *,
+        header: bool,
+        base: int,
     ) -> Generator[pl.DataFrame, None, int]:
-        """Exact but single-threaded: pyarrow's streaming reader with quote-aware chunking."""
+        """Exact but single-threaded: pyarrow's streaming reader with quote-aware chunking; every block
+        walked for text after closing quotes (this reader serves files with stray quotes)."""
+        from vaultline.engines.polars.sources import _csv_quotes  # numba, for irregular quotes only
+
         bad: list[_Bad] = []
         skip = 2 if header else 1
+        walk = _csv_quotes.InStream(self.quote, self.delimiter, header=header, limit=SERIAL_BLOCK_BYTES)
+        stream = Chain(walk.blocks(blocks))
 
         def handler(row: Any) -> str:
-            bad.append((row.number - skip, row.text, row.expected_columns, row.actual_columns))
+            bad.append(_ragged(row, skip))
             return "skip"
 
         valid = 0
@@ -364,7 +406,8 @@ class CsvScan(IoPlugin):
                 bad.sort()
                 ids = _row_ids(base, valid, batch.num_rows, [b[0] for b in bad])
                 fresh, emitted = bad[emitted:], len(bad)
-                yield self._frame(pa.Table.from_batches([batch]), ids, fresh, base, request.needed)
+                table, keep, moved = _text_after_quote(pa.Table.from_batches([batch]), ids - base, walk.found)
+                yield self._frame(table, ids[keep], sorted(fresh + moved), base, request.needed)
                 valid += batch.num_rows
         except pa.ArrowException as exc:
             raise self._arrow_error(location, exc) from None
@@ -461,6 +504,23 @@ def _row_ids(base: int, first: int, count: int, bad: Sequence[int]) -> np.ndarra
     return ranks.astype(np.uint64) + np.uint64(base)
 
 
+def _holds(offsets: np.ndarray[Any, np.dtype[np.int64]], start: int, end: int) -> bool:
+    """Does the sorted array hold an offset in [start, end)?"""
+    return bool(np.searchsorted(offsets, start) < np.searchsorted(offsets, end))
+
+
+def _text_after_quote(
+    table: pa.Table, records: np.ndarray[Any, np.dtype[np.uint64]], found: dict[int, str]
+) -> tuple[pa.Table, np.ndarray[Any, np.dtype[np.bool_]], list[_Bad]]:
+    """The rows of `table` (record indexes `records`) that are not in `found`, which rows those are, and
+    the others as records set aside."""
+    if not found:
+        return table, np.ones(table.num_rows, dtype=bool), []
+    hit = np.isin(records, np.fromiter(found, dtype=np.uint64, count=len(found)))
+    moved = [(index, found.pop(index), TEXT_AFTER_QUOTE) for index in records[hit].tolist()]
+    return table.filter(pa.array(~hit)), ~hit, moved
+
+
 def _arrow_message(exc: BaseException) -> str:
     """The kind of a pyarrow error without what follows its first colon (pyarrow quotes row text there)."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -499,7 +559,7 @@ def read_csv(name: str, source: Source, files: list[str]) -> Ingest:
     frame, quarantine = split_valid(
         name, lazy, kinds, marked=True, hint="check csv.delimiter" if len(names) == 1 else None
     )
-    return Ingest(frame, quarantine, fingerprints)
+    return Ingest(frame, quarantine, fingerprints, records=lambda: scan.records)
 
 
 # ---------------------------------------------------------------------------------------------- JSONL

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,10 @@ class Ingest:
     """Whether two reads give the same rows in the same order: files, fingerprinted before they are
     read, do; a PostgreSQL query does not (SQL promises no order without ORDER BY, and PostgreSQL's
     synchronized scans start a second scan where a running one is)."""
+    records: Callable[[], int | None] = lambda: None
+    """How many rows the source held, valid and set aside, counted by the reader itself (a Parquet
+    footer, the records an IO plugin produced in its last read to the end; None: not read to its end):
+    what the run's outputs and quarantine must add up to."""
 
 
 def where(name: str) -> str:

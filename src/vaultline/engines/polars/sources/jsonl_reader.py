@@ -265,7 +265,7 @@ def read_jsonl(name: str, source: Source, files: list[str]) -> Ingest:
         scan, schema=scan.schema, is_pure=True, explain_name="vaultline jsonl", explain_detail=name
     )
     frame, quarantine = split_valid(name, lazy, kinds, marked=True)
-    return Ingest(frame, quarantine, fingerprints)
+    return Ingest(frame, quarantine, fingerprints, records=lambda: scan.records)
 
 
 # -------------------------------------------------------------------------------------------- Parquet

@@ -17,9 +17,12 @@ def read_parquet(name: str, source: Source, files: list[str]) -> Ingest:
     fingerprints, _, _ = fingerprint_files(name, files, no_inspection)
     options = locations.polars_storage_options(files[0])
     first: pl.Schema | None = None
+    held = 0
     for location in files:
         try:
-            schema = pl.scan_parquet(location, storage_options=options, glob=False).collect_schema()
+            file = pl.scan_parquet(location, storage_options=options, glob=False)
+            schema = file.collect_schema()
+            held += int(file.select(pl.len()).collect().item())  # from the footer: no column is read
         except (pl.exceptions.PolarsError, OSError) as exc:
             if is_transient(exc):
                 raise io_error(name, location, exc) from None
@@ -40,4 +43,4 @@ def read_parquet(name: str, source: Source, files: list[str]) -> Ingest:
     scan = pl.scan_parquet(files, storage_options=options, row_index_name=ROW_ID, glob=False)
     scan = scan.with_columns(pl.col(ROW_ID).cast(pl.UInt64))
     frame, quarantine = split_valid(name, scan, dict(source.columns or {}), marked=False)
-    return Ingest(frame, quarantine, fingerprints)
+    return Ingest(frame, quarantine, fingerprints, records=lambda: held)

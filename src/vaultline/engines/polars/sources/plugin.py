@@ -43,6 +43,9 @@ class IoPlugin(ABC):
     """The callable `register_io_source` is given. Subclasses set `schema` and implement `batches`."""
 
     schema: dict[str, pl.DataType]
+    records: int | None = None
+    """How many rows (records set aside included) the last read to the end produced, counted before
+    any predicate: what the executor checks every row of a run against (None: no such read yet)."""
 
     @abstractmethod
     def batches(self, needed: list[str], n_rows: int | None) -> Iterator[pl.DataFrame]:
@@ -60,8 +63,10 @@ class IoPlugin(ABC):
         longer needed."""
         frames = self.batches(needed_columns(list(self.schema), with_columns, predicate), n_rows)
         left = n_rows
+        counted = 0
         try:
             for frame in frames:
+                counted += frame.height
                 batch = project(frame, with_columns, predicate)
                 if left is not None:
                     batch = batch.head(left) if batch.height > left else batch
@@ -70,6 +75,8 @@ class IoPlugin(ABC):
                 yield batch
                 if left is not None and left <= 0:
                     return
+            if n_rows is None:
+                self.records = counted
         finally:
             close = getattr(frames, "close", None)
             if close is not None:

@@ -370,7 +370,14 @@ def read_postgres(name: str, source: Source, bookmark: SourceBookmark | None) ->
     )
     marked = any(c.parse for c in columns)
     frame, quarantine = split_valid(name, _parsed(lazy, columns) if marked else lazy, kinds, marked=marked)
-    return Ingest(frame, quarantine, [fingerprint], watermark=watermark, stable_order=False)
+    return Ingest(
+        frame,
+        quarantine,
+        [fingerprint],
+        watermark=watermark,
+        stable_order=False,
+        records=lambda: scan.records,
+    )
 
 
 _SQL_TYPE = re.compile(r"^[a-z][a-z0-9_ ]{0,62}(\([0-9, ]+\))?$")
