@@ -152,10 +152,19 @@ def test_csv_text_after_a_closing_quote_is_quarantined_not_read_without_its_quot
     assert quarantine[RAW].to_list() == ['1,"be"ta,x', '2,"Smith, J" ,x', '5,"a\n"b,x']
 
 
+def test_csv_quoted_field_still_open_at_the_end_is_quarantined(tmp_path: Path) -> None:
+    # pyarrow alone reads the last record as ("2", "b", "x\n")
+    path = write(tmp_path / "o.csv", 'id,name,note\n1,a,x\n2,b,"x\n')
+    frame, quarantine = collect(read_source("o", source(format="csv", path=path)))
+    assert frame["id"].to_list() == ["1"]
+    assert quarantine.select(ROW_ID, REASON, RAW).rows() == [(1, "csv:quoted field not closed", '2,b,"x\n')]
+
+
 @pytest.mark.parametrize("rows", [3, 4])
-def test_text_after_a_closing_quote_is_found_where_python_csv_strict_refuses_the_record(rows: int) -> None:
+def test_malformed_quotes_are_found_where_python_csv_strict_refuses_the_record(rows: int) -> None:
     """The walk agrees, record by record, with an independent parser: Python's csv in strict mode refuses
-    a record with "',' expected after '\"'" exactly where text follows a closing quote."""
+    a record with "',' expected after '\"'" exactly where text follows a closing quote, and with
+    "unexpected end of data" exactly where a quoted field is never closed."""
     fields = [
         "x",
         "",
@@ -173,24 +182,31 @@ def test_text_after_a_closing_quote_is_found_where_python_csv_strict_refuses_the
     ]
     rng = random.Random(rows)
     for _ in range(3000):
-        record = ",".join(rng.choice(fields) for _ in range(rows))
-        hits, records, _ = _csv_quotes.text_after_quotes(
+        last = '"open' if rng.random() < 0.2 else rng.choice(fields)  # still open at the end of the data
+        record = ",".join([*(rng.choice(fields) for _ in range(rows - 1)), last])
+        hits, records, _ = _csv_quotes.malformed_quotes(
             np.frombuffer(f"{record}\n".encode(), dtype=np.uint8), ord('"'), ord(","), True
         )
         reader = csv.reader(io.StringIO(f"{record}\n", newline=""), strict=True)
         try:
-            refused = len(list(reader)) != 1
+            refused = "" if len(list(reader)) == 1 else "more than one record"
         except csv.Error as exc:
-            refused = "expected after" in str(exc)
+            refused = str(exc)
         assert records == 1, record
-        assert (hits.size > 0) == refused, record
+        kinds = {int(kind) for kind in hits.reshape(-1, 4)[:, 3]}
+        expected = {
+            "": set(),
+            "',' expected after '\"'": {1},
+            "unexpected end of data": {2},
+        }
+        assert kinds == expected[refused], record
 
 
 def test_pieces_with_only_rfc4180_quotes_are_not_walked() -> None:
     clean = b'1,"a,b",x\n2,"q""q",""\n3,"l\nl",""""\r\n'
     quotes = csv_cuts.quote_positions(clean, ord('"'))
     assert csv_cuts.irregular_quotes(clean, quotes, ord(","), len(clean)).size == 0
-    for dirty in (b'1,"be"ta\n', b'1,st"ray\n', b'1,"x" \n', b'1,"a,"b"\n'):
+    for dirty in (b'1,"be"ta\n', b'1,st"ray\n', b'1,"x" \n', b'1,"a,"b"\n', b'1,"open\n'):
         quotes = csv_cuts.quote_positions(dirty, ord('"'))
         assert csv_cuts.irregular_quotes(dirty, quotes, ord(","), len(dirty)).size > 0, dirty
     # quotes past the end of the piece are the next block's
@@ -396,8 +412,8 @@ def _random_csv(rng: random.Random, rows: int, *, stray_quotes: bool) -> str:
 
 
 def _reference(path: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """One serial pyarrow read of the whole file and one walk of it for text after closing quotes: valid rows
-    and (index, raw) of the rows set aside."""
+    """One serial pyarrow read of the whole file and one walk of it for malformed quotes: valid rows and
+    (index, raw) of the rows set aside."""
     bad: list[tuple[int, str]] = []
 
     def handler(row: Any) -> str:
@@ -410,13 +426,13 @@ def _reference(path: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys("abc", pa.string())),
     )
-    after_quote = _csv_quotes.in_piece(Path(path).read_bytes(), ord('"'), ord(","), header=True)
+    malformed = _csv_quotes.in_piece(Path(path).read_bytes(), ord('"'), ord(","), header=True)
     ragged = {index for index, _ in bad}
     records = (index for index in itertools.count() if index not in ragged)
     valid = []
     for row, record in zip(table.to_pylist(), records, strict=False):
-        if record in after_quote:
-            bad.append((record, after_quote[record]))
+        if record in malformed:
+            bad.append((record, malformed[record][0]))
         else:
             valid.append(tuple(row.values()))
     return valid, sorted(bad)

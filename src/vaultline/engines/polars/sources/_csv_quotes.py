@@ -1,6 +1,7 @@
-"""A compiled walk (numba) over CSV bytes finding the records pyarrow accepts although text follows a
-closing quote: pyarrow reads `"be"ta` as `beta` and `"x" ,` as `x `, silently dropping the quotes, where
-RFC 4180 (and Python's `csv` in strict mode) call the record malformed.
+"""A compiled walk (numba) over CSV bytes finding the records pyarrow accepts although their quotes are
+malformed, which RFC 4180 (and Python's `csv` in strict mode) refuse: text after a closing quote (pyarrow
+reads `"be"ta` as `beta` and `"x" ,` as `x `, dropping the quotes) and a quoted field still open at the
+end of the file (pyarrow keeps what follows the quote, line break included).
 
 The walk follows pyarrow's parser (double quotes, newlines in values, empty lines ignored): a quote opens
 a quoted field only at the start of a field; inside it `""` is one quote and a lone quote closes it; after
@@ -22,15 +23,19 @@ I64 = npt.NDArray[np.int64]
 
 _FIELD_START, _UNQUOTED, _QUOTED, _QUOTE_IN_QUOTED = 0, 1, 2, 3
 _LF, _CR = 10, 13
+_AFTER_QUOTE, _UNTERMINATED = 1, 2
+REASONS = {_AFTER_QUOTE: "csv:text after a closing quote", _UNTERMINATED: "csv:quoted field not closed"}
+Found = dict[int, tuple[str, str]]
+"""Records with malformed quotes: index among the data records (a header not counted) -> (text, reason)."""
 
 
-def _text_after_quotes_py(  # noqa: PLR0915 - one state machine reads best as one loop
+def _malformed_quotes_py(  # noqa: PLR0915 - one state machine reads best as one loop
     data: U8, quote: int, delimiter: int, final: bool
 ) -> tuple[I64, int, int]:
-    """(hits, records, end): `hits` holds (record index, start, end) triples, flattened, of the records with
-    text after a closing quote (end excludes the line break); `records` counts the records that end in
-    `data`; `end` is the offset after the last of them (the rest is an unfinished record, or, when `final`,
-    the last record)."""
+    """(hits, records, end): `hits` holds (record index, start, end, kind) quadruples, flattened, of the
+    records with malformed quotes (end excludes the line break; kind is `_AFTER_QUOTE` or
+    `_UNTERMINATED`); `records` counts the records that end in `data`; `end` is the offset after the last
+    of them (the rest is an unfinished record, or, when `final`, the last record)."""
     hits: list[int] = []
     state = _FIELD_START
     records = 0
@@ -58,9 +63,7 @@ def _text_after_quotes_py(  # noqa: PLR0915 - one state machine reads best as on
         if c == _LF or c == _CR:  # noqa: PLR1714, SIM109 - an empty line (or CR LF's 2nd byte) is no record
             if started:
                 if malformed:
-                    hits.append(records)
-                    hits.append(start)
-                    hits.append(i)
+                    hits.extend([records, start, i, _AFTER_QUOTE])
                 records += 1
                 end = i + 1
             started = False
@@ -78,47 +81,45 @@ def _text_after_quotes_py(  # noqa: PLR0915 - one state machine reads best as on
         elif c == delimiter:  # _UNQUOTED
             state = _FIELD_START
     if final and started:
-        if malformed:
-            hits.append(records)
-            hits.append(start)
-            hits.append(data.shape[0])
+        if malformed:  # the first problem of the record is its reason
+            hits.extend([records, start, data.shape[0], _AFTER_QUOTE])
+        elif state == _QUOTED:
+            hits.extend([records, start, data.shape[0], _UNTERMINATED])
         records += 1
         end = data.shape[0]
     return np.array(hits, dtype=np.int64), records, end
 
 
-text_after_quotes: Callable[[U8, int, int, bool], tuple[I64, int, int]] = numba.njit(cache=True, nogil=True)(
-    _text_after_quotes_py
+malformed_quotes: Callable[[U8, int, int, bool], tuple[I64, int, int]] = numba.njit(cache=True, nogil=True)(
+    _malformed_quotes_py
 )
 
 
-def in_piece(
-    data: bytes | bytearray | memoryview, quote: int, delimiter: int, *, header: bool
-) -> dict[int, str]:
-    """The records of a piece (whole records, the first at its start) with text after a closing quote:
-    index among its data records (a header not counted) -> the record's text."""
-    hits, _, _ = text_after_quotes(np.frombuffer(data, dtype=np.uint8), quote, delimiter, True)
-    return _texts(hits, data, -1 if header else 0)
+def in_piece(data: bytes | bytearray | memoryview, quote: int, delimiter: int, *, header: bool) -> Found:
+    """The records of a piece (whole records, the first at its start, the last at the end of the file
+    only if the piece is) with malformed quotes."""
+    hits, _, _ = malformed_quotes(np.frombuffer(data, dtype=np.uint8), quote, delimiter, True)
+    return _found(hits, data, -1 if header else 0)
 
 
-def _texts(hits: I64, data: bytes | bytearray | memoryview, first: int) -> dict[int, str]:
-    found: dict[int, str] = {}
-    for index, start, end in hits.reshape(-1, 3).tolist():
+def _found(hits: I64, data: bytes | bytearray | memoryview, first: int) -> Found:
+    found: Found = {}
+    for index, start, end, kind in hits.reshape(-1, 4).tolist():
         if index + first >= 0:  # a header's own quotes are the header reader's concern
-            found[index + first] = bytes(data[start:end]).decode("utf-8", errors="replace")
+            text = bytes(data[start:end]).decode("utf-8", errors="replace")
+            found[index + first] = (text, REASONS[kind])
     return found
 
 
 class InStream:
     """Byte blocks for pyarrow's serial reader, passed on cut at record ends after each is walked; the
-    records with text after a closing quote gather in `found` (index among the stream's data records ->
-    text) before pyarrow reads them.
+    records with malformed quotes gather in `found` before pyarrow reads them.
 
     A record longer than `limit` (pyarrow's block, which it must fit in) ends the walk: the rest passes
     unwalked, and pyarrow refuses the record itself."""
 
     def __init__(self, quote: int, delimiter: int, *, header: bool, limit: int) -> None:
-        self.found: dict[int, str] = {}
+        self.found: Found = {}
         self._quote = quote
         self._delimiter = delimiter
         self._limit = limit
@@ -141,9 +142,9 @@ class InStream:
             yield carry
 
     def _walk(self, buf: bytes | bytearray, *, final: bool) -> int:
-        hits, records, end = text_after_quotes(
+        hits, records, end = malformed_quotes(
             np.frombuffer(buf, dtype=np.uint8), self._quote, self._delimiter, final
         )
-        self.found |= _texts(hits, buf, self._records)
+        self.found |= _found(hits, buf, self._records)
         self._records += records
         return end

@@ -76,9 +76,9 @@ def irregular_quotes(buf: bytes | bytearray, quotes: I64, delimiter: int, end: i
 
     Counted from there, an even-numbered quote opens a quoted field, so it must start a field (or follow
     the quote before it: a doubled quote); an odd-numbered one closes it, so a delimiter, a line break,
-    the end or another quote must follow. When every quote of a piece passes, pyarrow reads the piece as
-    RFC 4180 does (no text after a closing quote to drop); a piece with any other goes to
-    `_csv_quotes` for the exact walk."""
+    the end or another quote must follow; the last one must not open a field the end leaves open. When
+    every quote of a piece passes, pyarrow reads the piece as RFC 4180 does (no text after a closing
+    quote to drop); a piece with any other goes to `_csv_quotes` for the exact walk."""
     quotes = quotes[: np.searchsorted(quotes, end)]
     if not quotes.size:
         return quotes
@@ -92,7 +92,8 @@ def irregular_quotes(buf: bytes | bytearray, quotes: I64, delimiter: int, end: i
     closes_well = ends_field[data[np.minimum(quotes[1::2] + 1, len(buf) - 1)]] | doubled[2::2]
     if quotes.size % 2 == 0:
         closes_well[-1] |= quotes[-1] == len(buf) - 1
-    unexplained: I64 = np.concatenate([quotes[::2][~opens_well], quotes[1::2][~closes_well]])
+    unclosed = quotes[-1:] if quotes.size % 2 else quotes[:0]  # a quoted field open at the end of the file
+    unexplained: I64 = np.concatenate([quotes[::2][~opens_well], quotes[1::2][~closes_well], unclosed])
     unexplained.sort()
     return unexplained
 

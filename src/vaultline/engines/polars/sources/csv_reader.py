@@ -5,8 +5,9 @@ pyarrow reports the row number of a malformed (ragged) record only when it parse
 of the file is cut at record ends (`csv_cuts`) into one piece per core, and the pieces are parsed serially,
 in parallel threads. A cut that lands inside a quoted field is detected, and the rest of that file is
 parsed by pyarrow's serial streaming reader: slower, never wrong. Records set aside become quarantined
-rows with `csv:expected N fields, got M`, and so do the records pyarrow accepts although text follows a
-closing quote (`"be"ta`, which it would read as `beta`): `csv:text after a closing quote`."""
+rows with `csv:expected N fields, got M`, and so do the records pyarrow accepts although their quotes are
+malformed (`_csv_quotes`): `csv:text after a closing quote` (`"be"ta`, which pyarrow reads as `beta`) and
+`csv:quoted field not closed` (a quote opened in the last record and never closed)."""
 
 from __future__ import annotations
 
@@ -53,8 +54,6 @@ from vaultline.spec.sources import ColumnType, CsvOptions, Source
 
 SERIAL_BLOCK_BYTES = 16 << 20
 """Block size of pyarrow's streaming reader in the serial fallback (a record must fit in one block)."""
-
-TEXT_AFTER_QUOTE = "csv:text after a closing quote"
 
 _Bad = tuple[int, str, str]
 """A record set aside: (0-based index among the records of its piece or stream, raw text, reason)."""
@@ -204,7 +203,7 @@ class CsvScan(IoPlugin):
             found = _csv_quotes.in_piece(data, self.quote, self.delimiter, header=header)
             bad.sort()
             records = _row_ids(0, 0, table.num_rows, [b[0] for b in bad])
-            table, _, moved = _text_after_quote(table, records, found)
+            table, _, moved = _set_aside_malformed(table, records, found)
             bad += moved
         bad.sort()
         return _Parsed(_views(table), bad)
@@ -406,7 +405,9 @@ class CsvScan(IoPlugin):
                 bad.sort()
                 ids = _row_ids(base, valid, batch.num_rows, [b[0] for b in bad])
                 fresh, emitted = bad[emitted:], len(bad)
-                table, keep, moved = _text_after_quote(pa.Table.from_batches([batch]), ids - base, walk.found)
+                table, keep, moved = _set_aside_malformed(
+                    pa.Table.from_batches([batch]), ids - base, walk.found
+                )
                 yield self._frame(table, ids[keep], sorted(fresh + moved), base, request.needed)
                 valid += batch.num_rows
         except pa.ArrowException as exc:
@@ -509,15 +510,15 @@ def _holds(offsets: np.ndarray[Any, np.dtype[np.int64]], start: int, end: int) -
     return bool(np.searchsorted(offsets, start) < np.searchsorted(offsets, end))
 
 
-def _text_after_quote(
-    table: pa.Table, records: np.ndarray[Any, np.dtype[np.uint64]], found: dict[int, str]
+def _set_aside_malformed(
+    table: pa.Table, records: np.ndarray[Any, np.dtype[np.uint64]], found: dict[int, tuple[str, str]]
 ) -> tuple[pa.Table, np.ndarray[Any, np.dtype[np.bool_]], list[_Bad]]:
-    """The rows of `table` (record indexes `records`) that are not in `found`, which rows those are, and
-    the others as records set aside."""
+    """The rows of `table` (record indexes `records`) that `found` (`_csv_quotes.Found`) does not name,
+    which rows those are, and the others as records set aside."""
     if not found:
         return table, np.ones(table.num_rows, dtype=bool), []
-    hit = np.isin(records, np.fromiter(found, dtype=np.uint64, count=len(found)))
-    moved = [(index, found.pop(index), TEXT_AFTER_QUOTE) for index in records[hit].tolist()]
+    hit = np.isin(records, np.array(list(found), dtype=np.uint64))
+    moved = [(index, *found.pop(index)) for index in records[hit].tolist()]
     return table.filter(pa.array(~hit)), ~hit, moved
 
 
