@@ -101,3 +101,30 @@ def test_jsonl_keys_the_first_lines_never_had_are_quarantined_not_dropped(
     assert quarantine[ROW_ID].to_list() == [3, 4]
     assert quarantine[REASON].to_list() == [jsonl_reader.UNKNOWN_FIELD] * 2
     assert "ZZSECRET" in quarantine[RAW][0]  # kept whole in the quarantine (encrypted there)
+
+
+def test_jsonl_lines_polars_would_decode_with_a_loss_are_quarantined(tmp_path: Path) -> None:
+    from vaultline.engines.polars.sources import jsonl_reader
+
+    lines = [
+        '{"id": "0", "name": "a", "addr": {"id": "x"}}',  # the same key at two depths: fine
+        '{"id": "1", "name": "b", "name": "c", "addr": {"id": "y"}}',  # one value would be dropped
+        '{"id": "2", "name": "d", "addr": {"id": "z", "id": "w"}}',  # twice in a nested object
+        '{"id": "3", "name": "e \\"name\\": x", "addr": {"id": "v"}}',  # a key-like text inside a value
+        '{"id": "4", "name": "\\ud800", "addr": {"id": "u"}}',  # Polars alone reads NUL here
+        '{"id": "5", "name": "\\ud83d\\ude00", "addr": {"id": "t"}}',  # a pair: one emoji
+        '{"id": "6", "name": "\\\\ud800", "addr": {"id": "s"}}',  # a backslash, then text
+        '{"id": "7", "name": "\\udc00", "addr": {"id": "r"}}',  # a low surrogate alone
+    ]
+    path = write(tmp_path / "d.jsonl", "\n".join(lines) + "\n")
+    frame, quarantine = collect(read_source("d", source(format="jsonl", path=path)))
+    assert frame["id"].to_list() == ["0", "3", "5", "6"]
+    assert frame["name"].to_list() == ["a", 'e "name": x', "\U0001f600", "\\ud800"]
+    assert quarantine[ROW_ID].to_list() == [1, 2, 4, 7]
+    assert quarantine[REASON].to_list() == [
+        jsonl_reader.DUPLICATE_KEY,
+        jsonl_reader.DUPLICATE_KEY,
+        jsonl_reader.UNPAIRED_SURROGATE,
+        jsonl_reader.UNPAIRED_SURROGATE,
+    ]
+    assert quarantine[RAW].to_list() == [lines[1], lines[2], lines[4], lines[7]]

@@ -1,6 +1,11 @@
 """JSON Lines, decoded by Polars block by block; a block that fails is bisected down to its bad lines,
 which become quarantined rows with the reason (`json:Expecting value`, `json:not an object`, `type:<field>`).
-Scalar fields are read as text and converted like CSV columns; nested fields are decoded as they are."""
+Scalar fields are read as text and converted like CSV columns; nested fields are decoded as they are.
+
+Lines Polars would decode with a loss are set aside too: a key outside the fields (its value would be
+dropped), a key twice in one object (one value would be dropped), an unpaired surrogate escape
+(`"\\ud800"`, which Polars decodes as NUL). Each is found by a vectorized check on the line's text,
+confirmed by Python's `json` on the few lines it flags."""
 
 from __future__ import annotations
 
@@ -36,6 +41,10 @@ _KEY = r'"(?:[^"\\]|\\.)*"\s*:'
 UNKNOWN_FIELD = "json:a field outside the source's fields"
 """The reason of a line holding a key no field has (the first lines fix the fields): decoding it would
 drop that key's value without a trace. The key is not named: in JSON a key may itself be a value."""
+DUPLICATE_KEY = "json:a key twice in one object"
+UNPAIRED_SURROGATE = "json:an unpaired surrogate escape"
+_HIGH_SURROGATE = r"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_SURROGATE_PAIR = _HIGH_SURROGATE + r"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 
 
 def _names(dtype: Any) -> set[str]:
@@ -46,6 +55,37 @@ def _names(dtype: Any) -> set[str]:
     return _names(inner) if isinstance(inner, pl.DataType) else set()
 
 
+def _unpaired_surrogate(value: Any) -> bool:
+    """Does a decoded JSON value hold a lone surrogate code point (in a key or a string, at any depth)?"""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_unpaired_surrogate(k) or _unpaired_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unpaired_surrogate(item) for item in value)
+    return False
+
+
+def _repeats_a_key(line: str) -> bool:
+    """Does an object of the line (at any depth) hold a key twice? False for a line that is not JSON."""
+    repeated = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        repeated = repeated or len({key for key, _ in items}) != len(items)
+        return dict(items)
+
+    try:
+        json.loads(line, object_pairs_hook=pairs)
+    except ValueError:
+        return False
+    return repeated
+
+
 def _json_reason(line: str, fields: dict[str, pl.DataType]) -> str:
     """Why one line could not be decoded (never quoting it)."""
     try:
@@ -54,6 +94,8 @@ def _json_reason(line: str, fields: dict[str, pl.DataType]) -> str:
         return f"json:{getattr(exc, 'msg', 'invalid JSON')}"
     if not isinstance(value, dict):
         return "json:not an object"
+    if _unpaired_surrogate(value):
+        return UNPAIRED_SURROGATE
     for key, dtype in fields.items():
         if key in value:
             try:
@@ -104,17 +146,27 @@ class JsonlScan(IoPlugin):
         bad.sort()
         return good, bad
 
-    def _unknown_keys(self, lines: pl.Series) -> list[int]:
-        """Positions of the lines holding a key outside the fields (compared as JSON text)."""
+    def _lossy(self, lines: pl.Series) -> list[tuple[int, str]]:
+        """Positions of the lines Polars decodes with a loss, with the reason: a key outside the fields
+        (keys compared as JSON text), a key twice in one object, an unpaired surrogate escape."""
         keys = lines.str.extract_all(_KEY).list.eval(pl.element().str.replace(r"\s*:$", ""))
         unknown = keys.list.eval(~pl.element().is_in(self.known_keys)).list.any()
-        return unknown.arg_true().to_list() if unknown.any() else []
+        lossy = dict.fromkeys(unknown.arg_true().to_list() if unknown.any() else [], UNKNOWN_FIELD)
+        repeats = keys.list.len() != keys.list.n_unique()  # the same key text anywhere in the line
+        for index in repeats.arg_true().to_list() if repeats.any() else []:
+            if index not in lossy and _repeats_a_key(lines[index]):
+                lossy[index] = DUPLICATE_KEY
+        surrogate = lines.str.count_matches(_HIGH_SURROGATE) != lines.str.count_matches(_SURROGATE_PAIR)
+        for index in surrogate.arg_true().to_list() if surrogate.any() else []:
+            if index not in lossy and _unpaired_surrogate(_loads_or_none(lines[index])):
+                lossy[index] = UNPAIRED_SURROGATE
+        return sorted(lossy.items())
 
     def _block_frame(self, lines: pl.Series, base: int) -> pl.DataFrame:
         good, bad = self._decode(lines)
         undecodable = {i for i, _ in bad}
-        unknown = [(i, UNKNOWN_FIELD) for i in self._unknown_keys(lines) if i not in undecodable]
-        bad = sorted(bad + unknown) if unknown else bad
+        lossy = [(i, reason) for i, reason in self._lossy(lines) if i not in undecodable]
+        bad = sorted(bad + lossy) if lossy else bad
         bad_at = np.asarray([i for i, _ in bad], dtype=np.int64)
         parts: list[pl.DataFrame] = []
         for start, decoded in good:
@@ -178,6 +230,13 @@ class JsonlScan(IoPlugin):
             ) from None
         lines = lines.filter(lines.str.strip_chars().str.len_bytes() > 0)
         return self._block_frame(lines, base), lines.len()
+
+
+def _loads_or_none(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
 
 
 def _inferred(sample: list[str]) -> dict[str, pl.DataType]:
