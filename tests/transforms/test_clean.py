@@ -188,6 +188,9 @@ def test_casts(ctx: RunContext) -> None:
         ([1, 0, 2, None], "bool", [True, False, None, None]),  # only 0 and 1 are booleans
         ([True, False, None, True], "decimal", ["1.00", "0.00", None, "1.00"]),
         ([1.25, -7.0, None, 1e300], "string", ["1.25", "-7.0", None, "1e+300"]),
+        # a float64 holds whole numbers exactly only up to 2**53
+        ([2**53, 2**53 + 1, -(2**53), None], "float64", [2.0**53, None, -(2.0**53), None]),
+        (["12", "1.5e3", "1234567890123456", "-00000000000000012"], "float64", [12.0, 1500.0, None, None]),
     ],
 )
 def test_cast_per_type(ctx: RunContext, values: list[Any], target: str, converted: list[Any]) -> None:

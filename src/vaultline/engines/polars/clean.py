@@ -11,8 +11,9 @@ Order of the rules, each seeing the result of the previous ones::
 - cast: `string`, `int64`, `float64`, `bool`, `decimal` (Decimal(38, 2)); a non-null value that does
   not convert is a `cast:<column>` violation, and so is a lossy conversion: a float with a fraction
   to int64, a text with more than two significant decimals to decimal (floats are rounded to two
-  decimals, half to even). Text to bool accepts `true/false, t/f, yes/no, y/n, 1/0` in any case;
-  numbers to bool accept 0 and 1 only;
+  decimals, half to even), a whole number a float64 cannot hold exactly to float64 (an integer past
+  2**53, a text of 16 digits or more: a 16-digit account number would be stored rounded). Text to
+  bool accepts `true/false, t/f, yes/no, y/n, 1/0` in any case; numbers to bool accept 0 and 1 only;
 - parse: text to Date or Datetime (microseconds) with `str.strptime(format, strict=False)`; a
   non-null value that does not parse is a `parse:<column>` violation;
 - fill: nulls are replaced by the value, converted to the column's type (after cast and parse)
@@ -93,6 +94,13 @@ def _cast(value: pl.Expr, source: pl.DataType, target: CastType) -> pl.Expr:
     if target == "int64" and (source.is_float() or source.is_decimal()):
         whole = value.cast(pl.Int64, strict=False)
         return pl.when(whole == value).then(whole)
+    if target == "float64" and source.is_integer():
+        floating = value.cast(pl.Float64)
+        return pl.when(floating.cast(pl.Int128, strict=False) == value.cast(pl.Int128)).then(floating)
+    if target == "float64" and source == pl.String:
+        # the source readers' rule: a float drops digits past 2**53, so long whole numbers are refused
+        too_long = value.str.strip_chars().str.contains(r"^[+-]?\d{16,}$")
+        return pl.when(~too_long).then(value.cast(pl.Float64, strict=False))
     if target == "decimal":
         if source == pl.String:
             narrow = value.cast(DECIMAL, strict=False)

@@ -244,19 +244,21 @@ def _count_quarantine(quarantined: pl.DataFrame | None) -> dict[int, Counter[str
     return by_step
 
 
-def _check_every_row_accounted_for(
-    records: list[Callable[[], int | None]], rows_output: int, by_step: dict[int, Counter[str]]
-) -> None:
-    """The rows the readers counted all reached the outputs or the quarantine: a run that lost or
-    duplicated rows between them (a defect, never a rule) stops before anything is committed."""
+def _rows_read(records: list[Callable[[], int | None]]) -> int:
+    """How many rows the sources held, as their readers counted them."""
     counts = [count() for count in records]
-    quarantined = sum(c.total() for c in by_step.values())
     if None in counts:
         raise TransformError(
             "a source was not read to its end, so the rows of this run cannot be accounted for",
             hint="nothing was committed; this is a defect in Vaultline: report it with the run's log",
         )
-    read = sum(c for c in counts if c is not None)
+    return sum(c for c in counts if c is not None)
+
+
+def _check_every_row_accounted_for(read: int, rows_output: int, by_step: dict[int, Counter[str]]) -> None:
+    """The rows the readers counted all reached the outputs or the quarantine: a run that lost or
+    duplicated rows between them (a defect, never a rule) stops before anything is committed."""
+    quarantined = sum(c.total() for c in by_step.values())
     if read != rows_output + quarantined:
         raise TransformError(
             f"the sources held {read} rows, but {rows_output} reached the outputs and {quarantined} the "
@@ -350,8 +352,8 @@ def _run(
         rows_output = int(metrics_row.pop("__rows"))
         quarantined = pl.concat(branches.frames(), how="diagonal") if plan.quarantines else None
         by_step = _count_quarantine(quarantined)
-        rows_input = rows_output + sum(c.total() for c in by_step.values())
-        _check_every_row_accounted_for(records, rows_output, by_step)
+        rows_input = _rows_read(records)
+        _check_every_row_accounted_for(rows_input, rows_output, by_step)
         _check_quarantine_fraction(pipeline, by_step, rows_input, plan.steps)
     except pl.exceptions.PolarsError as exc:
         discard_outputs(pending)
