@@ -269,6 +269,17 @@ def test_csv_latin1_file_read_as_utf8_is_a_source_error_with_a_hint(tmp_path: Pa
     assert "Zürich" not in str(error.value) and "Z\ufffdrich" not in str(error.value)
 
 
+def test_csv_invalid_utf8_is_located_by_its_offset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(input_files, "BLOCK_BYTES", 64)  # the bad byte far from the first block
+    rows = b"".join(b"%d,name%d\n" % (i, i) for i in range(100))
+    path = tmp_path / "u.csv"
+    path.write_bytes(b"id,name\n" + rows + b"100,Z\xfcrich\n" + rows)
+    with pytest.raises(
+        SourceError, match=f"not valid UTF-8 text \\(an invalid byte near offset {8 + len(rows) + 5}\\)"
+    ):
+        collect(read_source("u", source(format="csv", path=str(path))))
+
+
 def test_csv_undecodable_bytes_for_the_declared_encoding(tmp_path: Path) -> None:
     path = tmp_path / "b.csv"
     path.write_bytes(b"id,name\n1,\x81\x8d\n")

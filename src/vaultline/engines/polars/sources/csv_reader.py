@@ -91,6 +91,8 @@ class _Block:
     buf: bytes | bytearray
     fresh: int
     """Offset in `buf` of the bytes read for this block (before it: the previous block's unfinished tail)."""
+    start: int
+    """Offset of `buf` in the file's text (after a byte order mark)."""
     pieces: list[_Piece]
     futures: list[Future[_Parsed]]
     """Empty when no record boundary was found: the block goes to the serial reader."""
@@ -160,11 +162,15 @@ class CsvScan(IoPlugin):
             use_threads=False, block_size=block_size, column_names=None if header else self.names
         )
 
-    def _arrow_error(self, location: str, exc: pa.ArrowException) -> SourceError:
+    def _arrow_error(
+        self, location: str, exc: pa.ArrowException, data: bytes | bytearray = b"", start: int = 0
+    ) -> SourceError:
+        """What a pyarrow error means for the user; `data`, when known, is the text that raised it, at
+        offset `start` of the file's text."""
         text = str(exc)
         if "utf8" in text.lower():
             return SourceError(
-                f"{location} is not valid UTF-8 text",
+                f"{location} is not valid UTF-8 text{_first_invalid(data, start)}",
                 hint="set csv.encoding to the file's encoding (for example latin-1 or cp1252)",
                 where=where(self.name),
             )
@@ -282,15 +288,19 @@ class CsvScan(IoPlugin):
             reader = Reader(self.name, file.location, handle, self.options.encoding)
             queue: deque[_Block] = deque()
             carry: bytes | bytearray = b""
+            read = 0  # offset of `carry` in the file's text
             more = True
             first = True
             try:
                 while True:
                     while more and len(queue) < 2:  # keep the next block parsing while this one is consumed
-                        block, carry, more = self._next_block(reader, carry, first, check, request.pool)
+                        block, carry, more = self._next_block(
+                            reader, carry, first, check, request.pool, start=read
+                        )
                         first = False
                         if block is not None:
                             queue.append(block)
+                            read += len(block.buf) - len(carry)
                     if not queue:
                         return base - start
                     block = queue.popleft()
@@ -328,7 +338,9 @@ class CsvScan(IoPlugin):
         try:
             return block.futures[index].result()
         except pa.ArrowException as exc:
-            raise self._arrow_error(location, exc) from None
+            piece = block.pieces[index]
+            data = block.buf[piece.start : piece.end]
+            raise self._arrow_error(location, exc, data, block.start + piece.start) from None
 
     def _next_block(
         self,
@@ -337,6 +349,8 @@ class CsvScan(IoPlugin):
         first: bool,
         include: list[str],
         pool: ThreadPoolExecutor,
+        *,
+        start: int,
     ) -> tuple[_Block | None, bytes | bytearray, bool]:
         """Read up to a record boundary, cut into pieces and start parsing them: (block, tail, more)."""
         fresh = len(carry)
@@ -365,10 +379,10 @@ class CsvScan(IoPlugin):
                     )
                     for p in pieces
                 ]
-                return _Block(buf, fresh, pieces, futures), buf[end:], not eof
+                return _Block(buf, fresh, start, pieces, futures), buf[end:], not eof
             if len(buf) >= 4 * input_files.BLOCK_BYTES:  # no record end at even quote parity: stray quotes
                 header = first and self.options.header
-                return _Block(buf, fresh, [_Piece(0, len(buf), header, False, True)], []), b"", False
+                return _Block(buf, fresh, start, [_Piece(0, len(buf), header, False, True)], []), b"", False
 
     def _serial(
         self,
@@ -520,6 +534,15 @@ def _set_aside_malformed(
     hit = np.isin(records, np.array(list(found), dtype=np.uint64))
     moved = [(index, *found.pop(index)) for index in records[hit].tolist()]
     return table.filter(pa.array(~hit)), ~hit, moved
+
+
+def _first_invalid(data: bytes | bytearray, start: int) -> str:
+    """Where the first byte that is not UTF-8 is in `data` (at offset `start` of the file), as a clause."""
+    try:
+        bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f" (an invalid byte near offset {start + exc.start})"
+    return ""
 
 
 def _arrow_message(exc: BaseException) -> str:
