@@ -128,3 +128,14 @@ def test_jsonl_lines_polars_would_decode_with_a_loss_are_quarantined(tmp_path: P
         jsonl_reader.UNPAIRED_SURROGATE,
     ]
     assert quarantine[RAW].to_list() == [lines[1], lines[2], lines[4], lines[7]]
+
+
+def test_jsonl_invalid_utf8_is_located_by_its_offset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(input_files, "BLOCK_BYTES", 64)  # the bad byte far from the first block
+    lines = b"".join(b'{"id": "%d"}\n' % i for i in range(50))
+    path = tmp_path / "u.jsonl"
+    path.write_bytes(lines + b'{"id": "Z\xfcrich"}\n' + lines)
+    with pytest.raises(
+        SourceError, match=rf"not valid UTF-8 text \(an invalid byte near offset {len(lines) + 9}\)"
+    ):
+        collect(read_source("u", source(format="jsonl", path=str(path))))

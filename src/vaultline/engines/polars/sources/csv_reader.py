@@ -45,6 +45,7 @@ from vaultline.engines.polars.sources.input_files import (
     Utf8,
     check_unchanged,
     fingerprint_files,
+    first_invalid_byte,
     io_error,
     open_input,
 )
@@ -170,7 +171,7 @@ class CsvScan(IoPlugin):
         text = str(exc)
         if "utf8" in text.lower():
             return SourceError(
-                f"{location} is not valid UTF-8 text{_first_invalid(data, start)}",
+                f"{location} is not valid UTF-8 text{first_invalid_byte(data, start)}",
                 hint="set csv.encoding to the file's encoding (for example latin-1 or cp1252)",
                 where=where(self.name),
             )
@@ -534,15 +535,6 @@ def _set_aside_malformed(
     hit = np.isin(records, np.array(list(found), dtype=np.uint64))
     moved = [(index, *found.pop(index)) for index in records[hit].tolist()]
     return table.filter(pa.array(~hit)), ~hit, moved
-
-
-def _first_invalid(data: bytes | bytearray, start: int) -> str:
-    """Where the first byte that is not UTF-8 is in `data` (at offset `start` of the file), as a clause."""
-    try:
-        bytes(data).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f" (an invalid byte near offset {start + exc.start})"
-    return ""
 
 
 def _arrow_message(exc: BaseException) -> str:

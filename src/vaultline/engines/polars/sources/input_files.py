@@ -205,6 +205,16 @@ class Utf8:
         return data
 
 
+def first_invalid_byte(data: bytes | bytearray, start: int) -> str:
+    """Where the first byte that is not UTF-8 is in `data` (at offset `start` of the file's text), as a
+    clause for an error message ("" when `data` is valid)."""
+    try:
+        bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f" (an invalid byte near offset {start + exc.start})"
+    return ""
+
+
 class Reader:
     """A file's content as UTF-8, in blocks of about BLOCK_BYTES appended to what the caller carries over.
 

@@ -28,6 +28,7 @@ from vaultline.engines.polars.sources.input_files import (
     Utf8,
     check_unchanged,
     fingerprint_files,
+    first_invalid_byte,
     io_error,
     open_input,
 )
@@ -205,26 +206,29 @@ class JsonlScan(IoPlugin):
             with handle:
                 reader = Reader(self.name, file.location, handle, "utf-8")
                 carry = b""
+                read = 0  # offset of `carry` in the file's text
                 while (buf := reader.extend(carry)) is not None:
                     cut = buf.rfind(b"\n") + 1
                     carry = bytes(buf[cut:])
                     if cut:
-                        frame, count = self._lines(bytes(buf[:cut]), file.location, base)
+                        frame, count = self._lines(bytes(buf[:cut]), file.location, base, read)
+                        read += cut
                         base += count
                         if frame.height:
                             yield frame
                 if carry:
-                    frame, count = self._lines(carry, file.location, base)
+                    frame, count = self._lines(carry, file.location, base, read)
                     base += count
                     if frame.height:
                         yield frame
 
-    def _lines(self, data: bytes, location: str, base: int) -> tuple[pl.DataFrame, int]:
+    def _lines(self, data: bytes, location: str, base: int, start: int) -> tuple[pl.DataFrame, int]:
+        """The records of `data` (whole lines, at offset `start` of the file's text), numbered from `base`."""
         try:
             lines = pl.read_lines(data).to_series()
         except pl.exceptions.PolarsError:
             raise SourceError(
-                f"{location} is not valid UTF-8 text",
+                f"{location} is not valid UTF-8 text{first_invalid_byte(data, start)}",
                 hint="JSON Lines must be UTF-8",
                 where=where(self.name),
             ) from None
