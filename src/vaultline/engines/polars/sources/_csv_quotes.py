@@ -96,8 +96,9 @@ malformed_quotes: Callable[[U8, int, int, bool], tuple[I64, int, int]] = numba.n
 
 
 def in_piece(data: bytes | bytearray | memoryview, quote: int, delimiter: int, *, header: bool) -> Found:
-    """The records of a piece (whole records, the first at its start, the last at the end of the file
-    only if the piece is) with malformed quotes."""
+    """The records of a piece with malformed quotes, the piece starting at a record and its end taken as
+    the end of its last record (a piece cut inside a quoted field shows as one not closed, and the reader
+    finds the wrong cut the same way)."""
     hits, _, _ = malformed_quotes(np.frombuffer(data, dtype=np.uint8), quote, delimiter, True)
     return _found(hits, data, -1 if header else 0)
 
