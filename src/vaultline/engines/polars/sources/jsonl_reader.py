@@ -157,8 +157,12 @@ class JsonlScan(IoPlugin):
         for index in repeats.arg_true().to_list() if repeats.any() else []:
             if index not in lossy and _repeats_a_key(lines[index]):
                 lossy[index] = DUPLICATE_KEY
-        surrogate = lines.str.count_matches(_HIGH_SURROGATE) != lines.str.count_matches(_SURROGATE_PAIR)
-        for index in surrogate.arg_true().to_list() if surrogate.any() else []:
+        escaped = lines.str.contains(_HIGH_SURROGATE).arg_true()  # one pass; counted only where found
+        some = lines.gather(escaped)
+        uneven = escaped.filter(
+            some.str.count_matches(_HIGH_SURROGATE) != some.str.count_matches(_SURROGATE_PAIR)
+        )
+        for index in uneven.to_list():
             if index not in lossy and _unpaired_surrogate(_loads_or_none(lines[index])):
                 lossy[index] = UNPAIRED_SURROGATE
         return sorted(lossy.items())
