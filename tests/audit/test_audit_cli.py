@@ -55,6 +55,15 @@ def test_verify_exits_0_on_a_good_log_and_1_on_any_finding(populated: State) -> 
     assert any(f["seq"] == 4 for f in report["findings"] if f["code"] == "entries-missing")
 
 
+def test_verify_says_plainly_that_a_truncated_log_ends_before_its_checkpoint(populated: State) -> None:
+    last = sorted((populated.root / "audit" / "segments").glob("*.jsonl"))[-1]
+    last.chmod(0o600)
+    last.write_bytes(last.read_bytes().splitlines(keepends=True)[0])
+    code, out = _run("audit", "verify", "--state", str(populated.root))
+    assert code == 1 and "truncated-tail" in out
+    assert "but the log ends at entry" in out and "are covered" not in out
+
+
 def test_verify_trusts_only_the_given_public_key(populated: State, tmp_path: Path) -> None:
     stranger = tmp_path / "stranger.pem"
     stranger.write_bytes(public_key_pem(Ed25519PrivateKey.generate().public_key()))
@@ -111,6 +120,20 @@ def test_search_finds_by_subject_and_never_echoes_it(populated: State) -> None:
         "audit", "search", "--state", str(populated.root), "--subject", SUBJECT, "--kind", "email"
     )
     assert code == 1 and "not an identifier kind" in out and "hint:" in out
+
+
+def test_search_for_me_finds_my_entries_and_an_empty_subject_is_refused(populated: State) -> None:
+    code, out = _run("audit", "search", "--state", str(populated.root), "--me", "--json")
+    mine = json.loads(out)
+    actions = [e["action"] for e in mine]
+    assert code == 0 and actions.count("dataset.read") == 20 and "gc" in actions
+    assert PRINCIPAL not in out
+    code, out = _run("audit", "search", "--state", str(populated.root), "--subject", "  ")
+    assert code == 1 and "the subject to search for is empty" in out and "--me" in out
+    code, out = _run("audit", "search", "--state", str(populated.root))
+    assert code == 2 and "--subject" in out
+    code, out = _run("audit", "search", "--state", str(populated.root), "--me", "--subject", SUBJECT)
+    assert code == 2 and "not both" in out
 
 
 def test_export_then_verify_the_export(populated: State, tmp_path: Path) -> None:

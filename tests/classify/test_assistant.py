@@ -194,6 +194,10 @@ def test_explain_cli_on_the_fraud_example_flags_its_unkeyed_email_hash(raw: Path
     strict = runner.invoke(app, [*args, "--state", str(state.root), "--strict"])
     assert strict.exit_code == 1
     assert "unkeyed-hash email" in strict.output
+    # The same step number as validate's field path and the run report's step table.
+    validated = runner.invoke(app, ["validate", str(EXAMPLES / "fraud" / "pipeline.yaml")])
+    assert "field 'steps.3.hash': unkeyed hash of email" in validated.output
+    assert "step 3 hashes 'email'" in strict.output
 
 
 def test_explain_reasons_from_names_when_a_source_cannot_be_read(state: State) -> None:

@@ -104,6 +104,7 @@ def test_cli_prints_json_and_a_table(raw: Path) -> None:
     assert result.exit_code == 0, result.output
     columns = {c["name"]: c["entity"] for c in json.loads(result.stdout)["columns"]}
     assert columns == EXPECTED["transactions"]
+    assert json.loads(cli(str(raw / "transactions.csv"), "--json").stdout) == json.loads(result.stdout)
     table = cli(str(raw / "transactions.csv"))
     assert table.exit_code == 0
     assert "CREDIT_CARD" in table.stdout and "card_number" in table.stdout

@@ -35,7 +35,7 @@ from vaultline.audit.reading import iter_entries
 from vaultline.audit.segments import SegmentStore
 from vaultline.audit.settings import AuditPaths, AuditSettings
 from vaultline.audit.writer import ChainWriter, Draft, key_use_draft
-from vaultline.errors import VaultlineError
+from vaultline.errors import AuditError, VaultlineError
 from vaultline.keys.hooks import KeyUse
 from vaultline.keys.principal import current_caller
 
@@ -238,6 +238,12 @@ class AuditLog:
     def search(self, subject: str, *, kind: str | None = None) -> list[AuditEntry]:
         """Entries naming `subject` (as `kind`, or as any kind), under every identifier-key version. The
         search itself is recorded, the subject as a keyed hash."""
+        if not subject.strip():
+            raise AuditError(
+                "the subject to search for is empty",
+                hint="give the value with --subject VALUE (or --subject - to read it from stdin), or --me",
+                where="audit search",
+            )
         kinds = [check_kind(kind)] if kind else ["principal", "path", "key", "subject"]
         keys, uses = self._writer.keys.all_identifier_keys()
         if uses:

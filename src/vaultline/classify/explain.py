@@ -71,7 +71,8 @@ def explain(pipeline: Pipeline, state: State) -> dict[str, Any]:
     findings: list[Finding] = []
     generalized: set[str] = set()
     k_covered: set[str] = set()
-    for index, (name, params) in enumerate(pipeline.all_steps(), start=1):
+    # Numbered as `validate` paths (`steps.3`) and run reports number them, from 0.
+    for index, (name, params) in enumerate(pipeline.all_steps()):
         if name == "k_anonymity":
             k_covered.update(params.input_columns())
         if name == "generalize":

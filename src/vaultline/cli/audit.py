@@ -91,10 +91,18 @@ def _print_report(report: VerifyReport) -> None:
     pruned = (
         f", segments up to {report.pruned_through_segment} pruned" if report.pruned_through_segment else ""
     )
+    if report.checkpointed_seq > report.last_seq:  # truncated: the checkpoints promise entries now gone
+        coverage = (
+            f"a signed checkpoint covers entries up to {report.checkpointed_seq}, "
+            f"but the log ends at entry {report.last_seq}"
+        )
+    else:
+        coverage = (
+            f"entries up to {report.checkpointed_seq} of {report.last_seq} are covered by a signed checkpoint"
+        )
     typer.echo(
         f"audit log {verdict}: {report.entries} entries in {report.segments} segment(s){pruned}, "
-        f"{report.checkpoints} checkpoint(s); entries up to {report.checkpointed_seq} of {report.last_seq} "
-        "are covered by a signed checkpoint"
+        f"{report.checkpoints} checkpoint(s); {coverage}"
     )
 
 
@@ -164,12 +172,17 @@ def export(
 @handles_errors
 def search(
     subject: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--subject",
             help="The value to look for, or - to read it from stdin (only its keyed hash is used).",
+            show_default=False,
         ),
-    ],
+    ] = None,
+    me: Annotated[
+        bool,
+        typer.Option("--me", help="Look for your own principal ($VAULTLINE_PRINCIPAL, else the OS user)."),
+    ] = False,
     kind: Annotated[
         str | None,
         typer.Option("--kind", help="principal, path, key or subject (default: any).", show_default=False),
@@ -179,9 +192,16 @@ def search(
 ) -> None:
     """Entries naming SUBJECT, matched by its keyed hash under every audit-key version (recorded)."""
     from vaultline.audit.log import AuditLog
+    from vaultline.keys.principal import current_caller
     from vaultline.state import State
 
-    if subject == "-":  # from stdin: a value on the command line shows in the process list
+    if subject is None:
+        if not me:
+            raise typer.BadParameter("give --subject VALUE (or - for stdin), or --me", param_hint="--subject")
+        subject, kind = current_caller().principal, kind or "principal"
+    elif me:
+        raise typer.BadParameter("give --subject or --me, not both", param_hint="--me")
+    elif subject == "-":  # from stdin: a value on the command line shows in the process list
         subject = sys.stdin.readline().rstrip("\n")
     with AuditLog.open(State.resolve(state).ensure()) as log:
         found = log.search(subject, kind=kind)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from vaultline.cli.common import StateOption, audited, emit_json, handles_errors
+from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
 
 FormatOption = Annotated[
     Literal["table", "json"], typer.Option("--format", help="table for people, json for scripts.")
@@ -33,6 +33,7 @@ def classify(  # noqa: PLR0917 - typer maps each parameter to an option
         typer.Option("--source-format", help="csv, parquet or jsonl, when the extension does not say."),
     ] = None,
     output_format: FormatOption = "table",
+    json_out: JsonOption = False,  # the spelling every other command takes
     state: StateOption = None,
 ) -> None:
     """Detect PII, PHI, PCI and credentials column by column, from a sample; never prints a value."""
@@ -44,7 +45,7 @@ def classify(  # noqa: PLR0917 - typer maps each parameter to an option
             source, fraction=sample_fraction, threshold=threshold, file_format=source_format
         )
         operation.details["columns"] = len(report["columns"])
-    if output_format == "json":
+    if json_out or output_format == "json":
         emit_json(report)
     else:
         findings_table(report["source"], report["columns"])

@@ -96,7 +96,7 @@ def summary(report: dict[str, Any]) -> None:
             )
         )
     quality = report.get("quality") or {}
-    if quality:
+    if quality.get("expectations"):  # a run without an expect step has nothing to say here
         failed = [r["name"] for r in quality.get("results", []) if not r.get("passed")]
         console.print(
             f"  data quality: {quality.get('passed', 0)}/{quality.get('expectations', 0)} expectations passed"

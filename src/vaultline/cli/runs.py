@@ -94,7 +94,10 @@ def export(
         plain.write(json.dumps(report, indent=2, sort_keys=True, default=str))
         plain.flush()
         info = encrypt_file(plain.name, str(out), parse_keyring(key, provider), context=_context(run_id))
-    typer.echo(f"exported run {run_id} to {info.location} ({info.plaintext_bytes:,} bytes, key {info.key})")
+    typer.echo(
+        f"exported run {run_id} to {info.location} "
+        f"(a report of {info.plaintext_bytes:,} bytes, encrypted under key {info.key})"
+    )
 
 
 @app.command("decrypt-export")
