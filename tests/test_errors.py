@@ -12,6 +12,7 @@ from vaultline.errors import (
     aws_error_code,
     is_transient,
     postgres_unreachable,
+    without_values,
 )
 
 
@@ -78,3 +79,25 @@ def test_a_retryable_error_made_final_exits_1() -> None:
         True,
         75,
     )
+
+
+@pytest.mark.parametrize(
+    ("message", "kept"),
+    [
+        (  # Polars: values in brackets, after names in backticks and quotes
+            "conversion from `str` to `i64` failed in column 'a' for 1 out of 2 values: [\"SECRET\"]",
+            "conversion from <…>",
+        ),
+        (
+            'invalid input syntax for type integer: "SECRET\nnext line',
+            "invalid input syntax for type integer: <…>",
+        ),
+        ('invalid input syntax for type integer: "SE"CRET"', "invalid input syntax for type integer: <…>"),
+        ("invalid value 'SE]CRET'", "invalid value <…>"),
+        ("Failed to parse string: (SECRET)", "Failed to parse string: <…>"),
+        ("out of memory\n'SECRET' on the next line", "out of memory"),
+        ("", ""),
+    ],
+)
+def test_without_values_keeps_what_comes_before_any_quoting(message: str, kept: str) -> None:
+    assert without_values(message) == kept

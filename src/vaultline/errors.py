@@ -6,6 +6,24 @@ by the user (a bad spec, a missing key). Messages never carry data values, only 
 
 from __future__ import annotations
 
+import re
+
+# Where a library's message may start quoting data: a value can hold any character (quotes, brackets,
+# line breaks), so no pattern can find where it ends; everything from the first such mark is cut.
+_QUOTE_MARK = re.compile(r"[\"'`\[(<{\u2018\u201c]")
+
+
+def without_values(message: str, limit: int = 300) -> str:
+    """The first line of a library's error message, up to where it starts quoting anything.
+
+    Polars, pyarrow and PostgreSQL quote the offending values (`invalid value 'x'`, `values: ["x"]`):
+    "conversion from `str` to `i64` failed ..." becomes "conversion from <…>"."""
+    lines = message.strip().splitlines()
+    first = lines[0] if lines else ""
+    mark = _QUOTE_MARK.search(first)
+    kept = f"{first[: mark.start()].rstrip()} <…>" if mark else first
+    return kept[:limit]
+
 
 class VaultlineError(Exception):
     """Root of every error Vaultline raises on purpose."""

@@ -141,7 +141,18 @@ def test_options_out_of_range_are_refused(tmp_path: Path, args: list[str], messa
 def test_an_unexpected_error_shows_its_type_never_its_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from polars.exceptions import PanicException
+
     from vaultline.catalog.runs import RunCatalog
+
+    def panics(*_args: object, **_kwargs: object) -> None:
+        # A Rust panic is a BaseException, past `except Exception`; its cause chain quotes values too.
+        raise PanicException("index out of bounds: '123-45-6789'") from ValueError("'123-45-6789'")
+
+    monkeypatch.setattr(RunCatalog, "list", panics)
+    result = runner.invoke(app, ["runs", "list", "--state", str(tmp_path / "st")])
+    assert result.exit_code == 1 and "unexpected PanicException inside vaultline" in result.output
+    assert "6789" not in result.output
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ValueError("could not convert '123-45-6789'")

@@ -144,6 +144,44 @@ def test_quarantined_rows_are_encrypted_with_a_key_a_column_and_decrypt(workspac
     assert ids and set(ids) <= set(raw["transaction_id"].to_list())
 
 
+def test_quarantined_rows_keep_lists_structs_and_bytes_as_text(
+    workspace: dict[str, Any], tmp_path: Path
+) -> None:
+    """Polars casts none of them to text: a run whose quarantined rows held one failed as a whole."""
+    import polars as pl
+
+    from vaultline.engines.polars.executor import quarantine_cipher, quarantine_key
+    from vaultline.run.context import RunContext
+    from vaultline.run.runner import QUARANTINE_KEY
+
+    pl.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3"],
+            "amount": ["1.5", "not a number", "2"],
+            "tags": [["a", "b"], ["x", 'q"uote'], None],
+            "place": [{"city": "Oslo", "zip": 1}, {"city": "Lima", "zip": None}, None],
+            "blob": [b"ok", b"\xff\x00", None],
+        }
+    ).write_parquet(tmp_path / "nested.parquet")
+    text = (
+        SPEC.replace(
+            '{format: csv, path: "${params.source}/transactions.csv"}',
+            f'{{format: parquet, path: "{tmp_path}/nested.parquet"}}',
+        )
+        .replace("  - bin: {column: amount, method: quantile, bins: 4}\n", "")
+        .replace("email, card_number, account_number, ip_address, device_id", "blob")
+    )
+    report = _run(workspace, text, max_fraction=0.5)
+    assert report["status"] == "succeeded" and report["rows"]["quarantined"] == 1
+    ctx = RunContext(LocalKeyring(workspace["state"].root), {"quarantine": QUARANTINE_KEY})
+    stored = pl.read_parquet(report["quarantine"])
+    row = stored.select(
+        quarantine_cipher(pl.col(c), quarantine_key(ctx, "quarantine", c), decrypting=True)
+        for c in ("tags", "place", "blob")
+    ).row(0)
+    assert row == ('["x","q\\"uote"]', '{"city":"Lima","zip":null}', "ff00")
+
+
 def test_a_run_closes_every_catalog_connection_it_opened(
     workspace: dict[str, Any], catalog_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

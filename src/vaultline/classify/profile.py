@@ -17,6 +17,8 @@ from typing import Any
 
 import polars as pl
 
+from vaultline.engines.polars.text import json_text
+
 FREE_TEXT_WORDS = 4
 FREE_TEXT_CHARS = 25
 
@@ -27,8 +29,12 @@ def text_form(series: pl.Series) -> pl.Series:
     if series.dtype == pl.String:
         text = series
     elif series.dtype.is_nested() or series.dtype == pl.Object:
-        wrapped = pl.DataFrame({"value": series}).select(pl.struct("value").struct.json_encode())
-        text = wrapped.to_series().str.slice(len('{"value":'), None).str.strip_suffix("}")
+        text = series.to_frame().select(json_text(pl.col(series.name))).to_series()
+    elif series.dtype == pl.Binary:
+        try:
+            text = series.cast(pl.String)
+        except pl.exceptions.ComputeError:  # not all UTF-8: bytes (an image, a ciphertext), not text
+            text = series.bin.encode("hex")
     else:
         text = series.cast(pl.String)
     stripped = text.str.strip_chars()

@@ -54,11 +54,12 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
                 "hint: check that the path exists and that you may read and write it\n"
             )
             raise typer.Exit(1) from None
-        except Exception as exc:
+        except BaseException as exc:  # a Rust panic (pyo3's PanicException) is not an Exception
             # A bug, not a user error: its message and traceback may quote data values (a Polars cast
             # error lists the values it could not convert), so only its type is shown by default.
             control = (typer.Exit, typer.Abort, TyperException)  # typer's vendored click's errors too
-            if isinstance(exc, control) or os.environ.get(DEBUG_ENV):
+            interpreter = (KeyboardInterrupt, SystemExit, GeneratorExit)
+            if isinstance(exc, (*control, *interpreter)) or os.environ.get(DEBUG_ENV):
                 raise
             sys.stderr.write(
                 f"error: unexpected {type(exc).__name__} inside vaultline (a bug: please report it); its "

@@ -41,7 +41,14 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pyarrow.parquet.encryption as pe
 
-from vaultline.errors import KeyringError, OutputError, SourceError, TerminalError, VaultlineError
+from vaultline.errors import (
+    KeyringError,
+    OutputError,
+    SourceError,
+    TerminalError,
+    VaultlineError,
+    without_values,
+)
 from vaultline.keys.provider import KeyRef
 from vaultline.keys.secret import SecretBytes
 from vaultline.storage import locations
@@ -207,15 +214,10 @@ def open_writer(
         raise
     except (OSError, pa.ArrowException) as exc:
         raise OutputError(
-            f"cannot open the encrypted Parquet writer ({type(exc).__name__}: {_first_line(exc)})",
+            f"cannot open the encrypted Parquet writer ({type(exc).__name__}: {without_values(str(exc))})",
             where=str(path),
             hint="check that the directory exists and is writable",
         ) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else ""
 
 
 def write_table(
@@ -411,7 +413,7 @@ def _corrupt(where: str, exc: BaseException) -> SourceError:
             hint="restore the file (and any _KEY_MATERIAL_FOR_ file) from its source, or rewrite it",
         )
     return SourceError(
-        f"the file cannot be read ({type(exc).__name__}: {_first_line(exc)})",
+        f"the file cannot be read ({type(exc).__name__}: {without_values(str(exc))})",
         where=where,
         hint="check that the path is reachable and complete",
     )

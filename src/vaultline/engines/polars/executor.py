@@ -55,6 +55,7 @@ from vaultline.engines.polars.outputs import (
 )
 from vaultline.engines.polars.registry import implementation, prefetch
 from vaultline.engines.polars.sources import Ingest, read_source
+from vaultline.engines.polars.text import json_text
 from vaultline.errors import S3_UNREACHABLE_HINT, SourceUnavailableError, TransformError, is_transient
 from vaultline.keys.secret import SecretBytes
 from vaultline.spec.models import Pipeline
@@ -438,8 +439,19 @@ def _stringify(frame: pl.LazyFrame) -> pl.LazyFrame:
     schema = frame.collect_schema()
     keep = [c for c in schema.names() if not c.startswith(INTERNAL) or c in (ROW_ID, RAW)]
     return frame.select(
-        [pl.col(c).cast(pl.Int64) if c in (ROW_ID, STEP) else pl.col(c).cast(pl.String) for c in keep]
+        [pl.col(c).cast(pl.Int64) if c in (ROW_ID, STEP) else _as_text(c, schema[c]) for c in keep]
     )
+
+
+def _as_text(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A column as text that keeps every value: lists and structs as JSON (Polars casts neither to
+    text), bytes as hex (they need not be UTF-8)."""
+    value = pl.col(column)
+    if dtype.is_nested():
+        return json_text(value).alias(column)
+    if dtype == pl.Binary:
+        return value.bin.encode("hex")
+    return value.cast(pl.String)
 
 
 def _write_quarantine(frame: pl.DataFrame, pipeline: Pipeline, ctx: Any, run_id: str, directory: Path) -> str:

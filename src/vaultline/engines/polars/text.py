@@ -36,3 +36,11 @@ def canonical_text(column: str, dtype: pl.DataType, ctx: StepContext, step: str)
         "(e.g. round a float to an integer, or format a timestamp with an explicit pattern)",
         where=where(ctx, step),
     )
+
+
+def json_text(value: pl.Expr) -> pl.Expr:
+    """A list or struct column as JSON text, which Polars does not cast to; nulls stay null."""
+    wrapped = pl.struct(value.alias("v")).struct.json_encode()  # json_encode takes structs only
+    return (
+        pl.when(value.is_null()).then(None).otherwise(wrapped.str.strip_prefix('{"v":').str.strip_suffix("}"))
+    )

@@ -227,6 +227,25 @@ def test_postgres_invalid_query_messages(postgres_url: str) -> None:
 
 
 @pytest.mark.postgres
+def test_postgres_errors_quote_no_part_of_a_value(postgres_url: str, pg_table: str) -> None:
+    # PostgreSQL quotes the value a cast refused; a value with a line break, a quote or a bracket in
+    # it must not get past the quoting it breaks.
+    values = ["SECRET-A\nnext", 'SECRET"-B', "SECRET]-C`x`", "SECRET'-D"]
+    _execute(
+        postgres_url,
+        f'CREATE TABLE "{pg_table}" (id int, v text)',
+        *[f'INSERT INTO "{pg_table}" VALUES ({i}, $${v}$$)' for i, v in enumerate(values)],
+    )
+    for index in range(len(values)):
+        query = f'SELECT v::int AS v FROM "{pg_table}" WHERE id = {index}'
+        with pytest.raises(SourceError) as error:
+            collect(read_source("q", source(format="postgres", url=postgres_url, query=query)))
+        message = str(error.value)
+        assert "22P02" in message and "invalid input syntax for type integer" in message
+        assert "SECRET" not in message and "-B" not in message and "-C" not in message and "-D" not in message
+
+
+@pytest.mark.postgres
 def test_postgres_query_source(postgres_url: str, pg_table: str) -> None:
     _execute(
         postgres_url,

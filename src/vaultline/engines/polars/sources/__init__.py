@@ -30,14 +30,13 @@ import pyarrow as pa
 
 from vaultline.catalog.bookmarks import SourceBookmark
 from vaultline.engines.polars.base import ROW_ID
-from vaultline.engines.polars.errors import scrub
 from vaultline.engines.polars.sources.csv_reader import read_csv
 from vaultline.engines.polars.sources.ingest import RAW, Ingest
 from vaultline.engines.polars.sources.input_files import expand
 from vaultline.engines.polars.sources.jsonl_reader import read_jsonl
 from vaultline.engines.polars.sources.parquet_reader import read_parquet
 from vaultline.engines.polars.sources.postgres_reader import read_postgres
-from vaultline.errors import SourceError, VaultlineError
+from vaultline.errors import SourceError, VaultlineError, without_values
 from vaultline.spec.sources import Source
 
 __all__ = ["RAW", "Ingest", "read_source"]
@@ -67,7 +66,7 @@ def read_source(name: str, source: Source, bookmark: SourceBookmark | None = Non
         raise
     except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
         raise SourceError(
-            f"cannot be read: {type(exc).__name__}: {scrub(str(exc))}",
+            f"cannot be read: {type(exc).__name__}: {without_values(str(exc))}",
             hint="check that the files are valid " + source.format,
             where=f"source {name}",
         ) from None

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from vaultline.engines.polars.base import REASON, ROW_ID
-from vaultline.engines.polars.errors import scrub
 from vaultline.engines.polars.sources.ingest import RAW, where
-from vaultline.errors import SourceError
+from vaultline.errors import SourceError, without_values
 from vaultline.spec.sources import ColumnType
 
 DECIMAL = pl.Decimal(38, 9)
@@ -171,7 +170,7 @@ def split_valid(
         typed.collect_schema()
     except pl.exceptions.PolarsError as exc:
         raise SourceError(
-            f"a declared type cannot be applied: {scrub(str(exc))}",
+            f"a declared type cannot be applied: {without_values(str(exc))}",
             hint="check the types in the source's schema against the input's column types",
             where=where(name),
         ) from None

@@ -27,7 +27,6 @@ import pyarrow.csv as pacsv
 from polars.io.plugins import register_io_source
 
 from vaultline.engines.polars.base import REASON, ROW_ID
-from vaultline.engines.polars.errors import scrub
 from vaultline.engines.polars.sources import input_files
 from vaultline.engines.polars.sources.convert import split_valid
 from vaultline.engines.polars.sources.csv_cuts import (
@@ -50,7 +49,7 @@ from vaultline.engines.polars.sources.input_files import (
     open_input,
 )
 from vaultline.engines.polars.sources.plugin import IoPlugin, conform
-from vaultline.errors import SourceError
+from vaultline.errors import SourceError, without_values
 from vaultline.spec.sources import ColumnType, CsvOptions, Source
 
 SERIAL_BLOCK_BYTES = 16 << 20
@@ -540,7 +539,7 @@ def _set_aside_malformed(
 def _arrow_message(exc: BaseException) -> str:
     """The kind of a pyarrow error without what follows its first colon (pyarrow quotes row text there)."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return scrub(first.split(":", 1)[0])
+    return without_values(first.split(":", 1)[0])
 
 
 def read_csv(name: str, source: Source, files: list[str]) -> Ingest:

@@ -17,11 +17,10 @@ from polars.io.plugins import register_io_source
 
 from vaultline.catalog.bookmarks import SourceBookmark, Watermark
 from vaultline.engines.polars.base import REASON, ROW_ID
-from vaultline.engines.polars.errors import scrub
 from vaultline.engines.polars.sources.convert import split_valid
 from vaultline.engines.polars.sources.ingest import RAW, Ingest, check_names, where
 from vaultline.engines.polars.sources.plugin import IoPlugin
-from vaultline.errors import SourceError, SourceUnavailableError, postgres_unreachable
+from vaultline.errors import SourceError, SourceUnavailableError, postgres_unreachable, without_values
 from vaultline.spec.sources import ColumnType, Source
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
@@ -102,7 +101,7 @@ def _pg_error(
     orig = getattr(exc, "orig", exc)
     state = str(getattr(orig, "sqlstate", "") or "")
     diag = getattr(orig, "diag", None)
-    primary = scrub(str(getattr(diag, "message_primary", "") or "")) if diag is not None else ""
+    primary = without_values(str(getattr(diag, "message_primary", "") or "")) if diag is not None else ""
     query = what == _QUERY
     if state == "42P01":
         return SourceError(
