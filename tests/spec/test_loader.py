@@ -298,3 +298,87 @@ def test_a_boolean_where_a_number_is_expected_is_refused(old: str, new: str, fie
 def test_booleans_stay_booleans_where_a_flag_is_expected() -> None:
     loaded = loads(BASE.replace("  - bin:", "  - clean: {trim: true}\n  - bin:"), file="spec.yaml")
     assert loaded.pipeline.all_steps()[2][1].trim is True  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1d9963d1a0c8b3e2f45a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8dfb8",  # hex: at most 4 bits a character
+        "+z/xosnY5/altMPS4fCpuMfW5fSjssHQ6fintsXU4/I=",  # standard base64, slashes and all
+    ],
+)
+def test_keys_written_in_hex_or_base64_are_refused(value: str) -> None:
+    text = BASE.replace("  source: in\n", f"  source: in\n  hmac: '{value}'\n")
+    assert _problems(text) == [("params.hmac", 5)] and value not in _rendered(text)
+    note = BASE.replace("  source: in\n", "  source: in\n  note: none\n")
+    assert "given with --param" in _rendered(note, note=value)
+
+
+def test_paths_with_slashes_and_digits_are_not_keys() -> None:
+    path = "landing/CustomerExports/v2/2024-01/part0001"
+    assert loads(BASE.replace("path: ${params.source}/data.csv", f"path: {path}")).pipeline
+
+
+@pytest.mark.parametrize(
+    ("source", "output"), [("out/*", "out"), ("out/tx.csv", "out/tx.csv"), ("./out/*.parquet", "out/")]
+)
+def test_an_output_where_a_source_reads_is_refused(source: str, output: str) -> None:
+    text = BASE.replace("path: ${params.source}/data.csv", f"path: {source}").replace(
+        "o: {path: out}", f"o: {{path: {output}}}"
+    )
+    assert _problems(text) == [("outputs.o.path", 18)]
+    assert "the next run would read it back" in _rendered(text)
+
+
+def test_an_output_beside_its_source_file_is_valid() -> None:
+    assert loads(BASE.replace("o: {path: out}", "o: {path: in}")).pipeline  # source in/data.csv
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        ("o: {path: out}", 'o: {path: ""}', "outputs.o.path", "at least 1 character"),
+        (
+            "    format: csv\n",
+            "    format: csv\n    csv: {encoding: nope-codec}\n",
+            "sources.s.csv.encoding",
+            "codec",
+        ),
+        (
+            'contamination: "${params.contamination}"',
+            "contamination: .nan",
+            "steps.1.anomaly.contamination",
+            "NaN",
+        ),
+    ],
+)
+def test_values_a_run_would_refuse_are_refused_by_validate(
+    old: str, new: str, field: str, message: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        loads(BASE.replace(old, new), file="spec.yaml")
+    (issue,) = caught.value.issues
+    assert issue.field == field and message in issue.message and issue.hint
+
+
+def test_a_parameter_may_name_a_mapping_key() -> None:
+    text = BASE.replace("  source: in\n", "  source: in\n  amount: total\n").replace(
+        "  - bin:", "  - clean: {cast: {'${params.amount}': float64}}\n  - bin:"
+    )
+    clean = loads(text).pipeline.all_steps()[2][1]
+    assert clean.cast == {"total": "float64"}  # type: ignore[attr-defined]
+
+
+def test_a_param_value_is_not_substituted_and_a_wrong_one_is_blamed_on_the_option() -> None:
+    assert _problems(BASE, source="${params.contamination}") == [("params.source", None)]
+    rendered = _rendered(BASE, contamination="abc")
+    assert (
+        "field 'steps.1.anomaly.contamination'" in rendered
+        and "(the value of --param contamination)" in rendered
+    )
+    assert "give --param contamination a valid value" in rendered
+
+
+def test_an_error_of_a_whole_step_names_the_step_once() -> None:
+    text = BASE.replace('bins: "${params.binning.bins}"', "bins: [0, 40, 20, 100]")
+    assert _problems(text) == [("steps.2.bin", 16)]

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from pydantic import ValidationError
 
 from vaultline.engines.polars import mask
 from vaultline.errors import TransformError
@@ -118,10 +119,14 @@ def test_integers_are_masked_as_their_decimal_text(ctx: RunContext) -> None:
 
 
 def test_custom_without_pattern_or_with_unsupported_pattern(ctx: RunContext) -> None:
-    with pytest.raises(TransformError, match=r"(?s)step 0 \(mask\).*needs a `pattern`"):
-        masked(ctx, ["x"], style="custom")
-    with pytest.raises(TransformError, match="look-around"):
-        masked(ctx, ["x"], style="custom", pattern=r"(?<=a)b")
+    with pytest.raises(ValidationError, match="style custom needs a `pattern`"):
+        Params(columns=["v"], style="custom")
+    with pytest.raises(ValidationError, match="look-around"):
+        Params(columns=["v"], style="custom", pattern=r"(?<=a)b")
+    with pytest.raises(ValidationError, match="invalid regular expression"):
+        Params(columns=["v"], style="custom", pattern="([a-")
+    with pytest.raises(TransformError, match=r"(?s)step 0 \(mask\).*not supported by Polars"):
+        masked(ctx, ["x"], style="custom", pattern=r"x\Z")  # Python's end of text; Rust has no \Z
 
 
 def test_wrong_type_and_missing_column(ctx: RunContext) -> None:

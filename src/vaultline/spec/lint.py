@@ -6,7 +6,9 @@ the rest is invalid); `SPEC_RULES` run on the validated Pipeline and return erro
 
 from __future__ import annotations
 
+import fnmatch
 import math
+import posixpath
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -50,7 +52,19 @@ def _looks_like_secret(value: str) -> str | None:
         return "a URL with an embedded password"
     if re.fullmatch(r"[A-Za-z0-9+_=-]{32,}", value) and _entropy(value) > 4.0:
         return "a high-entropy literal (a key or token?)"
+    if _HEX_KEY.fullmatch(value) and _has_all(value, "0-9", "a-fA-F") and _entropy(value) > 3.0:
+        return "a hex-encoded key (128 bits or more)"  # hex tops out at 4 bits a character
+    if _BASE64_KEY.fullmatch(value) and _has_all(value, "0-9", "a-z", "A-Z") and _entropy(value) > 4.5:
+        return "a base64-encoded key (or token?)"  # a path has `/` too, and words: lower entropy
     return None
+
+
+_HEX_KEY = re.compile(r"[0-9a-fA-F]{32,}")
+_BASE64_KEY = re.compile(r"[A-Za-z0-9+/]{28,}={0,2}")
+
+
+def _has_all(value: str, *classes: str) -> bool:
+    return all(re.search(f"[{chars}]", value) for chars in classes)
 
 
 def is_secret_name(name: Any) -> bool:
@@ -183,6 +197,33 @@ def output_paths_distinct(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any, 
         seen.setdefault(directory, name)
 
 
+def outputs_apart_from_sources(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any, ...], str, str | None]]:
+    """An output directory a source's path or glob reaches would be read back by the next run (as
+    CSV, say), or would overwrite the input itself."""
+    for name, output in pipeline.outputs.items():
+        directory = _normalized(output.path)
+        written = f"{directory}/{pipeline.name}-RUN.parquet"  # what a run writes there
+        for source_name, source in pipeline.sources.items():
+            if source.path is None:
+                continue
+            read = _normalized(source.path)
+            if (
+                read == directory
+                or fnmatch.fnmatchcase(written, read)
+                or fnmatch.fnmatchcase(written, f"{read}/*")
+            ):
+                yield (
+                    "error",
+                    ("outputs", name, "path"),
+                    f"output {name} writes where source {source_name} reads: the next run would read it back",
+                    "give the output a directory apart from every source path and glob",
+                )
+
+
+def _normalized(path: str) -> str:
+    return path.rstrip("/") if "://" in path else posixpath.normpath(path)
+
+
 SPEC_RULES: tuple[Rule, ...] = (
     domains_have_keys,
     unkeyed_hash,
@@ -190,6 +231,7 @@ SPEC_RULES: tuple[Rule, ...] = (
     expectation_names_unique,
     drift_domains_have_keys,
     output_paths_distinct,
+    outputs_apart_from_sources,
 )
 
 

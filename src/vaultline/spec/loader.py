@@ -6,6 +6,7 @@ one SpecError (exit code 2 in the CLI). Messages never repeat the offending valu
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,7 +41,18 @@ _FIX_HINTS = {
     "float_parsing": "write a number, without quotes",
     "bool_parsing": "write true or false",
     "greater_than_equal": "raise the value",
+    "greater_than": "raise the value",
     "less_than_equal": "lower the value",
+    "less_than": "lower the value",
+    "int_from_float": "write a whole number",
+    "finite_number": "write a finite number",
+    "string_too_short": "write a longer value (it may not be empty)",
+    "string_too_long": "write a shorter value",
+    "model_type": "write `{field: value}` pairs (see `vaultline schema`)",
+    "model_attributes_type": "write `{field: value}` pairs (see `vaultline schema`)",
+    "invalid_key": "quote the key: YAML reads 1, true or null as a number, a boolean or nothing",
+    "time_delta_parsing": "write a duration such as 90m, 24h or 7d",
+    "time_delta_type": "write a duration such as 90m, 24h or 7d",
     "too_short": "add at least one item",
     "value_error": "see `docs/spec.md` for this field",
 }
@@ -113,7 +125,7 @@ def loads(text: str, *, file: str = "<string>", overrides: Mapping[str, Any] | N
     try:
         pipeline = Pipeline.model_validate(resolved)
     except ValidationError as exc:
-        raise SpecError(_issues(exc, tree), file=file) from None
+        raise SpecError(_issues(exc, tree, given), file=file) from None
     problems, warnings = lint.check(pipeline, tree, line_of)
     if problems:
         raise SpecError(problems, file=file)
@@ -139,6 +151,15 @@ def _typed(
             )
             continue
         default = declared[name]
+        if isinstance(value, str) and "${" in value:
+            issues.append(
+                SpecIssue(
+                    f"params.{name}",
+                    "the --param value refers to a parameter",
+                    hint="give the value itself: --param values are not substituted",
+                )
+            )
+            continue
         if not isinstance(value, str) or default is None or isinstance(default, str):
             typed[name] = value
             continue
@@ -171,7 +192,12 @@ def _substitute(
     node: Any, params: Mapping[str, Any], issues: list[SpecIssue], path: tuple[Any, ...], root: Any
 ) -> Any:
     if isinstance(node, Mapping):
-        return {key: _substitute(value, params, issues, (*path, key), root) for key, value in node.items()}
+        return {
+            _substitute_key(key, params, issues, (*path, key), root): _substitute(
+                value, params, issues, (*path, key), root
+            )
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [_substitute(value, params, issues, (*path, index), root) for index, value in enumerate(node)]
     if not (isinstance(node, str) and "${" in node):
@@ -184,6 +210,26 @@ def _substitute(
     if whole:  # a whole-value reference keeps the parameter's type (number, list, mapping)
         return plain(_lookup(params, whole.group(1)))
     return _PARAM.sub(lambda m: str(_lookup(params, m.group(1))), node)
+
+
+def _substitute_key(
+    key: Any, params: Mapping[str, Any], issues: list[SpecIssue], path: tuple[Any, ...], root: Any
+) -> Any:
+    """A mapping key may name a column through a parameter too (`cast: {${params.amount}: float64}`)."""
+    if not (isinstance(key, str) and "${" in key):
+        return key
+    resolved = _substitute(key, params, issues, path, root)
+    if isinstance(resolved, Mapping | list) or resolved is None:
+        issues.append(
+            SpecIssue(
+                _dotted(path),
+                "a key refers to a parameter whose value is not text or a number",
+                line=line_of(root, path),
+                hint="give the parameter a text value",
+            )
+        )
+        return key
+    return str(resolved)
 
 
 def _reference_problem(text: str, params: Mapping[str, Any], path: tuple[Any, ...]) -> tuple[str, str]:
@@ -225,29 +271,53 @@ def _dotted(path: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in path) or "<root>"
 
 
-def _issues(exc: ValidationError, tree: Any) -> list[SpecIssue]:
+def _issues(exc: ValidationError, tree: Any, given: Mapping[str, Any]) -> list[SpecIssue]:
     """pydantic's errors as issues on the spec's own field paths, one issue a field: the several
-    errors of a union (one a member) become one."""
+    errors of a union (one a member) become one. A value that came from `--param` says so."""
     merged: dict[str, SpecIssue] = {}
     for error in exc.errors():
-        loc, message = _spec_path(tuple(error["loc"]), tree), str(error["msg"])
         kind = error["type"]
+        loc = _spec_path(tuple(error["loc"]), tree, missing=kind == "missing")
+        message = str(error["msg"]).removeprefix("Value error, ")
         if kind == "missing":
             message = "is required"
         elif kind == "extra_forbidden" and lint.is_secret_name(loc[-1]):
             message, kind = "holds a literal secret", "literal_secret"
+        elif isinstance(error.get("input"), float) and math.isnan(error["input"]):
+            message, kind = "is NaN, which is not a number", "float_parsing"
+        elif kind in ("model_type", "model_attributes_type"):
+            message = "should be a mapping of its fields"
         if "[key]" in error["loc"]:
             message = f"the name is not allowed: {message}"
+        hint = lint.KEY_HINT if kind == "literal_secret" else _FIX_HINTS.get(kind)
+        if (name := _param_given(tree, loc, given)) is not None:
+            message += f" (the value of --param {name})"
+            hint = f"give --param {name} a valid value" + (f": {hint}" if hint else "")
         dotted = _dotted(loc)
         if dotted in merged:
             merged[dotted].message += f"; or: {message}"
             continue
-        hint = lint.KEY_HINT if kind == "literal_secret" else _FIX_HINTS.get(kind)
         merged[dotted] = SpecIssue(dotted, message, line=line_of(tree, loc), hint=hint)
     return list(merged.values())
 
 
-def _spec_path(loc: tuple[Any, ...], tree: Any) -> tuple[Any, ...]:
+def _param_given(tree: Any, loc: tuple[Any, ...], given: Mapping[str, Any]) -> str | None:
+    """The --param whose value the spec's field at `loc` takes whole (`${params.NAME}`), if any."""
+    node = tree
+    for part in loc:
+        key = _key_of(node, part)
+        if key is not _MISSING:
+            node = node[key]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return None
+    whole = _PARAM.fullmatch(node) if isinstance(node, str) else None
+    name = whole.group(1).split(".")[0] if whole else None
+    return name if name in given else None
+
+
+def _spec_path(loc: tuple[Any, ...], tree: Any, *, missing: bool) -> tuple[Any, ...]:
     """pydantic's location without its own segments (union members, discriminator tags, the wrapper
     of a short form, `[key]`): each segment is kept only where the spec has it, or where a required
     field is missing from a mapping the spec has."""
@@ -261,7 +331,7 @@ def _spec_path(loc: tuple[Any, ...], tree: Any) -> tuple[Any, ...]:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             path.append(part)
-        elif isinstance(node, Mapping) and position == len(loc) - 1 and part != "[key]":
+        elif missing and isinstance(node, Mapping) and position == len(loc) - 1:
             path.append(part)
     return tuple(path)
 

@@ -100,7 +100,7 @@ class Encryption(_Model):
 class Output(_Model):
     """Where the protected, analysis-ready rows go: a dataset, versioned in the catalog."""
 
-    path: str
+    path: str = Field(min_length=1)
     """Directory (local or s3://) that receives this run's Parquet file(s)."""
     encryption: Encryption = Field(default_factory=Encryption)
     """Encryption at rest; on by default."""
@@ -118,7 +118,7 @@ class Quarantine(_Model):
     """Where rejected rows go. Columns that any step protects are AES-SIV encrypted in them under the
     `quarantine` token domain, so nothing sensitive sits in the clear while nothing is lost."""
 
-    path: str | None = None
+    path: str | None = Field(default=None, min_length=1)
     """Directory for quarantine files (default: `<state dir>/quarantine/<pipeline>`)."""
     domain: DomainName = "quarantine"
     max_fraction: float = Field(default=0.2, ge=0, le=1)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from vaultline.input_model import InputModel
 
@@ -21,6 +22,15 @@ class CsvOptions(InputModel):
     """Any Python codec name; non-UTF-8 input is transcoded while streaming."""
     header: bool = True
     null_values: list[str] = Field(default_factory=lambda: [""])
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError("is not a codec Python knows (e.g. utf-8, latin-1, cp1252, utf-16)") from None
+        return value
 
     @model_validator(mode="after")
     def _distinct(self) -> CsvOptions:
@@ -60,7 +70,7 @@ class Source(InputModel):
         extra="forbid", frozen=True, use_attribute_docstrings=True, populate_by_name=True
     )
     format: Literal["csv", "parquet", "jsonl", "postgres"]
-    path: str | None = None
+    path: str | None = Field(default=None, min_length=1)
     """Local path or s3:// URL; a glob reads every match."""
     columns: dict[str, ColumnType] | None = Field(default=None, alias="schema")
     """Explicit schema. For CSV, columns not listed are read as text; without a schema every CSV column is

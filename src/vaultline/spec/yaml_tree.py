@@ -7,15 +7,16 @@ by a lint rule) can name the line it comes from. Messages name fields and lines,
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import ReusedAnchorWarning, YAMLError
 
 from vaultline.errors import SpecError, SpecIssue
 
@@ -24,25 +25,37 @@ M = TypeVar("M", bound=BaseModel)
 
 MAX_DEPTH = 64
 """Nesting no spec, schema or policy needs; deeper input is refused before anything recurses into it."""
+MAX_VALUES = 100_000
+"""Values (mapping entries, list items) a file may hold with its aliases expanded: specs hold hundreds."""
 
 
 def parse(text: str, *, file: str) -> Any:
     """The round-trip tree of `text`; invalid YAML is a SpecError with the line of the problem."""
     try:
-        tree = YAML(typ="rt").load(text)
+        with warnings.catch_warnings():
+            # ruamel warns of a reused anchor by quoting the line, values and all; a reuse is valid YAML.
+            warnings.simplefilter("ignore", ReusedAnchorWarning)
+            tree = YAML(typ="rt").load(text)
     except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise SpecError(
-            [SpecIssue("<yaml>", f"not valid YAML: {_problem(exc)}", line=line)], file=file
-        ) from None
+        raise SpecError([_yaml_issue(exc, text)], file=file) from None
     except RecursionError:
         raise SpecError(
             [SpecIssue("<yaml>", f"nested more than {MAX_DEPTH} levels deep")], file=file
         ) from None
-    if _depth(tree) > MAX_DEPTH:
-        raise SpecError([SpecIssue("<yaml>", f"nested more than {MAX_DEPTH} levels deep")], file=file)
+    issue = _shape_problem(tree)
+    if issue is not None:
+        raise SpecError([issue], file=file)
     return tree
+
+
+def _yaml_issue(exc: YAMLError, text: str) -> SpecIssue:
+    problem = _problem(exc)
+    mark, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    if context is not None and (mark is None or mark.line >= len(text.splitlines())):
+        # The problem is the end of the file (an unclosed quote or bracket): where it opened says more.
+        opened = getattr(exc, "context", None) or "a value"
+        problem, mark = f"{opened} that is never closed ({problem})", context
+    return SpecIssue("<yaml>", f"not valid YAML: {problem}", line=mark.line + 1 if mark is not None else None)
 
 
 def _problem(exc: YAMLError) -> str:
@@ -54,17 +67,40 @@ def _problem(exc: YAMLError) -> str:
 _REPEATED_VALUES = re.compile(r"\s+with value .*", re.S)
 
 
-def _depth(tree: Any) -> int:
-    """Nesting depth of a tree, without recursion (a hostile file may nest thousands of levels)."""
-    deepest, stack = 0, [(tree, 1)]
+def _shape_problem(tree: Any) -> SpecIssue | None:
+    """Too deep, too large once its aliases are expanded, or holding a YAML tag: checked without
+    recursion and within a budget, since a hostile file may nest thousands of levels, or expand a
+    few hundred bytes of aliases (`&a [*b, *b, ...]`) into billions of values."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(tree, ())]
+    values = 0
     while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if depth > MAX_DEPTH:
-            break
-        children = node.values() if isinstance(node, Mapping) else node if isinstance(node, list) else ()
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
+        node, path = stack.pop()
+        values += 1
+        if len(path) >= MAX_DEPTH:
+            return SpecIssue("<yaml>", f"nested more than {MAX_DEPTH} levels deep", line=line_of(tree, path))
+        if values > MAX_VALUES:
+            return SpecIssue(
+                "<yaml>",
+                f"holds more than {MAX_VALUES:,} values once its aliases (*name) are expanded",
+                hint="write each value once; an alias repeats everything its anchor holds",
+            )
+        tag = getattr(getattr(node, "tag", None), "value", None)
+        if tag is not None or isinstance(node, TaggedScalar | bytes):
+            return SpecIssue(
+                _dotted(path),
+                "has a YAML tag (`!name` or `!!type`): a spec is plain mappings, lists and values",
+                line=line_of(tree, path),
+                hint="remove the tag; quote a value that YAML should read as text",
+            )
+        if isinstance(node, Mapping):
+            stack.extend((child, (*path, key)) for key, child in node.items())
+        elif isinstance(node, list):
+            stack.extend((child, (*path, index)) for index, child in enumerate(node))
+    return None
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in path) or "<root>"
 
 
 def read_text(path: str | Path) -> str:

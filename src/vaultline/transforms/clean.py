@@ -22,13 +22,13 @@ Example::
 from __future__ import annotations
 
 import math
-import re
 from typing import Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from vaultline.input_model import InputModel
 from vaultline.transforms.base import EVERY_COLUMN, ColumnFlow, ColumnName, StepParams, TransformSpec
+from vaultline.transforms.patterns import RegularExpression
 
 CastType = Literal["string", "int64", "float64", "bool", "decimal"]
 
@@ -48,19 +48,9 @@ class Constraint(InputModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     min: float | None = None
     max: float | None = None
-    pattern: str | None = None
-    """A regular expression the whole value must match."""
+    pattern: RegularExpression | None = None
+    """A regular expression the whole value must match (Rust `regex` syntax: no look-around)."""
     allowed: list[str | int | float] | None = None
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
 
     @model_validator(mode="after")
     def _not_empty(self) -> Constraint:

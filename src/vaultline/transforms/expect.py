@@ -28,7 +28,6 @@ Example (a list, or a mapping with `expectations:`)::
 from __future__ import annotations
 
 import math
-import re
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -37,6 +36,7 @@ from vaultline.durations import duration_seconds
 from vaultline.errors import TerminalError
 from vaultline.input_model import InputModel
 from vaultline.transforms.base import ColumnFlow, ColumnName, DomainName, StepParams, TransformSpec
+from vaultline.transforms.patterns import RegularExpression
 
 ExpectationName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
 RowSeverity = Literal["warn", "fail", "quarantine"]
@@ -131,17 +131,8 @@ class AllowedValues(RowExpectation):
 
 class Pattern(RowExpectation):
     kind: Literal["pattern"]
-    pattern: str = Field(min_length=1)
+    pattern: RegularExpression = Field(min_length=1)
     """A regular expression the whole text must match (Rust `regex` syntax: no look-around)."""
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
 
 
 class RowCount(DatasetExpectation):

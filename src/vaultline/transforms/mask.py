@@ -11,12 +11,12 @@ Example::
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, model_validator
 
 from vaultline.transforms.base import Protection, ProtectParams, TransformSpec
+from vaultline.transforms.patterns import RegularExpression
 
 
 class Params(ProtectParams):
@@ -25,15 +25,14 @@ class Params(ProtectParams):
     keep: int = Field(default=4, ge=0, le=8)
     """Characters left visible for keep_last/keep_first."""
     char: str = Field(default="*", min_length=1, max_length=1)
-    pattern: str | None = None
+    pattern: RegularExpression | None = None
     """With style custom: regular expression whose matches are replaced by `char`s."""
 
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            re.compile(value)
-        return value
+    @model_validator(mode="after")
+    def _custom_has_a_pattern(self) -> Params:
+        if self.style == "custom" and self.pattern is None:
+            raise ValueError("style custom needs a `pattern`: a regular expression whose matches are masked")
+        return self
 
 
 SPEC = TransformSpec("mask", Params, "partial masking for display")
