@@ -49,7 +49,38 @@ def test_runs_whose_process_is_gone_are_marked_abandoned(
         assert statuses["live"] == ("running", None)
         assert statuses["killed"] == ("abandoned", ABANDONED)
         assert catalog.report("killed")["status"] == "abandoned"
+        assert catalog.report("killed")["pipeline"] == "p"  # `runs show` names it
         assert catalog.abandon_dead() == []
+
+
+def test_a_run_that_died_after_its_commit_is_committed_not_abandoned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    from vaultline.catalog.dataset_records import datasets, versions
+
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    with RunCatalog(f"sqlite:///{tmp_path / 'c.db'}") as catalog:
+        with monkeypatch.context() as patched:
+            patched.setattr(os, "getpid", lambda: int(ended.stdout))
+            catalog.start("killed-late", "fraud", "0" * 64)
+        with catalog.engine.begin() as conn:  # what its commit wrote before the process died
+            conn.execute(sa.insert(datasets).values(name="features", created_at="2026-12-01T00:00:00Z"))
+            conn.execute(
+                sa.insert(versions).values(
+                    dataset="features", version=3, run_id="killed-late", committed_at="2026-12-01T00:00:00Z",
+                    row_count=5, schema="{}", classifications="{}", protections="{}", encryption="{}",
+                    status="committed",
+                )
+            )  # fmt: skip
+        assert catalog.abandon_dead() == ["killed-late"]
+        (record,) = catalog.list()
+        assert record.status == "committed" and "after committing features@3" in (record.error or "")
+        report = catalog.report("killed-late")
+        assert report["pipeline"] == "fraud" and report["datasets"] == {"features": 3}
 
 
 @pytest.mark.postgres

@@ -180,6 +180,28 @@ def test_gc_after_a_vacuum_that_crashed_before_deleting(
     assert not Path(entries[0].location).exists() and Path(entries[1].location).exists()
 
 
+def test_gc_keeps_the_files_of_a_live_run_whatever_the_grace(
+    catalog: DatasetCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gc --grace 1s` while a long run is writing: its files exist before its commit."""
+    from vaultline.catalog.runs import RunCatalog
+
+    root = tmp_path / "out"
+    commit(catalog, "sales", [write_file(root / _run_file(1), b"a")])
+    writing, crashed = root / _run_file(2), root / _run_file(3, temporary=True)
+    for path in (writing, crashed):
+        path.write_bytes(b"uncommitted")
+        age(path, 2 * DAY)
+    live = {"20261201T000002Z-000002"}
+    result = catalog.gc(catalog.roots(), grace_seconds=0, live_runs=live)
+    assert result.files_deleted == 1 and writing.exists() and not crashed.exists()
+    with RunCatalog(catalog.url) as runs:
+        runs.start("20261201T000004Z-000004", "sales", "0" * 64)  # this process: alive
+        assert runs.live() == {"20261201T000004Z-000004"}
+        runs.finish("20261201T000004Z-000004", {"status": "succeeded"})
+        assert runs.live() == set()
+
+
 def test_gc_rejects_a_negative_grace(catalog: DatasetCatalog) -> None:
     with pytest.raises(DatasetError, match="grace period"):
         catalog.gc([], grace_seconds=-1)

@@ -78,6 +78,23 @@ def test_a_damaged_keyring_is_one_clear_error(keyring: LocalKeyring, damage: Any
     assert "restore it from a backup" in str(caught.value)
 
 
+def test_an_unreadable_keyring_is_not_called_damaged(
+    keyring: LocalKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # root reads a chmod 000 file all the same: the refusal comes from the file system here
+    real = Path.read_text
+
+    def refused(path: Path, *args: Any, **kwargs: Any) -> str:
+        if path == keyring.path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refused)
+    with pytest.raises(KeyringError, match=r"cannot be read \(Permission denied\)") as caught:
+        LocalKeyring(keyring.state_dir).list()
+    assert "chmod 600" in str(caught.value) and "backup" not in str(caught.value)
+
+
 def test_a_lost_keyring_is_not_silently_replaced_beside_an_audit_log(
     keyring: LocalKeyring, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from parquet_files import read_parquet
 from vaultline.demo.fraud import generate_fraud
-from vaultline.errors import TransformError
+from vaultline.errors import KeyringError, TransformError
 from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
 from vaultline.run.runner import run
 from vaultline.spec.loader import loads
@@ -180,6 +180,22 @@ def test_quarantined_rows_keep_lists_structs_and_bytes_as_text(
         for c in ("tags", "place", "blob")
     ).row(0)
     assert row == ('["x","q\\"uote"]', '{"city":"Lima","zip":null}', "ff00")
+
+
+def test_two_first_runs_racing_to_create_a_managed_key_both_go_on(
+    workspace: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaultline.run.runner import ensure_key
+
+    keyring = LocalKeyring(workspace["state"].root)
+    keyring.create("vaultline-quarantine")  # by the other run, between this run's look and its create
+    looks = iter([[], keyring.list()])
+    monkeypatch.setattr(keyring, "list", lambda: next(looks))
+    ensure_key(keyring, "vaultline-quarantine", purpose="quarantine")  # no "already exists"
+    monkeypatch.setattr(keyring, "list", lambda: [])  # a creation failing for another reason still fails
+    monkeypatch.setattr(keyring, "create", lambda *_a, **_k: (_ for _ in ()).throw(KeyringError("disk")))
+    with pytest.raises(KeyringError, match="disk"):
+        ensure_key(keyring, "vaultline-other", purpose="quarantine")
 
 
 def test_a_run_closes_every_catalog_connection_it_opened(

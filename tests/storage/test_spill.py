@@ -6,11 +6,13 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+from vaultline.storage import spill as spill_module
 from vaultline.storage.spill import Spill, SpillCorrupt, sweep
 
 SECRET = "SPILLSECRET-4111111111111111"
@@ -108,9 +110,11 @@ def test_delete_removes_the_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sweep_removes_spills_of_ended_processes_and_stale_ones(tmp_path: Path) -> None:
-    ours, stale = _written(tmp_path), _written(tmp_path)
-    os.utime(stale.path, (0, 0))
+def test_sweep_removes_spills_of_ended_processes_and_keeps_a_live_run_s_whatever_its_age(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = _written(tmp_path)
+    os.utime(ours.path, (0, 0))  # a long run's spill: old, but its process is this one
     ended = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
     )
@@ -119,8 +123,15 @@ def test_sweep_removes_spills_of_ended_processes_and_stale_ones(tmp_path: Path) 
     other = tmp_path / "not-a-spill"
     other.write_text("kept")
     os.utime(other, (0, 0))
-    assert sweep(tmp_path) == 2
-    assert ours.path.exists() and not stale.path.exists() and not orphan.exists() and other.exists()
+    assert sweep(tmp_path, older_than=0) == 1
+    assert ours.path.exists() and not orphan.exists() and other.exists()
+    # the process id now belongs to a process started after the spill last changed: its owner is gone
+    monkeypatch.setattr(spill_module, "_process_start", lambda _pid: time.time() + 60)
+    assert sweep(tmp_path, dry_run=True) == 1 and ours.path.exists()
+    # no /proc to tell: a spill older than the grace period goes
+    monkeypatch.setattr(spill_module, "_process_start", lambda _pid: None)
+    assert sweep(tmp_path) == 0 and ours.path.exists()
+    assert sweep(tmp_path, older_than=0) == 1 and not ours.path.exists()
 
 
 def test_creating_a_spill_sweeps_its_directory(tmp_path: Path) -> None:

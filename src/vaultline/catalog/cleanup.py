@@ -32,6 +32,12 @@ def written_by_a_run(location: str) -> bool:
     return _WRITTEN_BY_A_RUN.fullmatch(location.rsplit("/", 1)[-1]) is not None
 
 
+def run_id_of(location: str) -> str | None:
+    """The id of the run that wrote a run's file."""
+    found = re.search(rf"-({_RUN_ID})\.parquet", location.rsplit("/", 1)[-1])
+    return found.group(1) if found else None
+
+
 def data_file_of(location: str) -> str:
     """The data file a run's file belongs to: itself, or the one whose key material it holds."""
     head, _, name = location.rpartition("/")

@@ -19,7 +19,7 @@ import builtins
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -448,9 +448,17 @@ class DatasetCatalog(CatalogHandle):
         (local or S3); the older versions are marked vacuumed, their records kept for the audit trail."""
         return maintenance.vacuum(self, dataset, keep, dry_run=dry_run)
 
-    def gc(self, roots: Sequence[str], *, grace_seconds: int, dry_run: bool = False) -> GcResult:
-        """Delete files under `roots` no committed version references, older than the grace period."""
-        return maintenance.gc(self, roots, grace_seconds=grace_seconds, dry_run=dry_run)
+    def gc(
+        self,
+        roots: Sequence[str],
+        *,
+        grace_seconds: int,
+        dry_run: bool = False,
+        live_runs: Collection[str] = (),
+    ) -> GcResult:
+        """Delete files under `roots` no committed version references, older than the grace period,
+        and not written by one of `live_runs`."""
+        return maintenance.gc(self, roots, grace_seconds=grace_seconds, dry_run=dry_run, live_runs=live_runs)
 
 
 def _schema_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:

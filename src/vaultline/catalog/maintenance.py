@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -113,14 +113,20 @@ def _only_in(conn: sa.Connection, dataset: str, cutoff: int) -> list[str]:
 
 
 def gc(
-    catalog: DatasetCatalog, roots: Sequence[str], *, grace_seconds: int, dry_run: bool = False
+    catalog: DatasetCatalog,
+    roots: Sequence[str],
+    *,
+    grace_seconds: int,
+    dry_run: bool = False,
+    live_runs: Collection[str] = (),
 ) -> GcResult:
     """Delete files in the directories `roots` that no committed version references and that are older
     than the grace period: outputs and temp files of runs that crashed before committing.
 
     Only files named as a run's writer names them are candidates (`cleanup.written_by_a_run`), and
     only directly in a root: an input, or any other file that shares an output directory, is left
-    alone. The grace period must exceed the longest run, whose files exist before their commit."""
+    alone. The files of `live_runs` (still running: their files exist before their commit) are kept
+    whatever their age; the grace period covers the runs of other hosts, which this one cannot see."""
     if grace_seconds < 0:
         raise DatasetError(f"the gc grace period must be >= 0 seconds, not {grace_seconds}")
     scanned = cleanup.dataset_directories(roots)
@@ -135,7 +141,11 @@ def gc(
             counts["scanned"] += 1
             if cleanup.data_file_of(found.location) in referenced:
                 counts["referenced"] += 1
-            elif found.modified is None or found.modified > horizon:
+            elif (
+                found.modified is None
+                or found.modified > horizon
+                or cleanup.run_id_of(found.location) in live_runs
+            ):
                 counts["young"] += 1
             else:
                 candidates.append(found.location)

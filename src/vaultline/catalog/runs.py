@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from vaultline.catalog.dataset_records import versions
 from vaultline.catalog.schema import CatalogHandle, reading, safe_url
 from vaultline.errors import CatalogError
 
@@ -56,6 +57,11 @@ class RunRecord:
 ABANDONED = "its process ended without finishing the run (killed, or the machine stopped)"
 
 
+def _committed_unfinished(committed: dict[str, int]) -> str:
+    listed = ", ".join(f"{name}@{version}" for name, version in sorted(committed.items()))
+    return f"its process ended after committing {listed}: those versions are whole, this report is not"
+
+
 def _alive(pid: Any) -> bool:
     try:
         os.kill(int(pid), 0)
@@ -94,27 +100,56 @@ class RunCatalog(CatalogHandle):
 
     def abandon_dead(self) -> list[str]:
         """Mark `abandoned` the runs still `running` whose process, on this host, no longer exists (a
-        SIGKILL, a crash of the machine): otherwise they would show as running for ever. Runs of other
-        hosts are left alone. Returns their ids."""
+        SIGKILL, a crash of the machine): otherwise they would show as running for ever. A run that
+        died after its commit is `committed`: its dataset versions are whole, only its report is not.
+        Runs of other hosts are left alone. Returns their ids."""
         host = socket.gethostname()
-        query = sa.select(runs.c.run_id, runs.c.report).where(runs.c.status == "running")
+        query = sa.select(runs.c.run_id, runs.c.pipeline, runs.c.report).where(runs.c.status == "running")
         with reading(self.engine, self.url, "listing running runs") as conn:
-            running = [(row.run_id, json.loads(row.report or "{}")) for row in conn.execute(query)]
+            running = [
+                (row.run_id, row.pipeline, json.loads(row.report or "{}")) for row in conn.execute(query)
+            ]
         dead = [
-            (run_id, report)
-            for run_id, report in running
+            (run_id, pipeline, report)
+            for run_id, pipeline, report in running
             if (report.get("process") or {}).get("host") == host and not _alive(report["process"]["pid"])
         ]
         with self.engine.begin() as conn:
-            for run_id, report in dead:
-                report |= {"status": "abandoned", "error": ABANDONED}
-                changes = {"status": "abandoned", "finished_at": _now(), "error": ABANDONED}
+            for run_id, pipeline, report in dead:
+                committed = {
+                    row.dataset: row.version
+                    for row in conn.execute(
+                        sa.select(versions.c.dataset, versions.c.version).where(versions.c.run_id == run_id)
+                    )
+                }
+                status, error = (
+                    ("committed", _committed_unfinished(committed)) if committed else ("abandoned", ABANDONED)
+                )
+                report |= {"pipeline": pipeline, "status": status, "error": error}
+                if committed:
+                    report["datasets"] = committed
+                changes = {"status": status, "finished_at": _now(), "error": error}
                 conn.execute(
                     runs.update()
                     .where(runs.c.run_id == run_id, runs.c.status == "running")
                     .values(**changes, report=json.dumps(report))
                 )
-        return [run_id for run_id, _ in dead]
+        return [run_id for run_id, _, _ in dead]
+
+    def live(self) -> set[str]:
+        """Runs still running whose process, on this host, is alive (other hosts' are not known here)."""
+        host = socket.gethostname()
+        query = sa.select(runs.c.run_id, runs.c.report).where(runs.c.status == "running")
+        with reading(self.engine, self.url, "listing running runs") as conn:
+            running = [
+                (row.run_id, json.loads(row.report or "{}").get("process") or {})
+                for row in conn.execute(query)
+            ]
+        return {
+            run_id
+            for run_id, process in running
+            if process.get("host") == host and _alive(process.get("pid"))
+        }
 
     def finish(self, run_id: str, report: dict[str, Any]) -> None:
         rows = report.get("rows", {})

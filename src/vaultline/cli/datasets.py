@@ -153,7 +153,11 @@ def history(
 def gc(
     grace: Annotated[
         str,
-        typer.Option("--grace", help="Only files older than this (e.g. 90m, 24h, 7d): longer than any run."),
+        typer.Option(
+            "--grace",
+            help="Only files older than this (e.g. 90m, 24h, 7d): longer than any run of another host "
+            "(this host's live runs are kept whatever their age).",
+        ),
     ] = "24h",
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
@@ -177,10 +181,11 @@ def gc(
         _catalog(state) as catalog,
         audited(state, "gc", details={"dry_run": dry_run, "grace_seconds": seconds}) as operation,
     ):
-        result = catalog.gc(catalog.roots(), grace_seconds=seconds, dry_run=dry_run)
-        spills = sweep(spill_dir, older_than=seconds, dry_run=dry_run) if spill_dir.is_dir() else 0
         with RunCatalog(catalog.url) as runs:
+            live = runs.live()  # their files exist before their commit, whatever their age
+            result = catalog.gc(catalog.roots(), grace_seconds=seconds, dry_run=dry_run, live_runs=live)
             abandoned = [] if dry_run else runs.abandon_dead()
+        spills = sweep(spill_dir, older_than=seconds, dry_run=dry_run) if spill_dir.is_dir() else 0
         operation.details.update(
             files_deleted=result.files_deleted, files_failed=result.files_failed, spills_deleted=spills,
             runs_abandoned=len(abandoned),

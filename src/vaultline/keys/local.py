@@ -139,8 +139,17 @@ class LocalKeyring:
             _warned_mode.add(str(self.path))
             sys.stderr.write(f"WARNING: the keyring at {self.path} is readable by others: chmod 600 it\n")
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:  # unreadable is not damaged: a backup must not replace a good keyring
+            raise KeyringError(
+                f"the keyring at {self.path} cannot be read ({exc.strerror or type(exc).__name__})",
+                hint="check that the user running vaultline owns it and may read and write it (chmod 600)",
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise self._damaged(exc) from None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
             raise self._damaged(exc) from None
         if not isinstance(data, dict) or not isinstance(data.get("keys"), dict):
             raise self._damaged(TypeError("not a mapping of keys"))

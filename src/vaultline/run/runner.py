@@ -21,6 +21,7 @@ from vaultline import __version__
 from vaultline.classify.entities import BY_NAME
 from vaultline.errors import (
     AuditUnavailableError,
+    KeyringError,
     RetryableError,
     TerminalError,
     TransformError,
@@ -139,7 +140,7 @@ def _audited_run(
     _record_spec_change(audit, catalog, pipeline.name, run_id, report["spec"]["sha256"])
     for abandoned in catalog.abandon_dead():
         audit.record("run.abandoned", run_id=abandoned)
-        log.warning("run %s is marked abandoned: its process ended without finishing it", abandoned)
+        log.warning("run %s: its process ended without finishing it (see `vaultline runs show`)", abandoned)
     catalog.start(run_id, pipeline.name, report["spec"]["sha256"])
     log.info("run %s of pipeline %s started", run_id, pipeline.name)
     lineage = LineageEmitter(state, pipeline)
@@ -557,9 +558,15 @@ def _ensure_encryption_keys(pipeline: Pipeline, provider: KeyProvider) -> None:
 
 
 def ensure_key(provider: KeyProvider, name: str, *, purpose: str) -> None:
-    """Create a key Vaultline manages itself (quarantine, default encryption keys) on first use."""
-    if name not in {info.name for info in provider.list()}:
+    """Create a key Vaultline manages itself (quarantine, default encryption keys) on first use.
+    Two first runs may both find it missing: the one whose creation loses finds it made by the other."""
+    if name in {info.name for info in provider.list()}:
+        return
+    try:
         provider.create(name, purpose=purpose)
+    except KeyringError:
+        if name not in {info.name for info in provider.list()}:
+            raise
 
 
 def _facts_lookup(catalog: RunCatalog) -> Callable[[str, int], dict[str, Any]]:

@@ -143,13 +143,14 @@ class Spill:
 
 def sweep(directory: Path, *, older_than: float = _STALE_SECONDS, dry_run: bool = False) -> int:
     """Remove the spills of runs that ended without deleting theirs (killed: their key died with
-    them, so the files are unreadable anyway): those whose process is gone, and any older than
-    `older_than` seconds (a process id may have been reused). Returns how many (would) go."""
+    them, so the files are unreadable anyway): those whose process is gone or whose process id now
+    belongs to a later process. Where a process's start time cannot be read (no /proc), a spill
+    older than `older_than` seconds goes too. Returns how many (would) go."""
     removed = 0
     cutoff = time.time() - older_than
     for path in directory.glob(f"{_PREFIX}*"):
         try:
-            if not _owner_alive(path) or path.stat().st_mtime < cutoff:
+            if not _owner_running(path, cutoff):
                 if not dry_run:
                     path.unlink()
                 removed += 1
@@ -158,7 +159,7 @@ def sweep(directory: Path, *, older_than: float = _STALE_SECONDS, dry_run: bool 
     return removed
 
 
-def _owner_alive(path: Path) -> bool:
+def _owner_running(path: Path, cutoff: float) -> bool:
     pid = path.name[len(_PREFIX) :].partition("-")[0]
     if not pid.isdigit():
         return False
@@ -167,5 +168,25 @@ def _owner_alive(path: Path) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, another user's
-        return True
-    return True
+        pass
+    changed = path.stat().st_ctime
+    started = _process_start(int(pid))
+    if started is None:
+        return changed >= cutoff
+    # The owner wrote the file after it started; a process started since the last change has only
+    # been given the id of the owner, which is gone. (A second of slack for the clocks' rounding.)
+    return started <= changed + 1.0
+
+
+def _process_start(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), from Linux's /proc; None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime")
+        )
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
