@@ -97,3 +97,8 @@ def test_an_unclosed_quote_names_the_line_it_opens_on() -> None:
 def test_a_reused_anchor_is_valid_and_quotes_nothing(recwarn: pytest.WarningsRecorder) -> None:
     tree = parse("a: &x [secret-1]\nb: &x [2]\nc: *x\n", file="t.yaml")
     assert plain(tree)["c"] == [2] and not recwarn.list
+
+
+def test_a_control_character_is_named_with_its_line() -> None:
+    field, message, line = _problem("a: 1\nb: x\x07y\n")
+    assert (field, line) == ("<yaml>", 2) and "control character U+0007" in message

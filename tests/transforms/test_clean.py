@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from pydantic import ValidationError
 
 from vaultline.engines.polars import clean
 from vaultline.engines.polars.base import REASON, StepResult
@@ -386,3 +387,21 @@ def test_errors_name_step_column_and_fix(ctx: RunContext, params: dict[str, Any]
 def test_model_refuses_min_above_max() -> None:
     with pytest.raises(ValueError, match="min must not be greater than max"):
         Params.model_validate({"constraints": {"x": {"min": 2, "max": 1}}})
+
+
+@pytest.mark.parametrize(
+    ("fmt", "problem"),
+    [
+        ("%Q-%m", "unknown strftime directive at character 1"),  # the engines would parse no value
+        ("%Y-%m-%d %", "unknown strftime directive at character 10"),
+        ("2020", "no strftime directive"),
+    ],
+)
+def test_parse_formats_the_engines_would_never_match_are_refused(fmt: str, problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        Params.model_validate({"parse": {"d": {"format": fmt}}})
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m-%dT%H:%M:%S%.f%:z", "%-d.%-m.%Y", "%d%%%m", "%e %b %Y %I:%M %p"])
+def test_parse_formats_with_padding_fractions_and_zones_are_valid(fmt: str) -> None:
+    assert Params.model_validate({"parse": {"d": {"format": fmt}}})

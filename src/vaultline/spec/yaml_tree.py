@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import ReusedAnchorWarning, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from vaultline.errors import SpecError, SpecIssue
 
@@ -49,6 +50,14 @@ def parse(text: str, *, file: str) -> Any:
 
 
 def _yaml_issue(exc: YAMLError, text: str) -> SpecIssue:
+    if isinstance(exc, ReaderError):  # a control character: no mark, a position in the text
+        line = text.count("\n", 0, exc.position) + 1
+        return SpecIssue(
+            "<yaml>",
+            f"not valid YAML: holds the control character U+{exc.character:04X}",
+            line=line,
+            hint="remove it (a text editor may not show it); write \\t or \\n inside double quotes",
+        )
     problem = _problem(exc)
     mark, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
     if context is not None and (mark is None or mark.line >= len(text.splitlines())):

@@ -22,9 +22,10 @@ Example::
 from __future__ import annotations
 
 import math
+import re
 from typing import Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from vaultline.input_model import InputModel
 from vaultline.transforms.base import EVERY_COLUMN, ColumnFlow, ColumnName, StepParams, TransformSpec
@@ -40,6 +41,25 @@ class DateParse(InputModel):
     format: str = Field(min_length=2)
     """strftime format, e.g. `%Y-%m-%d` or `%Y-%m-%dT%H:%M:%S`."""
     type: Literal["date", "datetime"] = "date"
+
+    @field_validator("format")
+    @classmethod
+    def _directives_known(cls, value: str) -> str:
+        # An unknown directive (`%Q`) is no error to the engines: every value fails to parse instead.
+        position, directives = value.find("%"), 0
+        while position >= 0:
+            known = _DIRECTIVE.match(value, position)
+            if known is None:
+                raise ValueError(f"has an unknown strftime directive at character {position + 1}")
+            directives += known.group() != "%%"
+            position = value.find("%", known.end())
+        if not directives:
+            raise ValueError("has no strftime directive (%Y, %m, %d, %H, ...)")
+        return value
+
+
+_DIRECTIVE = re.compile(r"%[-_0]?(?:\.?[369]?f|:{1,3}z|#z|[YCymbBhdeaAwuUWGgVjDxFvHkIlPpMSRTXrZzcs+tn%])")
+"""chrono's strftime directives (the engines' dates), with their padding modifiers."""
 
 
 class Constraint(InputModel):
