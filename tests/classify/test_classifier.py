@@ -220,7 +220,7 @@ def test_column_names_in_other_languages_give_context() -> None:
 
 
 def test_any_column_type_is_classified_without_error_or_value() -> None:
-    from datetime import date
+    from datetime import date, timedelta
     from decimal import Decimal
 
     frame = pl.DataFrame(
@@ -231,15 +231,16 @@ def test_any_column_type_is_classified_without_error_or_value() -> None:
             ],
             "tags": [["a", "b"], []],
             "price": pl.Series([Decimal("1234.56"), Decimal("7890.12")], dtype=pl.Decimal(10, 2)),
-            "n": ["a", "b"],
+            "n": ["ann@example.org", "bob@example.org"],  # a name value_counts once used for its counts
             "when": [date(1, 1, 1), date(2024, 1, 1)],
+            "wait": [timedelta(seconds=5), None],  # Polars casts no duration to text
             "blob": [b"\xffZZSECRET", None],  # not UTF-8: bytes, which Polars does not cast to text
             "mail": [b"ann@example.org", b"bob@example.com"],
         }
     )
     findings = {f.name: f for f in classify_frame(frame)}
-    assert set(findings) == {"addr", "tags", "price", "n", "when", "blob", "mail"}
-    assert findings["mail"].entity == "EMAIL" and findings["blob"].entity is None
+    assert set(findings) == {"addr", "tags", "price", "n", "when", "wait", "blob", "mail"}
+    assert findings["mail"].entity == findings["n"].entity == "EMAIL" and findings["blob"].entity is None
     assert findings["n"].profile["distinct_pct"] == 100.0
     assert findings["tags"].profile["null_pct"] == 50.0  # an empty list holds nothing
     text = json.dumps([f.as_json() for f in findings.values()])

@@ -93,3 +93,41 @@ def test_read_exports_decrypted_parquet_only_to_an_explicit_file(
     )
     assert done.exit_code == 0, done.output
     assert as_csv.stat().st_mode & 0o777 == 0o600
+
+
+def test_read_prints_bytes_lists_structs_and_durations_as_text(tmp_path: Path) -> None:
+    """Polars writes none of them to CSV, nor bytes to JSON: `read` panicked or failed on them."""
+    import datetime as dt
+    import json
+
+    import polars as pl
+
+    from vaultline.spec.loader import loads
+
+    state = State(tmp_path / "state").ensure()
+    pl.DataFrame(
+        {
+            "id": [1, 2],
+            "blob": [b"\x00\xff", None],
+            "tags": [["a", "b"], []],
+            "place": [{"city": "Oslo"}, None],
+            "wait": [dt.timedelta(seconds=90), None],
+        }
+    ).write_parquet(tmp_path / "in.parquet")
+    spec = f"""version: 1
+name: odd
+sources: {{s: {{format: parquet, path: "{tmp_path}/in.parquet"}}}}
+outputs: {{odd: {{path: "{tmp_path}/out"}}}}
+"""
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setenv(PASSPHRASE_ENV, "odd-types")
+        assert run(loads(spec), state)["status"] == "succeeded"
+        as_json = runner.invoke(app, ["read", "odd", "--format", "json", "--state", str(state.root)])
+        assert as_json.exit_code == 0, as_json.output
+        first = json.loads(as_json.stdout.splitlines()[0])
+        assert (
+            first["blob"] == "00ff" and first["tags"] == ["a", "b"] and first["wait"] == "PT90S"
+        )  # ISO 8601 either way
+        as_csv = read(state, "odd")
+        assert as_csv.exit_code == 0, as_csv.output
+        assert '00ff,"[""a"",""b""]","{""city"":""Oslo""}",PT1M30S' in as_csv.stdout

@@ -144,10 +144,12 @@ def test_quarantined_rows_are_encrypted_with_a_key_a_column_and_decrypt(workspac
     assert ids and set(ids) <= set(raw["transaction_id"].to_list())
 
 
-def test_quarantined_rows_keep_lists_structs_and_bytes_as_text(
+def test_quarantined_rows_keep_lists_structs_bytes_and_durations_as_text(
     workspace: dict[str, Any], tmp_path: Path
 ) -> None:
     """Polars casts none of them to text: a run whose quarantined rows held one failed as a whole."""
+    from datetime import timedelta
+
     import polars as pl
 
     from vaultline.engines.polars.executor import quarantine_cipher, quarantine_key
@@ -161,6 +163,7 @@ def test_quarantined_rows_keep_lists_structs_and_bytes_as_text(
             "tags": [["a", "b"], ["x", 'q"uote'], None],
             "place": [{"city": "Oslo", "zip": 1}, {"city": "Lima", "zip": None}, None],
             "blob": [b"ok", b"\xff\x00", None],
+            "wait": [timedelta(seconds=1), timedelta(minutes=2, seconds=5), None],
         }
     ).write_parquet(tmp_path / "nested.parquet")
     text = (
@@ -177,9 +180,9 @@ def test_quarantined_rows_keep_lists_structs_and_bytes_as_text(
     stored = pl.read_parquet(report["quarantine"])
     row = stored.select(
         quarantine_cipher(pl.col(c), quarantine_key(ctx, "quarantine", c), decrypting=True)
-        for c in ("tags", "place", "blob")
+        for c in ("tags", "place", "blob", "wait")
     ).row(0)
-    assert row == ('["x","q\\"uote"]', '{"city":"Lima","zip":null}', "ff00")
+    assert row == ('["x","q\\"uote"]', '{"city":"Lima","zip":null}', "ff00", "PT2M5S")
 
 
 def test_two_first_runs_racing_to_create_a_managed_key_both_go_on(
@@ -294,3 +297,31 @@ def test_steps_before_fitting_steps_run_once(
     report = _run(workspace, spec)
     assert sum(read) == report["rows"]["input"] == 2000
     assert report["rows"]["quarantine_by_reason"]["range:amount"] > 0  # the clean step's rejects survive
+
+
+def test_sources_with_the_same_columns_in_another_order_concatenate_by_name(
+    workspace: dict[str, Any], tmp_path: Path
+) -> None:
+    from vaultline.errors import SourceError
+
+    (tmp_path / "a.csv").write_text("id,v\n1,a\n")
+    (tmp_path / "b.csv").write_text("v,id\nb,2\n")
+    (tmp_path / "c.csv").write_text("id,w\n3,c\n")
+    spec = f"""version: 1
+name: two
+sources:
+  a: {{format: csv, path: "{tmp_path}/a.csv"}}
+  b: {{format: csv, path: "{tmp_path}/OTHER"}}
+outputs: {{o: {{path: "{tmp_path}/out"}}}}
+"""
+    report = run(loads(spec.replace("OTHER", "b.csv")), workspace["state"])
+    assert report["status"] == "succeeded" and report["rows"]["output"] == 2
+    table = read_parquet(report["outputs"][0]["location"], workspace["state"].root)
+    assert sorted(zip(table["id"].to_pylist(), table["v"].to_pylist(), strict=True)) == [
+        ("1", "a"),
+        ("2", "b"),
+    ]
+    with pytest.raises(
+        SourceError, match="source b does not have the columns of source a: it lacks v and adds w"
+    ):
+        run(loads(spec.replace("OTHER", "c.csv").replace("name: two", "name: three")), workspace["state"])

@@ -192,6 +192,8 @@ def test_casts(ctx: RunContext) -> None:
         # a float64 holds whole numbers exactly only up to 2**53
         ([2**53, 2**53 + 1, -(2**53), None], "float64", [2.0**53, None, -(2.0**53), None]),
         (["12", "1.5e3", "1234567890123456", "-00000000000000012"], "float64", [12.0, 1500.0, None, None]),
+        # past float64's range the text would become inf; an infinity written as such converts
+        (["1e309", "-1e400", "-Infinity", "inf"], "float64", [None, None, float("-inf"), float("inf")]),
     ],
 )
 def test_cast_per_type(ctx: RunContext, values: list[Any], target: str, converted: list[Any]) -> None:
@@ -395,9 +397,10 @@ def test_model_refuses_min_above_max() -> None:
         ("%Q-%m", "unknown strftime directive at character 1"),  # the engines would parse no value
         ("%Y-%m-%d %", "unknown strftime directive at character 10"),
         ("2020", "no strftime directive"),
+        ("%Y-%m-%d %H:%M:%S %Z", "uses %Z"),  # would take "garbage" for a zone, and drop "EST"
     ],
 )
-def test_parse_formats_the_engines_would_never_match_are_refused(fmt: str, problem: str) -> None:
+def test_parse_formats_the_engines_would_misread_are_refused(fmt: str, problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
         Params.model_validate({"parse": {"d": {"format": fmt}}})
 

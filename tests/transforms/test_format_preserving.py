@@ -17,7 +17,7 @@ from vaultline.engines.polars.base import REASON, StepResult
 from vaultline.errors import TransformError
 from vaultline.keys.secret import SecretBytes
 from vaultline.run.context import RunContext
-from vaultline.transforms.format_preserving import MIN_ENCRYPTED_DIGITS, Params
+from vaultline.transforms.format_preserving import MAX_ENCRYPTED_DIGITS, MIN_ENCRYPTED_DIGITS, Params
 
 DIGITS = set("0123456789")
 
@@ -131,6 +131,17 @@ def test_too_short_values_are_quarantined_with_the_reason(ctx: RunContext) -> No
     assert MIN_ENCRYPTED_DIGITS == 6
 
 
+def test_too_long_values_are_quarantined_rather_than_stall_the_run(ctx: RunContext) -> None:
+    # FF1's work grows with the square of the length: 20,000 digits took 47 s, 100,000 over 10 minutes.
+    longest = "9" * (MAX_ENCRYPTED_DIGITS + 2)  # the two kept in the clear do not count
+    frame = pl.DataFrame({"id": [1, 2, 3], "acct": [longest, longest + "9", "1" * 100_000]})
+    result = run(frame, ctx, columns=["acct"], domain="account", preserve_prefix=1, preserve_suffix=1)
+    assert result.frame.collect()["id"].to_list() == [1]
+    assert result.quarantine is not None
+    assert result.quarantine.collect()[REASON].to_list() == ["fpe_too_long:acct"] * 2
+    assert result.facts["max_encrypted_digits"] == MAX_ENCRYPTED_DIGITS == 256
+
+
 def test_nulls_stay_null(ctx: RunContext) -> None:
     assert protect([None, "1234567", None], ctx)[::2] == [None, None]
     all_null = pl.DataFrame({"v": [None, None]}, schema={"v": pl.String})
@@ -164,7 +175,7 @@ def test_unsupported_type_and_missing_column(ctx: RunContext) -> None:
 
 def test_kernel_refuses_values_that_skipped_quarantine() -> None:
     data = np.frombuffer(b"123", dtype=np.uint8)
-    with pytest.raises(TransformError, match="fewer than 6 digits"):
+    with pytest.raises(TransformError, match="fewer than 6 or more than 256 digits"):
         format_preserving.protect_digits(FIXED_KEY, b"t", data, np.array([0, 3]), prefix=0, suffix=0)
 
 

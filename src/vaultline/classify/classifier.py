@@ -112,11 +112,11 @@ def _validated(recognizer: Recognizer, candidates: pl.Series) -> int:
     """How many candidate values validate (estimated from an even spread past MAX_VALIDATED distinct)."""
     if type(recognizer).validate is Recognizer.validate:
         return candidates.len()
-    counts = candidates.value_counts(name="n")
+    counts = candidates.rename("value").value_counts(name="count")  # the column's own name may be either
     if counts.height > MAX_VALIDATED:
         counts = counts.gather_every(counts.height // MAX_VALIDATED).head(MAX_VALIDATED)
-    values: list[str] = counts[candidates.name].to_list()
-    weights: list[int] = counts["n"].to_list()
+    values: list[str] = counts["value"].to_list()
+    weights: list[int] = counts["count"].to_list()
     good = sum(n for value, n in zip(values, weights, strict=True) if recognizer.validate(value))
     return round(good * candidates.len() / sum(weights))
 

@@ -13,11 +13,12 @@ oldest date of birth one person's), whether or not the classifier found the colu
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import polars as pl
 
-from vaultline.engines.polars.text import json_text
+from vaultline.engines.polars.text import lossless_text
 
 FREE_TEXT_WORDS = 4
 FREE_TEXT_CHARS = 25
@@ -26,17 +27,12 @@ FREE_TEXT_CHARS = 25
 def text_form(series: pl.Series) -> pl.Series:
     """The column as trimmed text, empty strings as null (what recognizers and profiles look at).
     Nested values (structs, lists) become their JSON text, so a recognizer still sees what they hold."""
-    if series.dtype == pl.String:
-        text = series
-    elif series.dtype.is_nested() or series.dtype == pl.Object:
-        text = series.to_frame().select(json_text(pl.col(series.name))).to_series()
-    elif series.dtype == pl.Binary:
-        try:
+    text = series
+    if series.dtype == pl.Binary:  # bytes that are all UTF-8 may hold what a recognizer knows
+        with contextlib.suppress(pl.exceptions.ComputeError):
             text = series.cast(pl.String)
-        except pl.exceptions.ComputeError:  # not all UTF-8: bytes (an image, a ciphertext), not text
-            text = series.bin.encode("hex")
-    else:
-        text = series.cast(pl.String)
+    if text.dtype != pl.String:
+        text = series.to_frame().select(lossless_text(series.name, series.dtype)).to_series()
     stripped = text.str.strip_chars()
     return stripped.set(
         stripped.is_in(["", "null", "[]", "{}"]) if series.dtype.is_nested() else stripped == "", None

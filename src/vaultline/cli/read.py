@@ -68,8 +68,17 @@ def read(  # noqa: PLR0917 - typer maps each parameter to an option
         return
     import polars as pl
 
+    from vaultline.engines.polars.text import lossless_text
+
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
+    # Neither format holds bytes, nor CSV lists, structs or durations: those become text (hex, JSON, ISO).
+    unwritable = (pl.Binary, pl.Object) + (
+        (pl.List, pl.Array, pl.Struct, pl.Duration) if output_format == "csv" else ()
+    )
+    frame = frame.with_columns(
+        lossless_text(c, t) for c, t in frame.schema.items() if isinstance(t, unwritable)
+    )
     if output_format == "csv":
         text = frame.write_csv()
     elif output_format == "json":

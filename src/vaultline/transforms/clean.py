@@ -51,6 +51,10 @@ class DateParse(InputModel):
             known = _DIRECTIVE.match(value, position)
             if known is None:
                 raise ValueError(f"has an unknown strftime directive at character {position + 1}")
+            if known.group().endswith("Z"):  # chrono skips any text there: "EST" or "garbage" alike
+                raise ValueError(
+                    "uses %Z, a time zone name the engines skip without reading; use %z (+05:00)"
+                )
             directives += known.group() != "%%"
             position = value.find("%", known.end())
         if not directives:

@@ -3,7 +3,8 @@
 `preserve_prefix`/`preserve_suffix` digits stay in the clear (e.g. a BIN or last four), the rest is
 encrypted with FF1 (radix 10, tweak = the domain name). Non-digit characters keep their positions.
 Values with fewer than 6 encryptable digits cannot be protected safely and are quarantined with
-`fpe_too_short:<column>`. FF3/FF3-1 are deliberately not offered (NIST's 2025 draft withdrew FF3-1).
+`fpe_too_short:<column>`; values with more than 256 with `fpe_too_long:<column>`. FF3/FF3-1 are
+deliberately not offered (NIST's 2025 draft withdrew FF3-1).
 
 Example (the fraud design's `account_number: {method: format_preserving, preserve_prefix: 4}`)::
 
@@ -21,6 +22,9 @@ from pydantic import Field
 from vaultline.transforms.base import KeyedParams, Protection, TransformSpec
 
 MIN_ENCRYPTED_DIGITS = 6
+MAX_ENCRYPTED_DIGITS = 256
+"""FF1's work grows with the square of a value's length (its numeral-string arithmetic): one cell of
+20,000 digits took 47 s. Identifiers have tens of digits; longer values are quarantined, not stalled on."""
 
 
 class Params(KeyedParams):

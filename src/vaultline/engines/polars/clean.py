@@ -12,7 +12,8 @@ Order of the rules, each seeing the result of the previous ones::
   not convert is a `cast:<column>` violation, and so is a lossy conversion: a float with a fraction
   to int64, a text with more than two significant decimals to decimal (floats are rounded to two
   decimals, half to even), a whole number a float64 cannot hold exactly to float64 (an integer past
-  2**53, a text of 16 digits or more: a 16-digit account number would be stored rounded). Text to
+  2**53, a text of 16 digits or more: a 16-digit account number would be stored rounded), and a
+  text past float64's range (`1e309`, which would become inf; `inf` written as such converts). Text to
   bool accepts `true/false, t/f, yes/no, y/n, 1/0` in any case; numbers to bool accept 0 and 1 only;
 - parse: text to Date or Datetime (microseconds) with `str.strptime(format, strict=False)`; a
   non-null value that does not parse is a `parse:<column>` violation;
@@ -99,8 +100,12 @@ def _cast(value: pl.Expr, source: pl.DataType, target: CastType) -> pl.Expr:
         return pl.when(floating.cast(pl.Int128, strict=False) == value.cast(pl.Int128)).then(floating)
     if target == "float64" and source == pl.String:
         # the source readers' rule: a float drops digits past 2**53, so long whole numbers are refused
-        too_long = value.str.strip_chars().str.contains(r"^[+-]?\d{16,}$")
-        return pl.when(~too_long).then(value.cast(pl.Float64, strict=False))
+        text = value.str.strip_chars()
+        too_long = text.str.contains(r"^[+-]?\d{16,}$")
+        number = value.cast(pl.Float64, strict=False)
+        # "1e309" overflows to inf: lossy too, unlike an infinity written as such ("inf", "-Infinity")
+        overflow = number.is_infinite() & ~text.str.contains(r"(?i)^[+-]?inf(inity)?$")
+        return pl.when(~too_long & ~overflow).then(number)
     if target == "decimal":
         if source == pl.String:
             narrow = value.cast(DECIMAL, strict=False)

@@ -55,8 +55,14 @@ from vaultline.engines.polars.outputs import (
 )
 from vaultline.engines.polars.registry import implementation, prefetch
 from vaultline.engines.polars.sources import Ingest, read_source
-from vaultline.engines.polars.text import json_text
-from vaultline.errors import S3_UNREACHABLE_HINT, SourceUnavailableError, TransformError, is_transient
+from vaultline.engines.polars.text import lossless_text
+from vaultline.errors import (
+    S3_UNREACHABLE_HINT,
+    SourceError,
+    SourceUnavailableError,
+    TransformError,
+    is_transient,
+)
 from vaultline.keys.secret import SecretBytes
 from vaultline.spec.models import Pipeline
 from vaultline.storage import locations
@@ -109,7 +115,7 @@ class _Ingested:
 
 
 def _ingest(pipeline: Pipeline, on_phase: Phase, planned: dict[str, Ingest]) -> _Ingested:
-    frames: list[pl.LazyFrame] = []
+    frames: dict[str, pl.LazyFrame] = {}
     quarantines: list[pl.LazyFrame] = []
     fingerprints: list[dict[str, Any]] = []
     records: list[Callable[[], int | None]] = []
@@ -121,7 +127,7 @@ def _ingest(pipeline: Pipeline, on_phase: Phase, planned: dict[str, Ingest]) -> 
         ingest = planned[name] if name in planned else read_source(name, source)
         if ingest.nothing_new:
             continue
-        frames.append(ingest.frame.with_columns(pl.lit(name, dtype=names).alias(SOURCE)))
+        frames[name] = ingest.frame.with_columns(pl.lit(name, dtype=names).alias(SOURCE))
         if ingest.quarantine is not None:
             quarantines.append(
                 ingest.quarantine.with_columns(
@@ -131,8 +137,36 @@ def _ingest(pipeline: Pipeline, on_phase: Phase, planned: dict[str, Ingest]) -> 
         fingerprints += ingest.fingerprints
         records.append(ingest.records)
         stable_order = stable_order and ingest.stable_order
-    frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
+    frame = (
+        next(iter(frames.values()))
+        if len(frames) == 1
+        else pl.concat(_aligned(frames), how="vertical_relaxed")
+    )
     return _Ingested(frame, quarantines, fingerprints, stable_order, records)
+
+
+def _aligned(frames: dict[str, pl.LazyFrame]) -> list[pl.LazyFrame]:
+    """Several sources' frames in the first one's column order; sources that do not share their columns
+    are refused by name (concatenating them would fail, or fill a column with nulls)."""
+    (first_name, first), *others = frames.items()
+    columns = first.collect_schema().names()
+    aligned = [first]
+    for name, frame in others:
+        names = frame.collect_schema().names()
+        missing, extra = [c for c in columns if c not in names], [c for c in names if c not in columns]
+        if missing or extra:
+            differences = [
+                f"lacks {', '.join(missing)}" if missing else "",
+                f"adds {', '.join(extra)}" if extra else "",
+            ]
+            raise SourceError(
+                f"source {name} does not have the columns of source {first_name}: it "
+                + " and ".join(d for d in differences if d),
+                hint="several sources are concatenated: give them the same columns, or read them in "
+                "pipelines of their own",
+            )
+        aligned.append(frame if names == columns else frame.select(columns))
+    return aligned
 
 
 def _check_columns(frame: pl.LazyFrame, index: int, name: str, needed: list[str]) -> None:
@@ -439,19 +473,8 @@ def _stringify(frame: pl.LazyFrame) -> pl.LazyFrame:
     schema = frame.collect_schema()
     keep = [c for c in schema.names() if not c.startswith(INTERNAL) or c in (ROW_ID, RAW)]
     return frame.select(
-        [pl.col(c).cast(pl.Int64) if c in (ROW_ID, STEP) else _as_text(c, schema[c]) for c in keep]
+        [pl.col(c).cast(pl.Int64) if c in (ROW_ID, STEP) else lossless_text(c, schema[c]) for c in keep]
     )
-
-
-def _as_text(column: str, dtype: pl.DataType) -> pl.Expr:
-    """A column as text that keeps every value: lists and structs as JSON (Polars casts neither to
-    text), bytes as hex (they need not be UTF-8)."""
-    value = pl.col(column)
-    if dtype.is_nested():
-        return json_text(value).alias(column)
-    if dtype == pl.Binary:
-        return value.bin.encode("hex")
-    return value.cast(pl.String)
 
 
 def _write_quarantine(frame: pl.DataFrame, pipeline: Pipeline, ctx: Any, run_id: str, directory: Path) -> str:

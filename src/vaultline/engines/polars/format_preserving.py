@@ -9,8 +9,10 @@ What a value becomes (every engine must reproduce it; `vaultline.crypto.ff1.encr
     middle = FF1.Encrypt(K, tweak, the digits between), written back into the same positions
 
 A value whose middle has fewer than `MIN_ENCRYPTED_DIGITS` digits is quarantined with reason
-`fpe_too_short:<column>`: FF1 is not secure on so small a domain. Nulls stay null; the output is
-String. Integer columns are formatted as decimal text first (a `-` sign is a non-digit and stays).
+`fpe_too_short:<column>`: FF1 is not secure on so small a domain; one with more than
+`MAX_ENCRYPTED_DIGITS` (256) with `fpe_too_long:<column>`, rather than stall the run. Nulls stay
+null; the output is String. Integer columns are formatted as decimal text first (a `-` sign is a
+non-digit and stays).
 
 The kernel runs per batch (`map_batches`, elementwise, so the streaming engine can call it on each
 morsel) directly on the column's Arrow buffers: compiled walks over the UTF-8 bytes (`_ragged`; a
@@ -39,7 +41,7 @@ from vaultline.engines.polars.base import (
 )
 from vaultline.errors import TransformError
 from vaultline.keys.secret import SecretBytes
-from vaultline.transforms.format_preserving import MIN_ENCRYPTED_DIGITS, Params
+from vaultline.transforms.format_preserving import MAX_ENCRYPTED_DIGITS, MIN_ENCRYPTED_DIGITS, Params
 
 STEP = "format_preserving"
 ALGORITHM = "FF1-AES256"
@@ -112,11 +114,12 @@ def protect_digits(
     if offsets.shape[0] < 2:
         return out
     middle = _ragged.digit_counts(data, offsets) - prefix - suffix
-    if (middle < MIN_ENCRYPTED_DIGITS).any():
+    unfit = (middle < MIN_ENCRYPTED_DIGITS) | (middle > MAX_ENCRYPTED_DIGITS)
+    if unfit.any():
         # Quarantine removes these rows before the kernel runs; reaching here means a caller skipped it.
         raise TransformError(
-            f"{int((middle < MIN_ENCRYPTED_DIGITS).sum())} value(s) have fewer than "
-            f"{MIN_ENCRYPTED_DIGITS} digits to encrypt",
+            f"{int(unfit.sum())} value(s) have fewer than {MIN_ENCRYPTED_DIGITS} or more than "
+            f"{MAX_ENCRYPTED_DIGITS} digits to encrypt",
             hint="format-preserving encryption refuses them rather than leave them in the clear",
         )
     run = ff1.decrypt_digits_batch if decrypting else ff1.encrypt_digits_batch
@@ -215,11 +218,15 @@ def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
     schema = require_columns(frame, columns, ctx, STEP)
     texts = {c: _text(c, schema[c], ctx) for c in columns}
     clear = params.preserve_prefix + params.preserve_suffix
-    too_short = [
-        pl.when(_digit_count(texts[c]) < MIN_ENCRYPTED_DIGITS + clear).then(pl.lit(f"fpe_too_short:{c}"))
+    counts = {c: _digit_count(texts[c]) for c in columns}
+    unfit = [
+        pl.when(counts[c] < MIN_ENCRYPTED_DIGITS + clear)
+        .then(pl.lit(f"fpe_too_short:{c}"))
+        .when(counts[c] > MAX_ENCRYPTED_DIGITS + clear)
+        .then(pl.lit(f"fpe_too_long:{c}"))
         for c in columns
     ]
-    kept, quarantine = split_quarantine(frame, pl.coalesce(too_short))
+    kept, quarantine = split_quarantine(frame, pl.coalesce(unfit))
     kernel = _kernel(params, ctx, decrypting=False)
     out = kept.with_columns(_run(texts[c], kernel).alias(c) for c in columns)
     facts: dict[str, Any] = {
@@ -229,6 +236,7 @@ def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
         "preserve_prefix": params.preserve_prefix,
         "preserve_suffix": params.preserve_suffix,
         "min_encrypted_digits": MIN_ENCRYPTED_DIGITS,
+        "max_encrypted_digits": MAX_ENCRYPTED_DIGITS,
         "key_version": key_version(ctx, PURPOSE, params.domain),
     }
     return StepResult(out, quarantine=quarantine, facts=facts)

@@ -44,3 +44,17 @@ def json_text(value: pl.Expr) -> pl.Expr:
     return (
         pl.when(value.is_null()).then(None).otherwise(wrapped.str.strip_prefix('{"v":').str.strip_suffix("}"))
     )
+
+
+def lossless_text(column: str, dtype: pl.DataType) -> pl.Expr:
+    """`column` as text that keeps every value, for people to read (a quarantine under review, a
+    classifier's sample, `vaultline read`): lists and structs as JSON and durations as ISO 8601, which
+    Polars does not cast to text, bytes as hex (they need not be UTF-8), anything else cast."""
+    value = pl.col(column)
+    if dtype.is_nested() or dtype == pl.Object:
+        return json_text(value).alias(column)
+    if dtype == pl.Binary:
+        return value.bin.encode("hex")
+    if isinstance(dtype, pl.Duration):
+        return value.dt.to_string("iso")
+    return value.cast(pl.String)
