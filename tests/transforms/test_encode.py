@@ -157,6 +157,15 @@ def test_bad_mapping_files(ctx: RunContext, tmp_path: Path, name: str, text: str
         assert word in message
 
 
+def test_a_missing_mapping_file_is_the_step_s_error(ctx: RunContext, tmp_path: Path) -> None:
+    with pytest.raises(TransformError) as info:
+        run(pl.DataFrame({"mcc": ["1"]}), ctx, mapping_file=str(tmp_path / "nope.csv"))
+    message = str(info.value)
+    assert (
+        "step 0 (encode): its mapping_file cannot be read" in message and "nope.csv does not exist" in message
+    )
+
+
 def test_file_ordinal_values_must_be_listed(ctx: RunContext, tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_text("code,risk\n1,low\nunknown,severe\n", encoding="utf-8")

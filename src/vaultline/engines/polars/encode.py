@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 import polars as pl
 
 from vaultline.engines.polars.base import StepContext, StepResult, internal_column, require_columns, where
-from vaultline.errors import TransformError
+from vaultline.errors import SourceError, TransformError
 from vaultline.transforms.encode import (
     Attributes,
     Params,
@@ -122,7 +122,13 @@ def load_mapping(params: Params, ctx: StepContext) -> dict[str, Attributes]:
         mapping = params.mapping
     else:
         assert params.mapping_file is not None
-        mapping = _checked(_parse(params.mapping_file, ctx.read_bytes(params.mapping_file), ctx), ctx)
+        try:
+            raw = ctx.read_bytes(params.mapping_file)
+        except SourceError as exc:  # named as the step's, so the run names its line in the spec
+            raise _error(
+                ctx, f"its mapping_file cannot be read: {exc.message}", exc.hint or "check the path"
+            ) from None
+        mapping = _checked(_parse(params.mapping_file, raw, ctx), ctx)
     try:
         validate_mapping(mapping, params.unknown_key)
         validate_attributes(mapping, params.outputs, params.ordinal)
