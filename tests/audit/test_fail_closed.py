@@ -16,6 +16,7 @@ from vaultline.audit import AuditLog, AuditUnavailableError, audit_session
 from vaultline.audit.settings import COPY_ENV
 from vaultline.errors import RetryableError, VaultlineError
 from vaultline.keys.aws_kms import AwsKmsProvider
+from vaultline.keys.local import PASSPHRASE_ENV
 from vaultline.keys.providers import PROVIDER_ENV
 from vaultline.state import State
 
@@ -101,8 +102,20 @@ def test_opening_fails_closed_when_the_key_provider_is_unreachable(
     with pytest.raises(AuditUnavailableError) as caught:
         AuditLog.open(state, provider=provider)
     assert "could not derive its keys" in caught.value.message
-    assert "vaultline-audit" in (caught.value.hint or "")
+    assert "check the network and the endpoint" in (caught.value.hint or "")  # the cause's own fix
     assert caught.value.retryable  # the provider may come back
+
+
+def test_a_wrong_passphrase_is_named_as_the_fix_not_the_provider(
+    state: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with AuditLog.open(state) as log:  # the keyring exists, under the session's passphrase
+        log.record("gc")
+    monkeypatch.setenv(PASSPHRASE_ENV, "not the passphrase")
+    with pytest.raises(AuditUnavailableError) as caught:
+        AuditLog.open(state)
+    assert "passphrase" in caught.value.message and PASSPHRASE_ENV in (caught.value.hint or "")
+    assert "make the key provider reachable" not in (caught.value.hint or "")
 
 
 def test_a_session_body_never_runs_when_the_provider_cannot_be_opened(

@@ -152,12 +152,14 @@ def test_unreachable_endpoint_fails_closed_without_traceback(moto_server: str) -
     with socket.socket() as probe:  # a loopback port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    provider = AwsKmsProvider(endpoint_url=f"http://127.0.0.1:{port}", max_attempts=1, connect_timeout=1)
+    endpoint = f"http://admin:S3cretPW@127.0.0.1:{port}"  # userinfo an endpoint may carry: never shown
+    provider = AwsKmsProvider(endpoint_url=endpoint, max_attempts=1, connect_timeout=1)
     with pytest.raises(KeyUnavailableError) as caught:
         provider.derive(KeyRef("customer_key"), context="tokenize/customer")
     error = caught.value
     text = str(error)
-    assert error.retryable and "unreachable" in text and f"127.0.0.1:{port}" in text
+    assert error.retryable and "unreachable" in text and f"http://127.0.0.1:{port}" in text
+    assert "S3cretPW" not in text and "S3cretPW" not in repr(provider)
     assert "Traceback" not in text and "botocore" not in text
     assert error.__cause__ is None and error.__suppress_context__
     assert "botocore" not in "".join(traceback.format_exception(error))
@@ -171,6 +173,10 @@ def test_no_region_is_named_as_such_and_not_retryable(
     with pytest.raises(KeyringError, match="no AWS region is configured") as caught:
         AwsKmsProvider(endpoint_url=moto_server).info("customer_key")
     assert not caught.value.retryable and "failed (KeyringError)" not in caught.value.render()
+    monkeypatch.setenv("AWS_REGION", "us-east-1")  # what the hint says, though boto3 reads it not
+    missing = _name()
+    with pytest.raises(KeyringError, match=f"no key named '{missing}'"):
+        AwsKmsProvider(endpoint_url=moto_server).info(missing)
 
 
 def test_roles_are_enforced_and_stored_as_a_tag(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,20 @@ def test_a_dev_keyring_opened_with_a_passphrase_says_to_unset_it(
         lambda text: "[]",
         lambda text: text.replace('"kdf"', '"kdx"'),
         lambda text: text.replace('"n": 32768', '"n": 3'),
+        lambda text: re.sub(r'"ciphertext": "[^"]*"', '"ciphertext": "!!!notbase64"', text, count=1),
+        lambda text: re.sub(r'"current": \d+', '"current": "x"', text, count=1),
+        lambda text: re.sub(r'"current": \d+', '"current": 7', text, count=1),
     ],
-    ids=["truncated", "empty", "a-list", "no-kdf", "bad-scrypt-cost"],
+    ids=[
+        "truncated",
+        "empty",
+        "a-list",
+        "no-kdf",
+        "bad-scrypt-cost",
+        "not-base64",
+        "current-text",
+        "current-gone",
+    ],
 )
 def test_a_damaged_keyring_is_one_clear_error(keyring: LocalKeyring, damage: Any) -> None:
     keyring.path.write_text(damage(keyring.path.read_text()))

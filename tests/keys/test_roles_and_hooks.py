@@ -232,5 +232,10 @@ def test_a_key_can_be_granted_to_one_principal_by_name(
     monkeypatch.setenv(PRINCIPAL_ENV, "alice@example.org")
     assert ring.unwrap_data_key("alice_only", wrapped).reveal() == b"k" * 32
     monkeypatch.setenv(PRINCIPAL_ENV, "bob")
-    with pytest.raises(KeyAccessDenied, match="principal 'bob'"):
+    with pytest.raises(KeyAccessDenied, match="principal 'bob'") as refused:
+        ring.unwrap_data_key("alice_only", wrapped)
+    assert "1 principal(s) by name" in str(refused.value) and "alice@example.org" not in str(refused.value)
+    # a grant is not a role: listing it among one's roles admits nobody
+    monkeypatch.setenv(ROLES_ENV, "principal:alice@example.org")
+    with pytest.raises(KeyringError, match="principal grants, not roles"):
         ring.unwrap_data_key("alice_only", wrapped)

@@ -34,13 +34,18 @@ sources:
 {ev_extra}
 steps: []
 outputs:
-  o: {{path: {out}}}
+  o: {{path: {out}{mode}}}
 """
 
 
-def _pipeline(tmp: Path, *, tx_extra: str = "", ev_extra: str = "") -> Pipeline:
+def _pipeline(tmp: Path, *, tx_extra: str = "", ev_extra: str = "", mode: str = "") -> Pipeline:
     text = SPEC.format(
-        tx=tmp / "tx.csv", ev=tmp / "ev.parquet", out=tmp / "out", tx_extra=tx_extra, ev_extra=ev_extra
+        tx=tmp / "tx.csv",
+        ev=tmp / "ev.parquet",
+        out=tmp / "out",
+        tx_extra=tx_extra,
+        ev_extra=ev_extra,
+        mode=mode,
     )
     return loads(text).pipeline
 
@@ -182,7 +187,8 @@ def test_incremental_source_with_nothing_new_is_skipped(tmp_path: Path, state: S
     from vaultline.catalog.bookmarks import SourceBookmark
 
     _write(tmp_path)
-    pipeline = _pipeline(tmp_path, tx_extra="    incremental: {by: files}")
+    # ev is read whole beside it: the output overwrites (appending would repeat ev's rows every run)
+    pipeline = _pipeline(tmp_path, tx_extra="    incremental: {by: files}", mode=", mode: overwrite")
     _check(pipeline, state)
     delivered = SourceBookmark("tx", "files", "run-1", frozenset({str(tmp_path / "tx.csv")}))
     ingests = {
@@ -198,7 +204,12 @@ def test_incremental_source_with_nothing_new_is_skipped(tmp_path: Path, state: S
 def test_a_default_table_name_too_long_asks_for_catalog_table(tmp_path: Path, state: State) -> None:
     _write(tmp_path)
     text = SPEC.format(
-        tx=tmp_path / "tx.csv", ev=tmp_path / "ev.parquet", out=tmp_path / "out", tx_extra="", ev_extra=""
+        tx=tmp_path / "tx.csv",
+        ev=tmp_path / "ev.parquet",
+        out=tmp_path / "out",
+        tx_extra="",
+        ev_extra="",
+        mode="",
     )
     long_name = "p" * 64
     pipeline = loads(

@@ -259,6 +259,12 @@ outputs:
     assert _event_ids(work) == list(range(450))
     summary = BookmarkCatalog(work["state"].catalog_url).list("tableevents")[0]
     assert (summary.kind, summary.column, summary.watermark_set) == ("column", "event_id", True)
+    # event_id's watermark says nothing of amount's: reading above it would lose or repeat rows
+    work["spec"].write_text(spec.replace("column: event_id", "column: amount"), "utf-8")
+    with pytest.raises(
+        TerminalError, match="watermark of column event_id, the spec now reads above column amount"
+    ):
+        _run(work)
 
 
 def test_an_append_whose_column_types_changed_is_refused(work: dict[str, Any]) -> None:

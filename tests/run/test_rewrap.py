@@ -65,3 +65,19 @@ def test_rotation_then_rewrap_moves_external_material_without_touching_data(
     assert sha256_of(external)[0] == files["external"]["sha256"]  # the data is the committed file
     read = CliRunner().invoke(app, ["read", "external", "--limit", "3", "--state", str(state.root)])
     assert read.exit_code == 0, read.output
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("no_such_key", "no key named 'no_such_key'"), ("vaultline-pii@2", "not a key name")],
+)
+def test_rewrap_and_info_refuse_a_name_that_is_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, message: str
+) -> None:
+    """A typo must not pass for "re-wrapped 0 file(s)"."""
+    monkeypatch.setenv(PASSPHRASE_ENV, "rewrap-test")
+    state = State(tmp_path / "state").ensure()
+    LocalKeyring(state.root, warn=False).create("vaultline-pii")
+    for command in ("rewrap", "info", "rotate"):
+        result = CliRunner().invoke(app, ["keys", command, name, "--state", str(state.root)])
+        assert result.exit_code == 1 and message in result.output, (command, result.output)

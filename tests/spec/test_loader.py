@@ -382,3 +382,14 @@ def test_a_param_value_is_not_substituted_and_a_wrong_one_is_blamed_on_the_optio
 def test_an_error_of_a_whole_step_names_the_step_once() -> None:
     text = BASE.replace('bins: "${params.binning.bins}"', "bins: [0, 40, 20, 100]")
     assert _problems(text) == [("steps.2.bin", 16)]
+
+
+def test_a_whole_source_beside_an_incremental_one_may_not_append() -> None:
+    text = BASE.replace(
+        "    path: ${params.source}/data.csv\n",
+        "    path: ${params.source}/data.csv\n    incremental: {by: files}\n"
+        "  ref:\n    format: csv\n    path: ref.csv\n",
+    )
+    rendered = _rendered(text)
+    assert "output o appends each run's rows" in rendered and "source(s) ref are read whole" in rendered
+    assert loads(text.replace("o: {path: out}", "o: {path: out, mode: overwrite}")).pipeline

@@ -79,10 +79,18 @@ def unavailable(exc: BaseException, doing: str) -> AuditUnavailableError:
     """An AuditUnavailableError for a key-provider failure; a VaultlineError's message is value-free by
     contract, anything else is named by its type only."""
     reason = exc.message if isinstance(exc, VaultlineError) else type(exc).__name__
+    # the cause's own fix first (set the passphrase, list role names only) where it has one
+    fix = (
+        exc.hint
+        if isinstance(exc, VaultlineError) and exc.hint
+        else (
+            f"make the key provider reachable and key '{AUDIT_KEY}' usable by this principal (do not "
+            "restrict its roles)"
+        )
+    )
     return AuditUnavailableError(
         f"the audit log could not {doing}: {reason}",
-        hint=f"make the key provider reachable and key '{AUDIT_KEY}' usable by this principal (do not "
-        "restrict its roles); audited operations stay stopped until the audit log can be written",
+        hint=f"{fix}; audited operations stay stopped until the audit log can be written",
         where="audit log",
         # a provider out of reach may come back; a key refused to this principal stays refused
         retryable=exc.retryable if isinstance(exc, VaultlineError) else is_transient(exc),

@@ -125,7 +125,7 @@ class BookmarkSummary:
 class BookmarkCatalog(CatalogHandle):
     """Job bookmarks in the catalog at `url`."""
 
-    def read(self, pipeline: str, source: str, kind: str) -> SourceBookmark:
+    def read(self, pipeline: str, source: str, kind: str, column: str | None = None) -> SourceBookmark:
         with reading(self.engine, self.url, f"reading the bookmark of {pipeline}.{source}") as conn:
             row = conn.execute(
                 sa.select(bookmarks).where(bookmarks.c.pipeline == pipeline, bookmarks.c.source == source)
@@ -139,6 +139,14 @@ class BookmarkCatalog(CatalogHandle):
                     f"the bookmark of source {source} of pipeline {pipeline} was kept by {row.kind}, "
                     f"the spec now reads it by {kind}",
                     hint=f"reset it: vaultline bookmarks reset {pipeline} --source {source}",
+                )
+            if column is not None and row.column_name is not None and row.column_name != column:
+                # the old column's watermark says nothing of the new one: rows would be lost or repeated
+                raise TerminalError(
+                    f"the bookmark of source {source} of pipeline {pipeline} is a watermark of column "
+                    f"{row.column_name}, the spec now reads above column {column}",
+                    hint=f"reset it (the next run reads the source whole and replaces the outputs): "
+                    f"vaultline bookmarks reset {pipeline} --source {source}",
                 )
             files = frozenset(
                 conn.scalars(

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
+from vaultline.keys.provider import KeyRef
+
 if TYPE_CHECKING:
     from vaultline.keys.provider import KeyInfo, KeyProvider
-
-from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
 
 app = typer.Typer(
     help="Manage keys (local keyring, AWS KMS or a plug-in provider; material is never shown).",
@@ -98,7 +99,7 @@ def info(
     json_out: JsonOption = False,
 ) -> None:
     """Show a key's versions, purpose and roles."""
-    key = _provider(state, provider).info(name)
+    key = _provider(state, provider).info(KeyRef.plain_name(name))
     if json_out:
         emit_json(asdict(key))
         return
@@ -119,7 +120,7 @@ def rotate(
 ) -> None:
     """Add a new version; new work uses it, old versions stay for existing data (pin with NAME@VERSION)."""
     with audited(state, "keys.rotate", identifiers={"key": name}) as operation:
-        info = _provider(state, provider).rotate(name)
+        info = _provider(state, provider).rotate(KeyRef.plain_name(name))
         operation.details["version"] = info.current_version
     emit_json(asdict(info)) if json_out else typer.echo(
         f"rotated {info.name}: current version {info.current_version}"
@@ -187,7 +188,7 @@ def roles(
         key = chosen.info(name)
     else:
         with audited(state, "keys.set_roles", identifiers={"key": name}) as operation:
-            key = chosen.set_roles(name, parse_roles(set_, where="--set"))
+            key = chosen.set_roles(KeyRef.plain_name(name), parse_roles(set_, where="--set"))
             operation.details["roles"] = len(key.roles)
     if json_out:
         emit_json({"name": key.name, "roles": list(key.roles)})

@@ -56,11 +56,14 @@ def summary(report: dict[str, Any]) -> None:
         f"  rows: {rows.get('input', 0):,} in, {rows.get('output', 0):,} out, "
         f"{rows.get('quarantined', 0):,} quarantined"
     )
-    for source, mark in (report.get("incremental") or {}).items():
+    marks = report.get("incremental") or {}
+    committed_nothing = not any(mark["new_input"] for mark in marks.values())
+    for source, mark in marks.items():
+        nothing_new = " — nothing new" + (", no version committed" if committed_nothing else "")
         console.print(
             f"  incremental {source}: "
             + (f"{mark['new_files']} new file(s)" if mark["by"] == "files" else "rows above the watermark")
-            + ("" if mark["new_input"] else " — nothing new, no version committed")
+            + ("" if mark["new_input"] else nothing_new)
         )
     console.print(_steps_table(report))
     reasons = _reasons_table(report)

@@ -55,6 +55,7 @@ from vaultline.keys.hooks import Action
 from vaultline.keys.principal import admit, normalize_roles
 from vaultline.keys.provider import KeyInfo, KeyRef
 from vaultline.keys.secret import SecretBytes
+from vaultline.storage.locations import endpoint_for_messages
 
 PROVIDER_NAME = "aws-kms"
 KMS_ENDPOINT_ENV = "VAULTLINE_KMS_ENDPOINT"
@@ -128,7 +129,8 @@ class AwsKmsProvider:
         read_timeout: float = 15.0,
     ) -> None:
         self.endpoint_url = endpoint_url or kms_endpoint()
-        self.region = region
+        # boto3 reads AWS_DEFAULT_REGION only; AWS_REGION is what the other AWS SDKs and Lambda set
+        self.region = region or os.environ.get("AWS_REGION") or None
         self._max_attempts = max_attempts
         self._timeouts = (connect_timeout, read_timeout)
         self._kms: Any = None
@@ -139,7 +141,9 @@ class AwsKmsProvider:
 
     @property
     def _where(self) -> str:
-        return self.endpoint_url or "the default AWS KMS endpoint"
+        return (
+            endpoint_for_messages(self.endpoint_url) if self.endpoint_url else "the default AWS KMS endpoint"
+        )
 
     # -- talking to KMS ------------------------------------------------------------------------------
     def _client(self) -> Any:

@@ -12,6 +12,7 @@ unrestricted. Every key use is checked and reported to keys/hooks.py before it t
 from __future__ import annotations
 
 import base64
+import binascii
 import fcntl
 import json
 import os
@@ -56,6 +57,21 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"))
+
+
+def _well_formed(entry: Any) -> bool:
+    """A key entry as `create` and `rotate` write it: what an edit broke is refused as damage up front,
+    not met later as an unexpected error (the integrity of each version is AES-GCM's to check)."""
+    try:
+        versions = entry["versions"]
+        sealed = [versions[str(int(v))] for v in versions]
+        int(entry["current"]), str(entry["created"]), str(entry["purpose"])
+        for version in sealed:
+            base64.b64decode(version["nonce"].encode("ascii"), validate=True)
+            base64.b64decode(version["ciphertext"].encode("ascii"), validate=True)
+    except (KeyError, TypeError, ValueError, AttributeError, binascii.Error):
+        return False
+    return str(int(entry["current"])) in versions and isinstance(entry.get("roles", []), list)
 
 
 def _now() -> str:
@@ -153,6 +169,8 @@ class LocalKeyring:
             raise self._damaged(exc) from None
         if not isinstance(data, dict) or not isinstance(data.get("keys"), dict):
             raise self._damaged(TypeError("not a mapping of keys"))
+        if not all(_well_formed(entry) for entry in data["keys"].values()):
+            raise self._damaged(ValueError("a key entry is not as Vaultline writes one"))
         return data
 
     def _damaged(self, exc: Exception) -> KeyringError:

@@ -72,6 +72,14 @@ def _os_user() -> str:
 def current_caller() -> Caller:
     principal = os.environ.get(PRINCIPAL_ENV, "").strip() or _os_user()
     roles = parse_roles(os.environ.get(ROLES_ENV, ""), where=f"${ROLES_ENV}")
+    grants = [role for role in roles if role.startswith(PRINCIPAL_PREFIX)]
+    if grants:
+        raise KeyringError(
+            f"{len(grants)} entry(ies) are principal grants, not roles: a key's `principal:NAME` entry "
+            "admits the principal of that name, never a caller who lists it among its roles",
+            hint=f"list role names only in ${ROLES_ENV} (e.g. analyst,auditor)",
+            where=f"${ROLES_ENV}",
+        )
     return Caller(principal=principal, roles=frozenset(roles))
 
 
@@ -79,16 +87,20 @@ def refusal(
     caller: Caller, *, key: str, key_roles: tuple[str, ...], action: Action
 ) -> KeyAccessDenied | None:
     """The error to raise if `caller` may not perform `action` on a key restricted to `key_roles`."""
-    if action not in GUARDED_ACTIONS or not key_roles or caller.roles.intersection(key_roles):
+    roles = [role for role in key_roles if not role.startswith(PRINCIPAL_PREFIX)]
+    if action not in GUARDED_ACTIONS or not key_roles or caller.roles.intersection(roles):
         return None
     if f"{PRINCIPAL_PREFIX}{caller.principal}" in key_roles:
         return None
     held = ", ".join(sorted(caller.roles)) or "none"
+    named = len(key_roles) - len(roles)
+    admits = f"{named} principal(s) by name" if named else ""
     return KeyAccessDenied(
         f"principal '{caller.principal}' may not {action} with key '{key}': the key is restricted to "
-        f"role(s) {', '.join(key_roles)} and the caller holds {held}",
-        hint=f"run with {ROLES_ENV} including one of: {', '.join(key_roles)}; or have a holder of one of "
-        f"them change the key's roles: vaultline keys roles {key} --set ROLE,...",
+        + " and ".join(part for part in (f"role(s) {', '.join(roles)}" if roles else "", admits) if part)
+        + f", and the caller holds {held}",
+        hint=(f"run with {ROLES_ENV} including one of: {', '.join(roles)}; or " if roles else "")
+        + f"have a principal the key admits change its roles: vaultline keys roles {key} --set ROLE,...",
     )
 
 

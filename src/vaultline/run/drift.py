@@ -130,8 +130,8 @@ def _drift_error(failed: list[str], updates: Mapping[str, TableUpdate]) -> Schem
         "the columns differ from the catalog table: " + " | ".join(lines),
         hint=(
             "if the change is expected, accept it: set `schema_drift: evolve` on the source, or register "
-            f"the new schema with `vaultline crawl SOURCE --name {first}` "
-            f"(history: vaultline catalog history {first})"
+            f"the new schema with `vaultline crawl FILE --name {first}`, FILE one input in the new layout "
+            f"(a glob's older files would register the old one; history: vaultline catalog history {first})"
         ),
         where=", ".join(f"source {s}" for s in failed),
         report=_section(updates),

@@ -363,7 +363,9 @@ def _bookmarks(pipeline: Pipeline, state: State, *, reset: bool) -> dict[str, So
     if not incremental:
         return {}
     with BookmarkCatalog(state.catalog_url) as catalog:
-        marks = {name: catalog.read(pipeline.name, name, inc.by) for name, inc in incremental.items()}
+        marks = {
+            name: catalog.read(pipeline.name, name, inc.by, inc.column) for name, inc in incremental.items()
+        }
     if reset:
         marks = {name: SourceBookmark(name, m.kind, m.run_id, reset=True) for name, m in marks.items()}
     kept = sorted(name for name, mark in marks.items() if mark.run_id and not mark.reset)

@@ -220,6 +220,26 @@ def outputs_apart_from_sources(pipeline: Pipeline) -> Iterator[tuple[str, tuple[
                 )
 
 
+def whole_sources_beside_incremental_ones(
+    pipeline: Pipeline,
+) -> Iterator[tuple[str, tuple[Any, ...], str, str | None]]:
+    """With an incremental source, outputs append each run's rows; a source read whole beside it would
+    be appended again on every run, its rows repeated in the dataset."""
+    incremental = [name for name, source in pipeline.sources.items() if source.incremental is not None]
+    whole = [name for name, source in pipeline.sources.items() if source.incremental is None]
+    if not incremental or not whole:
+        return
+    for name, output in pipeline.outputs.items():
+        if output.mode in (None, "append"):
+            yield (
+                "error",
+                ("outputs", name, "mode") if output.mode else ("outputs", name),
+                f"output {name} appends each run's rows, and source(s) {', '.join(whole)} are read whole "
+                f"on every run beside incremental {', '.join(incremental)}: their rows would repeat",
+                "make every source incremental, or set `mode: overwrite` on the output",
+            )
+
+
 def _normalized(path: str) -> str:
     return path.rstrip("/") if "://" in path else posixpath.normpath(path)
 
@@ -232,6 +252,7 @@ SPEC_RULES: tuple[Rule, ...] = (
     drift_domains_have_keys,
     output_paths_distinct,
     outputs_apart_from_sources,
+    whole_sources_beside_incremental_ones,
 )
 
 

@@ -34,6 +34,7 @@ def rewrap_key(
 ) -> RewrapResult:
     from vaultline.storage.encrypted_parquet import rewrap
 
+    provider.info(KeyRef.plain_name(name))  # a mistyped name must not pass for "0 files to re-wrap"
     result = RewrapResult()
     for summary in catalog.list():
         for version in catalog.history(summary.name):
