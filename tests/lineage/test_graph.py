@@ -140,3 +140,19 @@ def test_a_run_with_nothing_new_keeps_the_edges_of_the_last_run_that_wrote() -> 
     graph = LineageGraph.from_events([complete("r1", [output]), complete("r2", [])])
     [writer] = graph.writers(("file", "/out/events_out"))
     assert writer.run_id == "r2" and writer.inputs == [("file", "/raw/events")]
+
+
+def test_a_failed_run_after_a_completed_one_changes_neither_its_edges_nor_its_run() -> None:
+    def event(kind: str, run: str, source: str) -> dict[str, object]:
+        outputs = [{"namespace": "file", "name": "/out/features"}] if kind == "COMPLETE" else []
+        return {"eventType": kind, "job": {"name": "fraud"}, "run": {"facets": {"vaultline": {"runId": run}}},
+                "inputs": [{"namespace": "file", "name": source}], "outputs": outputs}  # fmt: skip
+
+    graph = LineageGraph.from_events(
+        [event("START", "r1", "/raw/tx"), event("COMPLETE", "r1", "/raw/tx"),
+         event("START", "r2", "/nope/tx"), event("FAIL", "r2", "/nope/tx")]
+    )  # fmt: skip
+    [writer] = graph.writers(("file", "/out/features"))
+    assert (writer.state, writer.run_id, writer.inputs) == ("COMPLETE", "r1", [("file", "/raw/tx")])
+    never = LineageGraph.from_events([event("START", "r9", "/raw/a"), event("FAIL", "r9", "/raw/a")])
+    assert (never.jobs["fraud"].state, never.jobs["fraud"].run_id) == ("FAIL", "r9")  # its latest state

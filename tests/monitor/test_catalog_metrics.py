@@ -96,12 +96,13 @@ def test_alarms_are_recorded_with_their_deliveries(engine: sa.Engine, catalog_ur
     )  # fmt: skip
     second = AlarmEvent(
         id="2" * 32, rule="reads", kind="unusual_access", severity="warning", message="principal h1 read...",
-        fired_at="2026-01-02T00:00:00.000+00:00", subject="h1",
+        fired_at="2026-01-02T00:00:00.000+00:00", pipeline="claims", subject="h1",
     )  # fmt: skip
     record_alarm(engine, catalog_url, first)
     record_alarm(engine, catalog_url, second)
     assert list_alarms(engine, catalog_url) == [second, first]
     assert list_alarms(engine, catalog_url, pipeline="fraud") == [first]
     assert list_alarms(engine, catalog_url, rule="reads", last=1) == [second]
-    assert last_fired(engine, catalog_url, rule="reads", subject="h1") == second.fired_at
-    assert last_fired(engine, catalog_url, rule="reads", subject="h2") is None
+    assert last_fired(engine, catalog_url, rule="reads", pipeline="claims", subject="h1") == second.fired_at
+    assert last_fired(engine, catalog_url, rule="reads", pipeline="claims", subject="h2") is None
+    assert last_fired(engine, catalog_url, rule="reads", pipeline="fraud", subject="h1") is None

@@ -350,16 +350,19 @@ def test_check_access_fires_once_per_principal_per_window(
          "notify": [{"kind": "webhook", "url": receiver.url}]},
         {"kind": "job_failure", "name": "failed"},
     ])  # fmt: skip
-    (event,) = check_access(fraud.state, rules)
+    (event,) = check_access(fraud.state, rules, pipeline="fraud")
     assert asked == [pytest.approx(now - timedelta(days=15), abs=timedelta(seconds=5))]
-    assert (event.subject, event.pipeline, event.run_id) == ("h-analyst", None, None)
+    assert (event.subject, event.pipeline, event.run_id) == ("h-analyst", "fraud", None)
     assert event.message == (
         "principal h-analyst read datasets 30 times in the last 1d, above 3 x its norm of 2.0 for that "
         "period (alarms from 10 reads)"
     )
     assert json.loads(receiver.requests[0].body)["subject"] == "h-analyst"
-    assert check_access(fraud.state, rules) == []  # already alarmed in this window
-    assert check_access(fraud.state, rules[1:]) == []
+    assert check_access(fraud.state, rules, pipeline="fraud") == []  # already alarmed in this window
+    assert check_access(fraud.state, rules[1:], pipeline="fraud") == []
+    # rule names are unique within a pipeline only: another pipeline's "reads" is another rule
+    (other,) = check_access(fraud.state, rules, pipeline="claims")
+    assert (other.rule, other.pipeline, other.subject) == ("reads", "claims", "h-analyst")
 
 
 def test_check_access_counts_each_read_of_the_real_audit_log_once(
@@ -376,7 +379,7 @@ def test_check_access_counts_each_read_of_the_real_audit_log_once(
     rules = RULES.validate_python(
         [{"kind": "unusual_access", "name": "audited-reads", "min_reads": 10, "notify": ["terminal"]}]
     )
-    (event,) = check_access(fraud.state, rules)
+    (event,) = check_access(fraud.state, rules, pipeline="fraud")
     assert event.subject == hashed
     assert event.message.startswith(f"principal {hashed} read datasets 12 times in the last 1d")
     assert "analyst" not in json.dumps(event.as_dict())

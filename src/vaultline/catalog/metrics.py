@@ -223,10 +223,10 @@ def list_alarms(
         return [_event(row._mapping) for row in conn.execute(query)]
 
 
-def last_fired(engine: sa.Engine, url: str, *, rule: str, subject: str) -> str | None:
-    """When `rule` last fired for `subject` (ISO time), or None."""
+def last_fired(engine: sa.Engine, url: str, *, rule: str, pipeline: str, subject: str) -> str | None:
+    """When `pipeline`'s `rule` last fired for `subject` (ISO time), or None."""
     query = sa.select(sa.func.max(alarm_events.c.fired_at)).where(
-        alarm_events.c.rule == rule, alarm_events.c.subject == subject
+        alarm_events.c.rule == rule, alarm_events.c.pipeline == pipeline, alarm_events.c.subject == subject
     )
     with reading(engine, url, f"reading when alarm {rule} last fired") as conn:
         fired: str | None = conn.scalar(query)

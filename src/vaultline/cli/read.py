@@ -111,16 +111,13 @@ def _access_alarms(state: State, catalog: DatasetCatalog, dataset: str, version:
         spec_file = (report.get("spec") or {}).get("file")  # a killed run's report is empty
         if spec_file is None or not Path(spec_file).is_file():
             return
-        rules = [
-            r
-            for r in load(spec_file, report.get("params") or {}).pipeline.alarms
-            if r.kind == "unusual_access"
-        ]
+        pipeline = load(spec_file, report.get("params") or {}).pipeline
+        rules = [r for r in pipeline.alarms if r.kind == "unusual_access"]
         if not rules:
             return
         # a delivery may derive a signing key: audited like every key use (fail closed)
         with audited(state.root, "alarms.evaluate", resource=dataset):
-            events = check_access(state, rules)
+            events = check_access(state, rules, pipeline=pipeline.name)
         for event in events:
             sys.stderr.write(f"alarm ({event.severity}) {event.rule}: {event.message}\n")
     except VaultlineError as exc:

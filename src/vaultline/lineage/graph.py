@@ -146,11 +146,11 @@ class LineageGraph:
             name = str(event["job"]["name"])
             job = jobs.setdefault(name, JobView(name))
             kind = str(event["eventType"])
-            job.state = kind
-            job.run_id = str(
-                ((event.get("run") or {}).get("facets") or {}).get("vaultline", {}).get("runId", "")
-            )
+            run_id = str(((event.get("run") or {}).get("facets") or {}).get("vaultline", {}).get("runId", ""))
             inputs = [_key(d) for d in event.get("inputs") or []]
+            if job.completed and kind != "COMPLETE":
+                continue  # seen as its latest completed run: later starts and failures change nothing
+            job.state, job.run_id = kind, run_id
             if kind == "COMPLETE" and job.completed and not event.get("outputs"):
                 continue  # a run with nothing new committed nothing: the last writing run's edges stand
             if kind == "COMPLETE":

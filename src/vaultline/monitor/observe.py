@@ -84,10 +84,11 @@ def observe_run(state: State, pipeline: Pipeline, report: dict[str, Any]) -> lis
         engine.dispose()
 
 
-def check_access(state: State, rules: Sequence[Any]) -> list[AlarmEvent]:
-    """Evaluate the `unusual_access` rules among `rules` over the audit log's dataset reads. A rule
-    fires at most once per principal per window: a principal still over its threshold on the next
-    read is not alarmed again until the window after the last alarm has passed."""
+def check_access(state: State, rules: Sequence[Any], *, pipeline: str) -> list[AlarmEvent]:
+    """Evaluate `pipeline`'s `unusual_access` rules among `rules` over the audit log's dataset reads. A
+    rule fires at most once per principal per window: a principal still over its threshold on the next
+    read is not alarmed again until the window after the last alarm has passed. (Rule names are unique
+    within a pipeline: another pipeline's rule of the same name is another rule.)"""
     from vaultline.catalog.schema import open_catalog
     from vaultline.monitor.access import dataset_reads, unusual_access
 
@@ -103,23 +104,25 @@ def check_access(state: State, rules: Sequence[Any]) -> list[AlarmEvent]:
         events = []
         for rule in access_rules:
             for finding in unusual_access(reads, now=now, rule=rule):
-                if _alarmed_within(engine, url, rule, finding.principal, now):
+                if _alarmed_within(engine, url, rule, pipeline=pipeline, subject=finding.principal, now=now):
                     continue
                 message = (
                     f"principal {finding.principal} read datasets {finding.reads} times in the last "
                     f"{_period(rule.window)}, above {rule.factor:g} x its norm of {finding.norm:.1f} for "
                     f"that period (alarms from {rule.min_reads} reads)"
                 )
-                events.append(_fire(engine, url, rule, message, keys, subject=finding.principal))
+                events.append(
+                    _fire(engine, url, rule, message, keys, pipeline=pipeline, subject=finding.principal)
+                )
         return events
     finally:
         engine.dispose()
 
 
 def _alarmed_within(
-    engine: sa.Engine, url: str, rule: UnusualAccessRule, subject: str, now: datetime
+    engine: sa.Engine, url: str, rule: UnusualAccessRule, *, pipeline: str, subject: str, now: datetime
 ) -> bool:
-    fired = last_fired(engine, url, rule=rule.name, subject=subject)
+    fired = last_fired(engine, url, rule=rule.name, pipeline=pipeline, subject=subject)
     return fired is not None and datetime.fromisoformat(fired) > now - rule.window
 
 
