@@ -154,6 +154,15 @@ def test_an_unexpected_error_shows_its_type_never_its_message(
     assert result.exit_code == 1 and "unexpected PanicException inside vaultline" in result.output
     assert "6789" not in result.output
 
+    def unreachable(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionRefusedError("connect to 10.0.0.9:9000 refused")  # a store out of reach, unmapped
+
+    monkeypatch.setattr(RunCatalog, "list", unreachable)
+    result = runner.invoke(app, ["runs", "list", "--state", str(tmp_path / "st")])
+    assert result.exit_code == 75
+    assert "a service could not be reached (ConnectionRefusedError)" in result.output
+    assert "10.0.0.9" not in result.output and "run again unchanged" in result.output
+
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ValueError("could not convert '123-45-6789'")
 

@@ -325,3 +325,23 @@ outputs: {{o: {{path: "{tmp_path}/out"}}}}
         SourceError, match="source b does not have the columns of source a: it lacks v and adds w"
     ):
         run(loads(spec.replace("OTHER", "c.csv").replace("name: two", "name: three")), workspace["state"])
+
+
+def test_a_store_out_of_reach_on_a_path_no_check_mapped_fails_as_retryable(
+    workspace: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaultline.catalog.runs import RunCatalog
+    from vaultline.run import runner
+
+    def unreachable(*_args: object) -> None:
+        raise ConnectionRefusedError("connect to 10.0.0.9:9000 refused")
+
+    monkeypatch.setattr(runner, "_check_output_buckets", unreachable)
+    with pytest.raises(ConnectionRefusedError):
+        _run(workspace)
+    (record,) = RunCatalog(workspace["state"].catalog_url).list()
+    report = RunCatalog(workspace["state"].catalog_url).report(record.run_id)
+    assert (report["error"], report["retryable"]) == (
+        "a service could not be reached (ConnectionRefusedError)",
+        True,
+    )

@@ -120,10 +120,28 @@ def test_the_endpoint_is_printed_without_its_userinfo(
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setenv("VAULTLINE_S3_ENDPOINT", f"http://vl-user:EndpointPW1@127.0.0.1:{port}")
+    monkeypatch.setenv("VAULTLINE_S3_ENDPOINT", f"http://127.0.0.1:{port}/?X-Amz-Security-Token=EndpointPW1")
     [check] = audit_bucket(f"vl-{uuid.uuid4().hex[:12]}")
-    assert check.detail.startswith(f"cannot reach http://127.0.0.1:{port} ")
-    assert "EndpointPW1" not in json.dumps(check.as_dict()) and "vl-user" not in check.detail
+    assert check.detail.startswith(f"cannot reach http://127.0.0.1:{port}/ ")
+    assert "EndpointPW1" not in json.dumps(check.as_dict())
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["http://vl-user:EndpointPW1@127.0.0.1:9", "http://u:Endpoint/PW1@minio:9000"]
+)
+def test_an_endpoint_holding_credentials_is_refused_without_showing_them(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch, endpoint: str
+) -> None:
+    """S3's clients refuse credentials in the URL: every request would fail, and as retryable."""
+    from vaultline.errors import TerminalError
+    from vaultline.storage.locations import filesystem
+
+    monkeypatch.setenv("VAULTLINE_S3_ENDPOINT", endpoint)
+    [check] = audit_bucket("any-bucket")
+    assert (check.status, check.detail) == ("fail", "the S3 endpoint holds credentials (user:password@)")
+    assert "AWS_ACCESS_KEY_ID" in check.fix and "EndpointPW1" not in json.dumps(check.as_dict())
+    with pytest.raises(TerminalError, match=r"\$VAULTLINE_S3_ENDPOINT: the S3 endpoint holds credentials"):
+        filesystem("s3://any-bucket/x.csv")
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from typer.exceptions import TyperException
 
-from vaultline.errors import VaultlineError
+from vaultline.errors import EX_TEMPFAIL, S3_UNREACHABLE_HINT, VaultlineError, is_transient
 
 if TYPE_CHECKING:
     from vaultline.audit.log import Operation
@@ -38,7 +38,8 @@ def emit_json(data: Any) -> None:
 
 def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Print VaultlineErrors (and OS errors on paths) as their message, and other exceptions by their
-    type only, never a traceback (unless VAULTLINE_DEBUG is set), and exit with their code."""
+    type only, never a traceback (unless VAULTLINE_DEBUG is set), and exit with their code: 75 for a
+    store or service out of reach that no check mapped, as for the retryable errors."""
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -48,6 +49,8 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             sys.stderr.write(f"error: {exc.render()}\n")
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:  # a path the user gave, unusable in a way no check above foresaw
+            if is_transient(exc):
+                _out_of_reach(exc)
             where = f": {exc.filename}" if exc.filename else ""
             sys.stderr.write(
                 f"error: {exc.strerror or type(exc).__name__}{where}\n"
@@ -61,6 +64,8 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             interpreter = (KeyboardInterrupt, SystemExit, GeneratorExit)
             if isinstance(exc, (*control, *interpreter)) or os.environ.get(DEBUG_ENV):
                 raise
+            if is_transient(exc):
+                _out_of_reach(exc)
             sys.stderr.write(
                 f"error: unexpected {type(exc).__name__} inside vaultline (a bug: please report it); its "
                 f"message is not shown because it may quote data values\nhint: set {DEBUG_ENV}=1 to see "
@@ -69,6 +74,14 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _out_of_reach(exc: BaseException) -> NoReturn:
+    """A store or service that did not answer, in a path no check mapped: a rerun unchanged may do."""
+    sys.stderr.write(
+        f"error: a service could not be reached ({type(exc).__name__})\nhint: {S3_UNREACHABLE_HINT}\n"
+    )
+    raise typer.Exit(EX_TEMPFAIL) from None
 
 
 @contextmanager

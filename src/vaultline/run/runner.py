@@ -26,6 +26,7 @@ from vaultline.errors import (
     TerminalError,
     TransformError,
     VaultlineError,
+    is_transient,
 )
 from vaultline.keys.provider import KeyProvider, KeyRef
 from vaultline.keys.providers import open_provider
@@ -237,10 +238,14 @@ def _failed(report: dict[str, Any], exc: BaseException) -> None:
     report["status"] = "failed"
     report["error_type"] = type(exc).__name__
     # what a scheduler needs to decide whether to rerun unchanged (`vaultline run` exits 75 then)
-    report["retryable"] = isinstance(exc, VaultlineError) and exc.retryable
+    report["retryable"] = exc.retryable if isinstance(exc, VaultlineError) else is_transient(exc)
     if not isinstance(exc, VaultlineError):
-        report["error"] = f"unexpected {type(exc).__name__}"
-        log.error("run %s failed with an unexpected %s", report["run_id"], type(exc).__name__)
+        # by its type only: its text may quote values; out of reach (a store, a service) is a retry
+        name = type(exc).__name__
+        report["error"] = (
+            f"a service could not be reached ({name})" if report["retryable"] else f"unexpected {name}"
+        )
+        log.error("run %s failed: %s", report["run_id"], report["error"])
         return
     report["error"] = exc.render()
     if isinstance(exc, DataQualityError):

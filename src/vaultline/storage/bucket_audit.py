@@ -18,7 +18,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 
-from vaultline.errors import aws_error_code
+from vaultline.errors import TerminalError, aws_error_code
 from vaultline.storage.locations import endpoint_for_messages, is_remote, s3_endpoint
 
 Status = Literal["pass", "warn", "fail"]
@@ -129,6 +129,8 @@ def audit_bucket(bucket: str, *, client: Any = None) -> list[Check]:
     try:
         s3 = client or _client()
         s3.head_bucket(Bucket=bucket)
+    except TerminalError as exc:  # the endpoint itself is refused (credentials in its URL)
+        return [Check(location, "reachable", "fail", exc.message, exc.hint or "")]
     except (BotoCoreError, ClientError) as exc:
         # Nothing else can be read about a bucket that cannot be reached: one clear failure.
         return [Check(location, "reachable", *_unreachable(exc, "s3:ListBucket", bucket))]

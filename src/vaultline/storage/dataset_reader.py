@@ -21,7 +21,11 @@ class DatasetFileChanged(TerminalError):
 
 
 def _verified(location: str, sha256: str) -> None:
-    if locations.sha256_of(location)[0] != sha256:
+    try:
+        digest = locations.sha256_of(location)[0]
+    except Exception as exc:  # a committed file gone, refused, or its store out of reach: named
+        raise locations.unreadable(location, exc) from None
+    if digest != sha256:
         raise DatasetFileChanged(
             f"{location} does not match the SHA-256 its dataset version recorded",
             hint="the file was modified or replaced after commit: restore it, or read another version",

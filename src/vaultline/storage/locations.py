@@ -11,7 +11,13 @@ import hashlib
 import os
 from typing import Any
 
-from vaultline.errors import SourceError
+from vaultline.errors import (
+    S3_UNREACHABLE_HINT,
+    SourceError,
+    SourceUnavailableError,
+    TerminalError,
+    is_transient,
+)
 
 ENDPOINT_ENV = ("VAULTLINE_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 
@@ -22,8 +28,17 @@ def is_remote(location: str) -> bool:
 
 def s3_endpoint() -> str | None:
     for name in ENDPOINT_ENV:
-        if os.environ.get(name):
-            return os.environ[name]
+        if endpoint := os.environ.get(name):
+            if "@" in endpoint.partition("://")[2].split("?", 1)[0].split("#", 1)[0]:
+                # S3's clients refuse credentials in the URL (a refusal a rerun cannot cure), and an
+                # environment variable is no place for a secret
+                raise TerminalError(
+                    "the S3 endpoint holds credentials (user:password@)",
+                    hint="give the host only; credentials go in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
+                    "or an AWS profile",
+                    where=f"${name}",
+                )
+            return endpoint
     return None
 
 
@@ -81,12 +96,8 @@ def read_bytes(location: str) -> bytes:
         with filesystem(location).open(location, "rb") as handle:
             data: bytes = handle.read()
             return data
-    except FileNotFoundError:
-        raise SourceError(f"{location} does not exist", hint="check the path or the bucket/key") from None
-    except PermissionError:
-        raise SourceError(
-            f"access to {location} was refused", hint="check the credentials' permissions"
-        ) from None
+    except Exception as exc:
+        raise unreadable(location, exc) from None
 
 
 def sha256_of(location: str) -> tuple[str, int]:
@@ -98,3 +109,19 @@ def sha256_of(location: str) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+def unreadable(location: str, exc: Exception) -> SourceError | SourceUnavailableError:
+    """Why `location` could not be read, naming it: missing and refused are terminal, a store out of
+    reach is retryable (a rerun unchanged may succeed); anything else by its type only."""
+    if isinstance(exc, FileNotFoundError):
+        return SourceError(f"{location} does not exist", hint="check the path or the bucket/key")
+    if isinstance(exc, PermissionError):
+        return SourceError(f"access to {location} was refused", hint="check the credentials' permissions")
+    if is_transient(exc):
+        return SourceUnavailableError(
+            f"{location} could not be reached ({type(exc).__name__})", hint=S3_UNREACHABLE_HINT
+        )
+    return SourceError(
+        f"{location} could not be read ({type(exc).__name__})", hint="check the path and the store"
+    )

@@ -316,7 +316,7 @@ def _check_quarantine_fraction(
             f"{n} at {where}: {reason}" for n, where, reason in sorted(counted, reverse=True)[:3]
         )
         raise TransformError(
-            f"{quarantined} of {rows_input} rows were quarantined, more than the allowed {limit:.0%}; "
+            f"{quarantined} of {rows_input} rows were quarantined, more than the allowed {limit * 100:g}%; "
             f"main reasons: {reasons}",
             hint="fix the input or the clean rules, or raise quarantine.max_fraction",
         )

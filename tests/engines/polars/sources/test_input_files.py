@@ -34,6 +34,30 @@ def test_file_changed_after_fingerprint_is_detected(tmp_path: Path) -> None:
         collect(ingest)
 
 
+def test_parquet_file_replaced_after_its_fingerprint_is_detected_before_its_count_is_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polars as pl
+
+    from vaultline.engines.polars.sources import parquet_reader
+
+    path = tmp_path / "p.parquet"
+    pl.DataFrame({"id": list(range(30))}).write_parquet(path)
+    real = parquet_reader.fingerprint_files
+
+    def then_replaced(*args: Any) -> Any:
+        fingerprinted = real(*args)
+        pl.DataFrame({"id": [1, 2]}).write_parquet(path)  # a writer replaces it before Polars reads it
+        return fingerprinted
+
+    monkeypatch.setattr(parquet_reader, "fingerprint_files", then_replaced)
+    ingest = read_source("p", source(format="parquet", path=str(path)))
+    frame, _ = collect(ingest)
+    assert frame.height == 2  # the new file is read, while the fingerprint recorded is the old one's
+    with pytest.raises(SourceError, match="changed after it was fingerprinted"):
+        ingest.records()  # asked before any commit: the run fails
+
+
 @pytest.mark.s3
 def test_s3_csv_glob_through_moto(s3_bucket: str, s3_client: Any) -> None:
     bodies = {"in/a.csv": b"id,amount\n001,1\n002,x\n", "in/b.csv": b"id,amount\n003,3\n004\n"}

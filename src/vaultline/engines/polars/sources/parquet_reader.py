@@ -7,14 +7,19 @@ import polars as pl
 from vaultline.engines.polars.base import ROW_ID
 from vaultline.engines.polars.sources.convert import split_valid
 from vaultline.engines.polars.sources.ingest import Ingest, check_names, where
-from vaultline.engines.polars.sources.input_files import fingerprint_files, io_error, no_inspection
+from vaultline.engines.polars.sources.input_files import (
+    check_unchanged,
+    fingerprint_files,
+    io_error,
+    no_inspection,
+)
 from vaultline.errors import SourceError, is_transient
 from vaultline.spec.sources import Source
 from vaultline.storage import locations
 
 
 def read_parquet(name: str, source: Source, files: list[str]) -> Ingest:
-    fingerprints, _, _ = fingerprint_files(name, files, no_inspection)
+    fingerprints, inputs, _ = fingerprint_files(name, files, no_inspection)
     options = locations.polars_storage_options(files[0])
     first: pl.Schema | None = None
     held = 0
@@ -43,4 +48,12 @@ def read_parquet(name: str, source: Source, files: list[str]) -> Ingest:
     scan = pl.scan_parquet(files, storage_options=options, row_index_name=ROW_ID, glob=False)
     scan = scan.with_columns(pl.col(ROW_ID).cast(pl.UInt64))
     frame, quarantine = split_valid(name, scan, dict(source.columns or {}), marked=False)
-    return Ingest(frame, quarantine, fingerprints, records=lambda: held)
+
+    def records() -> int:
+        # Asked once the rows were read (before anything is committed): Polars reads the files itself,
+        # so this is where a file replaced since its fingerprint is caught, as the CSV reader does.
+        for file in inputs:
+            check_unchanged(name, file)
+        return held
+
+    return Ingest(frame, quarantine, fingerprints, records=records)
