@@ -186,6 +186,19 @@ def test_explain_flags_weak_choices(raw: Path, state: State) -> None:
     assert findings_of(raw, state, fixed) == {}
 
 
+def test_explain_flags_a_birth_year_kept_for_people_over_89(raw: Path, state: State) -> None:
+    rest = (
+        "  - drop: {columns: [first_name, last_name, email, phone, street_address, city, ssn,"
+        " admission_date, discharge_date, mrn, insurance_member_id, patient_id]}\n"
+    )
+    kept_year = rest + "  - generalize: {rules: {date_of_birth: {rule: year}}}\n"
+    assert findings_of(raw, state, kept_year)["birth-year-over-89"] == {"date_of_birth"}
+    aged = (
+        rest + "  - generalize: {rules: {date_of_birth: {rule: age_from_date, as_of: today, output: age}}}\n"
+    )
+    assert "birth-year-over-89" not in findings_of(raw, state, aged)
+
+
 def test_explain_cli_on_the_fraud_example_flags_its_unkeyed_email_hash(raw: Path, state: State) -> None:
     args = ["explain", str(EXAMPLES / "fraud" / "pipeline.yaml"), "--param", f"source_bucket={raw}"]
     result = runner.invoke(app, [*args, "--state", str(state.root), "--json"])

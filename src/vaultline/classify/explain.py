@@ -25,6 +25,7 @@ from vaultline.classify.policy import FAMILY, RISK, propose
 from vaultline.errors import VaultlineError
 from vaultline.spec.models import Pipeline
 from vaultline.state import State
+from vaultline.transforms import generalize
 
 _REASONS = {
     "tokenize": "keyed HMAC-SHA256 token: joins still work, irreversible without the key",
@@ -96,6 +97,20 @@ def explain(pipeline: Pipeline, state: State) -> dict[str, Any]:
                     findings.append(_unkeyed_hash(column, entity, index))
             elif name == "hash":
                 findings.append(_unkeyed_hash(column, entity, index))
+            if (
+                isinstance(params, generalize.Params)
+                and entity == "DATE_OF_BIRTH"
+                and params.rules[column].rule == "year"
+            ):
+                findings.append(
+                    Finding(
+                        "birth-year-over-89",
+                        column,
+                        f"step {index} keeps the birth year of '{column}': Safe Harbor requires the year "
+                        "too to be aggregated where it shows an age over 89",
+                        "use `rule: age_from_date` (ages over 89 become 90+), or drop the column",
+                    )
+                )
             if name == "encrypt_deterministic" and not getattr(params, "readers", None):
                 findings.append(
                     Finding(

@@ -124,7 +124,7 @@ _YEAR = Choice(
 _AGE = Choice(
     "generalize", {"rule": "age_from_date", "as_of": "today", "output": "age"},
     "age in years is what analyses use; ages over 89 are top-coded to 90+ as Safe Harbor requires",
-    "generalize to the birth year (rule: year), or age bands after this step",
+    "age bands after this step (not the birth year: a year shows an age over 89, which Safe Harbor forbids)",
 )  # fmt: skip
 _ZIP3 = Choice(
     "generalize", {"rule": "zip3"},

@@ -2,11 +2,13 @@
 
 Rules per column:
 - `year`: a date or timestamp becomes its year (all elements of dates except the year are removed);
+  not for a birth date, whose year shows an age over 89 (`explain` flags it): use `age_from_date`;
 - `zip3`: a ZIP code becomes its first three digits, or `000` when that ZIP3 area has 20,000 people or
   fewer (the 17 restricted prefixes published from Census data);
 - `age_top_code`: ages over 89 become `90+` (output is text);
 - `age_band`: ages become bands of `width` years (`30-39`), over 89 always `90+`;
-- `age_from_date`: the age at `as_of` (a column or `today`) computed from a birth date, top-coded.
+- `age_from_date`: the age at `as_of` (a column or `today`, the run's date in UTC) computed from a
+  birth date, top-coded.
 
 Example::
 

@@ -132,7 +132,7 @@ def _check_outputs(params: Params, schema: pl.Schema, ctx: StepContext) -> None:
 def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
     schema = require_columns(frame, params.input_columns(), ctx, STEP)
     _check_outputs(params, schema, ctx)
-    today = dt.date.today()
+    today = dt.datetime.now(dt.UTC).date()  # the run's date, in UTC as its recorded times are
     exprs: list[pl.Expr] = []
     metrics: dict[str, pl.Expr] = {}
     for column, rule in params.rules.items():
