@@ -100,7 +100,7 @@ def test_profiles_and_uses_change_the_proposals(raw: Path, tmp_path: Path) -> No
     assert chosen["email"][0] == "drop"
     assert chosen["ip_address"] == (
         "mask",
-        {"columns": ["ip_address"], "style": "custom", "pattern": "[0-9]+$"},
+        {"columns": ["ip_address"], "style": "custom", "pattern": "[0-9A-Fa-f]+$"},
     )
     gdpr = tmp_path / "gdpr.yaml"
     write_spec(str(raw / "transactions.csv"), gdpr, profile="gdpr-pseudonymization", uses=["email=display"])

@@ -245,3 +245,16 @@ def test_any_column_type_is_classified_without_error_or_value() -> None:
     assert findings["tags"].profile["null_pct"] == 50.0  # an empty list holds nothing
     text = json.dumps([f.as_json() for f in findings.values()])
     assert "ZZSECRET" not in text and "1234" not in text and "0001" not in text
+
+
+def test_values_inside_lists_structs_and_tagged_text_are_found() -> None:
+    r = rng()
+    ssns = [f"{r.randint(100, 599)}-{r.randint(10, 99)}-{r.randint(1000, 9999)}" for _ in range(ROWS)]
+    patient = pl.Series("patient", [{"ssn": s, "plan": "gold"} for s in ssns])  # nested JSONL, say
+    emails = pl.Series("contacts", [[f"a{i}@example.org", f"b{i}@example.com"] for i in range(ROWS)])
+    tagged = pl.Series("notes", [f"Caller verified identity, SSN#{s} on file and confirmed" for s in ssns])
+    keyed = pl.Series("notes", [f"Caller verified identity, ssn={s} on file and confirmed" for s in ssns])
+    for series, entity in ((patient, "USA_SSN"), (emails, "EMAIL"), (tagged, "USA_SSN"), (keyed, "USA_SSN")):
+        result = classify_column(series)
+        assert result.entity == entity, series.name
+        assert not any(s in json.dumps(result.as_json()) for s in ssns[:50])

@@ -232,3 +232,21 @@ def test_kms_key_on_s3_locations(tmp_path: Path, raw_csv: Path, kms: Any, s3_buc
     back = tmp_path / "back.csv"
     decrypt_file(remote, back, KmsKey(arn), context=CONTEXT)
     assert back.read_bytes() == raw_csv.read_bytes()
+
+
+def test_a_private_output_never_replaces_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    """Made whole by a rename, it would have replaced a device node: /dev/null became a 0600 file."""
+    import os
+
+    from vaultline.errors import OutputError
+    from vaultline.storage.artifacts import private_output
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for target in (fifo, tmp_path):  # not /dev/null itself: a regression would replace it
+        with pytest.raises(OutputError, match="is not a regular file"), private_output(target) as out:
+            out.write(b"decrypted rows")
+    assert fifo.is_fifo()
+    with private_output(tmp_path / "rows.csv") as out:
+        out.write(b"a,b\n")
+    assert (tmp_path / "rows.csv").read_bytes() == b"a,b\n"

@@ -49,7 +49,7 @@ SPAN_ENTITIES = ("EMAIL", "PHONE_NUMBER", "USA_SSN", "CREDIT_CARD", "IP_ADDRESS"
                  "USA_MEDICARE_BENEFICIARY_IDENTIFIER", "CREDENTIAL")  # fmt: skip
 _SPLIT = re.compile(r"[\W_]+")  # any non-letter, non-digit: `straße`, `teléfono` stay whole words
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")  # dateOfBirth, CPTCode
-_TRIM = " \t,;:.!?()[]<>\"'"
+_TRIM = " \t,;:.!?()[]<>\"'#="
 
 
 @dataclass
@@ -144,7 +144,8 @@ def _spans(values: pl.Series) -> dict[str, float]:
     for recognizer in RECOGNIZERS:
         if recognizer.entity not in SPAN_ENTITIES or recognizer.needs_context or recognizer.entity in found:
             continue
-        pattern = rf"(?:^|[\s,;:(<\[])(?:{recognizer.candidate})(?:$|[\s,;:)>\].!?])"
+        # bounded by space or punctuation, quotes (JSON) and `#` / `=` (`SSN#...`, `ssn=...`) included
+        pattern = rf"(?:^|[\s,;:(<\[\"'#=])(?:{recognizer.candidate})(?:$|[\s,;:)>\].!?\"'])"
         pieces = values.str.extract_all(pattern)
         rows = 0
         for spans in pieces.to_list():
@@ -179,7 +180,9 @@ def classify_column(
 
         best = max(flagged, key=rank, default=None)
     column_profile = profile(text)
-    if best is None and values.len() and column_profile["free_text_score"] >= FREE_TEXT:
+    # a list or struct is searched as free text: its JSON text holds values within quotes
+    searched = column_profile["free_text_score"] >= FREE_TEXT or series.dtype.is_nested()
+    if best is None and values.len() and searched:
         spans = _spans(values)
         if spans and max(spans.values()) >= context_threshold:
             found = max(spans, key=lambda e: spans[e])

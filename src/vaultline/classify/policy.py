@@ -140,8 +140,9 @@ _MASK_EMAIL = Choice(
     "tokenize if it must link records (a keyed token, never an unkeyed hash); drop if no one reads it",
 )  # fmt: skip
 _MASK_IP = Choice(
-    "mask", {"style": "custom", "pattern": "[0-9]+$"},
-    "the last octet is what singles out a host; the network part stays for geography and abuse analysis",
+    "mask", {"style": "custom", "pattern": "[0-9A-Fa-f]+$"},  # an IPv6 group ends in a hex letter too
+    "the last octet (IPv6: group) is what singles out a host; the network part stays for geography "
+    "and abuse analysis",
     "tokenize to link sessions without revealing the address; drop if unused",
 )  # fmt: skip
 _CARD_FPE = Choice(

@@ -311,6 +311,12 @@ def _make_private_directories(directory: Path) -> None:
 def private_output(dst: str | Path) -> Iterator[IO[bytes]]:
     """A private temp file beside `dst` (S3: in the temp dir) that becomes `dst` only on success."""
     location = str(dst)
+    if not is_remote(location) and os.path.lexists(location) and not Path(location).is_file():
+        # the rename that makes the file whole would replace what is there: /dev/null itself, say
+        raise OutputError(
+            f"{location} exists and is not a regular file (a directory, a device or a pipe)",
+            hint="give the path of a file to write (it is replaced only once it is complete)",
+        )
     local = Path(tempfile.gettempdir()) if is_remote(location) else Path(location).absolute().parent
     try:
         _make_private_directories(local)

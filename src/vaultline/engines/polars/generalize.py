@@ -6,12 +6,13 @@ in the same step). With `output`, the result goes to the new column and the inpu
 
 - year: Date/Datetime -> Int32 year. Text dates are refused: parse them in a `clean` step first.
 - zip3: text `12345`, `12345-6789` or `123456789` (surrounding spaces ignored) -> first three
-  digits, `000` for the restricted prefixes. Integer ZIPs are refused (leading zeros are lost).
+  digits, `000` for the restricted prefixes; a ZIP3 already (`021`) is kept, `000` if restricted.
+  Other text is null (counted). Integer ZIPs are refused (leading zeros are lost).
 - age_top_code: integer or float age (floats floored) -> text, `90+` from 90 up.
 - age_band: the same age -> `lo-hi` bands of `width` years (`30-39`), the last band before 90 ends
   at 89, `90+` from 90 up.
 - age_from_date: whole years from a Date/Datetime birth date to `as_of` (a Date/Datetime column, or
-  the run's date for `today`), a birthday counting from its calendar day (29 February: 1 March in
+  the run's date in UTC for `today`), a birthday counting from its calendar day (29 February: 1 March in
   other years), then top-coded like age_top_code.
 
 A non-null value the rule cannot use (a malformed ZIP, a negative or non-finite age, a birth date
@@ -30,7 +31,7 @@ from vaultline.errors import TransformError
 from vaultline.transforms.generalize import RESTRICTED_ZIP3, TOP_CODE_AGE, Params, Rule
 
 STEP = "generalize"
-_ZIP = r"^[0-9]{5}(?:-?[0-9]{4})?$"
+_ZIP = r"^(?:[0-9]{5}(?:-?[0-9]{4})?|[0-9]{3})$"  # a ZIP3 already (3 digits) is kept, restricted or not
 _TOP = f"{TOP_CODE_AGE}+"
 
 
