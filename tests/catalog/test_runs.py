@@ -33,17 +33,20 @@ def test_sqlite(tmp_path: Path) -> None:
         _roundtrip(catalog)
 
 
-def test_runs_whose_process_is_gone_are_marked_abandoned(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _start_as_an_ended_process(catalog: RunCatalog, run_id: str, pipeline: str) -> None:
+    """Start `run_id` as the process of a pid that has ended (killed, say) would have."""
     ended = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
     )
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(os, "getpid", lambda: int(ended.stdout))
+        catalog.start(run_id, pipeline, "0" * 64)
+
+
+def test_runs_whose_process_is_gone_are_marked_abandoned(tmp_path: Path) -> None:
     with RunCatalog(f"sqlite:///{tmp_path / 'c.db'}") as catalog:
         catalog.start("live", "p", "0" * 64)  # this process: alive
-        with monkeypatch.context() as patched:
-            patched.setattr(os, "getpid", lambda: int(ended.stdout))
-            catalog.start("killed", "p", "0" * 64)
+        _start_as_an_ended_process(catalog, "killed", "p")
         assert catalog.abandon_dead() == ["killed"]
         statuses = {record.run_id: (record.status, record.error) for record in catalog.list()}
         assert statuses["live"] == ("running", None)
@@ -53,20 +56,13 @@ def test_runs_whose_process_is_gone_are_marked_abandoned(
         assert catalog.abandon_dead() == []
 
 
-def test_a_run_that_died_after_its_commit_is_committed_not_abandoned(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_run_that_died_after_its_commit_is_committed_not_abandoned(tmp_path: Path) -> None:
     import sqlalchemy as sa
 
     from vaultline.catalog.dataset_records import datasets, versions
 
-    ended = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
-    )
     with RunCatalog(f"sqlite:///{tmp_path / 'c.db'}") as catalog:
-        with monkeypatch.context() as patched:
-            patched.setattr(os, "getpid", lambda: int(ended.stdout))
-            catalog.start("killed-late", "fraud", "0" * 64)
+        _start_as_an_ended_process(catalog, "killed-late", "fraud")
         with catalog.engine.begin() as conn:  # what its commit wrote before the process died
             conn.execute(sa.insert(datasets).values(name="features", created_at="2026-12-01T00:00:00Z"))
             conn.execute(
