@@ -31,7 +31,7 @@ from vaultline.errors import TransformError
 from vaultline.transforms.generalize import RESTRICTED_ZIP3, TOP_CODE_AGE, Params, Rule
 
 STEP = "generalize"
-_ZIP = r"^(?:[0-9]{5}(?:-?[0-9]{4})?|[0-9]{3})$"  # a ZIP3 already (3 digits) is kept, restricted or not
+_ZIP = r"^(?:[0-9]{5}(?:-?[0-9]{4})?|[0-9]{3})$"  # 3 digits: a ZIP3 already, mapped as a ZIP's prefix
 _TOP = f"{TOP_CODE_AGE}+"
 
 
