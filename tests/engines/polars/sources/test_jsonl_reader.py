@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import polars as pl
@@ -139,3 +140,14 @@ def test_jsonl_invalid_utf8_is_located_by_its_offset(tmp_path: Path, monkeypatch
         SourceError, match=rf"not valid UTF-8 text \(an invalid byte near offset {len(lines) + 9}\)"
     ):
         collect(read_source("u", source(format="jsonl", path=str(path))))
+
+
+def test_jsonl_fields_keep_the_order_the_file_has(tmp_path: Path) -> None:
+    """Polars' inference ordered them differently run by run: an appending output's columns would
+    change between two runs of the same input."""
+    keys = [f"field_{n:02d}_{'x' * (n % 5)}" for n in range(40)]
+    path = tmp_path / "wide.jsonl"
+    write(path, "".join(json.dumps({k: n for n, k in enumerate(keys)}) + "\n" for _ in range(3)))
+    for _ in range(3):
+        frame, _ = collect(read_source("w", source(format="jsonl", path=str(path))))
+        assert [c for c in frame.columns if c in keys] == keys

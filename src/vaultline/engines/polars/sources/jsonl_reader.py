@@ -252,12 +252,13 @@ def _inferred(sample: list[str]) -> dict[str, pl.DataType]:
     on its own, from its first values that agree (later lines with another type are set aside as
     `type:<field>`): every key of the sample stays a field, since one left out would be set aside on
     every line holding it."""
-    inferred = _schema(sample)
-    if inferred is not None:
-        return inferred
     objects = [json.loads(line) for line in sample]
+    keys = list(dict.fromkeys(key for value in objects for key in value))  # in the order the file has them
+    inferred = _schema(sample)
+    if inferred is not None:  # Polars' inference orders the fields as it pleases, run by run
+        return {key: inferred[key] for key in keys if key in inferred} | inferred
     fields: dict[str, pl.DataType] = {}
-    for key in dict.fromkeys(key for value in objects for key in value):
+    for key in keys:
         values = [json.dumps({key: value[key]}) for value in objects if key in value]
         while (schema := _schema(values)) is None and len(values) > 1:
             values = values[: len(values) // 2]
