@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,18 @@ from vaultline.run.context import RunContext
 
 # moto S3 server and PostgreSQL fixtures, shared by every test folder (tests/ is on sys.path)
 pytest_plugins = ["fixtures_services"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_state_in_the_working_directory() -> Iterator[None]:
+    """Tests keep their state in temporary directories: a `.vaultline/` left where pytest runs would be
+    shared by every later test, in an order-dependent way (its dev keyring refuses their passphrase)."""
+    stray = Path.cwd() / ".vaultline"
+    there_before = stray.exists()
+    yield
+    assert there_before or not stray.exists(), (
+        "a test created .vaultline/ in the working directory: give its command --state or VAULTLINE_HOME"
+    )
 
 
 @pytest.fixture

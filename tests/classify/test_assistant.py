@@ -19,7 +19,7 @@ from vaultline.demo.healthplus import generate_healthplus
 from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
 from vaultline.run.runner import run
 from vaultline.spec.loader import load, loads
-from vaultline.state import State
+from vaultline.state import STATE_ENV, State
 
 ROWS = 3000
 GOLDEN = Path(__file__).parent / "golden"
@@ -39,6 +39,11 @@ def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> State:
     monkeypatch.setenv(PASSPHRASE_ENV, "assistant-test-passphrase")
     return State(tmp_path / "state").ensure()
+
+
+@pytest.fixture(autouse=True)
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(STATE_ENV, str(tmp_path / "state"))  # `init` audits what it reads
 
 
 def steps_by_column(spec: Path) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -108,6 +113,54 @@ def test_profiles_and_uses_change_the_proposals(raw: Path, tmp_path: Path) -> No
     joined = tmp_path / "join.yaml"
     write_spec(str(raw / "transactions.csv"), joined, profile="pci", uses=["email=join_key"])
     assert steps_by_column(joined)["email"] == ("tokenize", {"columns": ["email"], "domain": "contact"})
+
+
+def _card(prefix: str, length: int, serial: int) -> str:
+    from stdnum import luhn
+
+    body = f"{prefix}{serial:0{length - len(prefix) - 1}d}"
+    return body + luhn.calc_check_digit(body)
+
+
+def test_drafts_fit_the_data_they_protect(tmp_path: Path, state: State) -> None:
+    # Amex numbers have 15 digits: with BIN and last four kept FF1 would get 5 (it needs 6); an `age`
+    # column is already there for the age computed from the birth date, written `02-JUL-1926`
+    source = tmp_path / "cards.csv"
+    months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    rows = ["card_number,date_of_birth,age"] + [
+        f"{_card('3714' if i % 3 else '4111', 15 if i % 3 else 16, i)},"
+        f"{1 + i % 28:02d}-{months[i % 12]}-19{50 + i % 40},{i % 70}"
+        for i in range(1500)
+    ]  # fmt: skip
+    source.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "cards.yaml"
+    draft = write_spec(str(source), out, profile="pci", target=str(tmp_path / "o"))
+    chosen = steps_by_column(out)
+    card = {"columns": ["card_number"], "domain": "card", "preserve_prefix": 5, "preserve_suffix": 4}
+    assert chosen["card_number"] == ("format_preserving", card)
+    assert "first 5 and last 4 digits in the clear: the column's shortest values (15 digits)" in " ".join(
+        out.read_text().replace("#", "").split()
+    )
+    keyring = LocalKeyring(state.root)
+    for key in draft.keys.values():
+        keyring.create(key)
+    report = run(load(out), state)
+    assert report["status"] == "succeeded" and report["rows"]["quarantined"] == 0
+    written = read_parquet(report["outputs"][0]["location"], state.root)
+    assert [str(age) for age in written.column("age").to_pylist()[:3]] == ["0", "1", "2"]  # the source's
+    ages = [int(age) for age in written.column("date_of_birth_age").to_pylist()]  # "90+" would not parse
+    assert min(ages) >= 36 and max(ages) <= 76
+
+
+def test_a_column_too_short_for_ff1_is_tokenized() -> None:
+    from vaultline.classify.policy import fitted_to_digits, propose
+
+    card = propose("card_number", "CREDIT_CARD", "pci")
+    assert fitted_to_digits(card, 16) == card
+    assert fitted_to_digits(card, 12).choice.params == {"preserve_prefix": 2, "preserve_suffix": 4}
+    assert fitted_to_digits(card, 8).choice.params == {"preserve_prefix": 0, "preserve_suffix": 2}
+    short = fitted_to_digits(card, 5)
+    assert (short.choice.action, short.domain) == ("tokenize", "card")
 
 
 def test_free_text_gets_span_masking_that_removes_the_spans(tmp_path: Path, state: State) -> None:

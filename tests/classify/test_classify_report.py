@@ -16,6 +16,7 @@ from vaultline.cli.main import app
 from vaultline.demo.fraud import generate_fraud
 from vaultline.demo.healthplus import SENSITIVE_COLUMNS as HEALTH_SENSITIVE
 from vaultline.demo.healthplus import generate_healthplus
+from vaultline.state import STATE_ENV
 
 ROWS = 4000
 runner = CliRunner()
@@ -93,6 +94,11 @@ def test_a_spec_source_can_be_classified_by_name(raw: Path) -> None:
     report = classify_location(f"{local}:tx")
     assert report["source"] == f"{local}:tx"
     assert {c["name"]: c["entity"] for c in report["columns"]} == EXPECTED["transactions"]
+
+
+@pytest.fixture(autouse=True)
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(STATE_ENV, str(tmp_path / "state"))  # `classify` audits what it reads
 
 
 def cli(*args: str) -> Any:

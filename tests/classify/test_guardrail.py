@@ -80,6 +80,19 @@ def test_any_protection_step_satisfies_the_guardrail(workspace: dict[str, Any], 
     assert report["guardrail"]["detected"]["email"] == "EMAIL"
 
 
+def test_a_custom_mask_counts_only_when_it_leaves_no_identifier(workspace: dict[str, Any]) -> None:
+    # the demo's e-mails end in .com/.net/.org/...: a pattern for .com addresses misses the others
+    with pytest.raises(UnprotectedSensitiveError) as caught:
+        _run(workspace, extra=r"  - mask: {columns: [email], style: custom, pattern: '^[^@]+@[^@]+\.com$'}")
+    message = caught.value.render()
+    assert "column 'email'" in message and "custom `mask` pattern leaves" in message
+    assert "recognisable as EMAIL" in message
+    assert not any(e in message for e in _emails(workspace["data"]))
+    assert not (workspace["tmp"] / "out" / "guarded").exists()
+    report = _run(workspace, extra="  - mask: {columns: [email], style: custom, pattern: '^[^@]+'}")
+    assert report["status"] == "succeeded" and report["guardrail"]["violations"] == []
+
+
 def test_an_output_that_leaves_the_column_out_passes(workspace: dict[str, Any]) -> None:
     report = _run(workspace, columns=", columns: [customer_id, amount, mcc]")
     assert report["status"] == "succeeded"

@@ -29,7 +29,11 @@ CASES: list[tuple[Recognizer, list[str], list[str]]] = [
     ),
     (contact.PlusPhone(), ["+14155552671", "+442079460958"], ["+123"]),
     (contact.DigitsPhone(), ["4155552671"], ["12345"]),
-    (contact.PersonName(), ["Ana", "José García", "O'Brien", "van der Berg"], ["3M", "R2D2", ""]),
+    (
+        contact.PersonName(),
+        ["Ana", "José García", "O'Brien", "van der Berg", "山田 太郎", "محمد علي", "अनिल कुमार"],
+        ["3M", "R2D2", "", "iPhone"],
+    ),
     (contact.StreetAddress(), ["3316 Cordova Cove", "12 Elm Street Apt 4", "Hauptstraße 5"], ["Elm Street"]),
     (contact.NumberedStreet(), ["6940 Foley Stravenue", "221B Baker"], ["Baker"]),
     (contact.ZipPlus4(), ["02139-4307"], ["02139", "2139-4307"]),
@@ -39,13 +43,29 @@ CASES: list[tuple[Recognizer, list[str], list[str]]] = [
     (identity.PersonId(), ["P040097891", "0067147097", "cust-0001"], ["NONE", "ab"]),
     (
         dates.DateOfBirth(),
-        ["1980-02-29", "02/29/1980", "29.02.1980"],
-        ["1980-02-30", "2999-01-01", "1899-12-31"],
+        [
+            "1980-02-29",
+            "02/29/1980",
+            "29.02.1980",
+            "02-JUL-1926",
+            "2 Jul 1926",
+            "Jul 2, 1926",
+            "July 2, 1926",
+        ],
+        ["1980-02-30", "2999-01-01", "1899-12-31", "31-FEB-1980", "02-JUL-2999", "Jul 2, 26"],
     ),
     (dates.PersonalDate(), ["2024-07-18", "2024-07-18T10:00:00"], ["2024-13-01", "yesterday"]),
     (
         financial.CreditCard(),
-        ["4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005"],
+        [
+            "4111 1111 1111 1111",
+            "5500-0000-0000-0004",
+            "378282246310005",
+            "6759649826438453",  # Maestro
+            "501834567890120",  # Maestro, 15 digits
+            "2200123456789019",  # Mir
+            "6080012345678903",  # RuPay
+        ],
         [
             "4111 1111 1111 1112",
             "1234 5678 9012 3456",

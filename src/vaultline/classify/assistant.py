@@ -17,9 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from vaultline.classify.classifier import ColumnFinding, classify_frame
 from vaultline.classify.entities import BY_NAME
-from vaultline.classify.policy import Proposal, Use, dropped, propose
+from vaultline.classify.policy import Proposal, Use, dropped, fitted_to_digits, propose, renamed_output
 from vaultline.classify.recognizers.dates import date_layout
 from vaultline.classify.registry import RECOGNIZERS
 from vaultline.classify.sample import DEFAULT_FRACTION, sample_source, source_for
@@ -142,6 +144,24 @@ def _quasi_identifiers(findings: list[ColumnFinding], proposals: list[Proposal])
     return list(dict.fromkeys(names))
 
 
+def _fitted(proposal: Proposal, values: pl.Series, taken: set[str]) -> Proposal:
+    """The proposal fitted to the column's sampled values and to the names already taken (which it
+    extends with the column it adds, if any)."""
+    if proposal.choice.action == "format_preserving":
+        proposal = fitted_to_digits(proposal, _fewest_digits(values))
+    proposal = renamed_output(proposal, taken)
+    if "output" in proposal.choice.params:
+        taken.add(proposal.choice.params["output"])
+    return proposal
+
+
+def _fewest_digits(values: pl.Series) -> int:
+    """The fewest digits a non-empty value of the column holds (what FF1 has to work with)."""
+    counts = values.cast(pl.String).str.count_matches("[0-9]")
+    shortest = counts.filter(counts > 0).min()
+    return int(shortest) if isinstance(shortest, int) else 0
+
+
 def draft_spec(
     location: str,
     *,
@@ -153,7 +173,7 @@ def draft_spec(
 ) -> Draft:
     """Classify `location` and draft the spec text (validated by the caller, see `write_spec`)."""
     source = source_for(location, file_format)
-    sample = sample_source("source", source, fraction)
+    sample = sample_source(location, source, fraction)  # its errors name the location
     if sample.frame.height == 0:
         raise InitError(f"{location} has no readable rows to classify", hint="check the path and the format")
     findings = classify_frame(sample.frame)
@@ -165,6 +185,7 @@ def draft_spec(
     draft = Draft(name, profile)
     parse: dict[str, dict[str, str]] = {}  # column -> clean.parse entry
     protect: list[tuple[Proposal, ColumnFinding]] = []
+    taken = set(sample.frame.columns)  # column names an output of a step must not overwrite
     clear: list[str] = []
     for finding in findings:
         entity = BY_NAME[finding.entity] if finding.entity else None
@@ -176,6 +197,7 @@ def draft_spec(
             finding.name, entity.name, profile,
             use=chosen_uses.get(finding.name), free_text=bool(finding.evidence.get("free_text")),
         )  # fmt: skip
+        proposal = _fitted(proposal, sample.frame[finding.name], taken)
         if proposal.domain:
             draft.keys[proposal.domain] = f"{name}_{proposal.domain}_key"
         if proposal.choice.action == "generalize" and proposal.choice.params["rule"] != "zip3":

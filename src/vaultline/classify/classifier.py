@@ -138,11 +138,11 @@ def _flags(score: _Score, threshold: float, context_threshold: float) -> bool:
     return not score.recognizer.needs_context and score.match_fraction >= threshold
 
 
-def _spans(values: pl.Series) -> dict[str, float]:
-    """Fraction of rows holding a validated span of each span-capable entity."""
+def _spans(values: pl.Series, entities: tuple[str, ...] = SPAN_ENTITIES) -> dict[str, float]:
+    """Fraction of rows holding a validated span of each span-capable entity (of `entities`)."""
     found: dict[str, float] = {}
     for recognizer in RECOGNIZERS:
-        if recognizer.entity not in SPAN_ENTITIES or recognizer.needs_context or recognizer.entity in found:
+        if recognizer.entity not in entities or recognizer.needs_context or recognizer.entity in found:
             continue
         # bounded by space or punctuation, quotes (JSON) and `#` / `=` (`SSN#...`, `ssn=...`) included
         pattern = rf"(?:^|[\s,;:(<\[\"'#=])(?:{recognizer.candidate})(?:$|[\s,;:)>\].!?\"'])"
@@ -219,3 +219,15 @@ def classify_frame(
     t = DEFAULT_THRESHOLD if threshold is None else threshold
     c = DEFAULT_CONTEXT_THRESHOLD if context_threshold is None else min(context_threshold, t)
     return [classify_column(frame[name], threshold=t, context_threshold=c) for name in frame.columns]
+
+
+def recognised_fraction(series: pl.Series, entity: str) -> float:
+    """The fraction of a column's non-null values some recognizer of `entity` still accepts, whole or
+    as a span inside text: how much of a detected identifier a mask left in the clear."""
+    values = text_form(series).drop_nulls()
+    if not values.len():
+        return 0.0
+    words, whole = name_words(series.name), run_together(series.name)
+    scores = [s for r in RECOGNIZERS if r.entity == entity and (s := _score(r, values, words, whole))]
+    in_text = _spans(values, (entity,)).get(entity, 0.0) if entity in SPAN_ENTITIES else 0.0
+    return round(max([in_text, *(s.match_fraction for s in scores)]), 4)

@@ -7,7 +7,9 @@ recognizers and settings, so a rerun on the same input does not classify again. 
 has no content hash (its fingerprint names the query and counts rows), so it is classified every run.
 
 The spec is then walked, step by step: a column stops being exposed when a protection step (token,
-encryption, FPE, mask, redact, hash, generalize, drop) rewrites or removes it. A column still exposed
+encryption, FPE, mask, redact, hash, generalize, drop) rewrites or removes it — a `custom` mask only
+when its pattern, applied to the sample, leaves no value recognisable as the column's entity (what
+such a mask hides depends on the data: a pattern for dashed SSNs misses bare ones). A column still exposed
 that reaches an output — and whose entity identifies someone (`Entity.identifies`) — is a violation,
 unless `policy.accept_unprotected` names it with a reason. By `policy.on_unprotected_sensitive` the
 run fails before reading a row (`fail`, the default) or records warnings (`warn`).
@@ -29,8 +31,12 @@ from vaultline.classify.policy import propose
 from vaultline.errors import TerminalError
 from vaultline.spec.models import Pipeline
 from vaultline.state import State, write_private
+from vaultline.transforms import mask
+from vaultline.transforms.base import StepParams
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from vaultline.engines.polars.sources import Ingest
 
 
@@ -81,6 +87,7 @@ def classify_sources(
     from vaultline.engines.polars.sources import read_source
 
     cache_dir = state.root / "classify"
+    masks = _custom_masks(pipeline)
     findings: dict[str, list[dict[str, Any]]] = {}
     for name, source in pipeline.sources.items():
         ingest = ingests[name] if ingests and name in ingests else read_source(name, source)
@@ -88,18 +95,64 @@ def classify_sources(
             findings[name] = []
             continue
         fingerprints = [(f["location"], f["sha256"]) for f in ingest.fingerprints]
-        key = hashlib.sha256(json.dumps([fingerprints, _recognizers_signature()]).encode()).hexdigest()
+        signature = [fingerprints, _recognizers_signature(), masks]
+        key = hashlib.sha256(json.dumps(signature).encode()).hexdigest()
         cached = cache_dir / f"{key}.json"
         by_content = all(f.get("bytes") is not None for f in ingest.fingerprints)
         if by_content and cached.is_file():
             findings[name] = json.loads(cached.read_text("utf-8"))
             continue
         sample = head_sample(name, source, ingest=ingest)
-        findings[name] = [f.as_json() for f in classify_frame(sample.frame)]
+        findings[name] = [
+            _with_mask_residue(f.as_json(), sample.frame, masks) for f in classify_frame(sample.frame)
+        ]
         if by_content:
             cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_private(cached, json.dumps(findings[name]))
     return findings
+
+
+def _custom_masks(pipeline: Pipeline) -> list[tuple[str, str]]:
+    """(column, pattern) of every custom mask: what such a mask leaves depends on the data."""
+    return sorted(
+        {
+            (column, params.pattern)
+            for _, params in pipeline.all_steps()
+            if isinstance(params, mask.Params) and params.style == "custom" and params.pattern is not None
+            for column in params.columns
+        }
+    )
+
+
+def _with_mask_residue(
+    finding: dict[str, Any], frame: pl.DataFrame, masks: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """The finding, with the fraction of sampled values a custom mask leaves whole and recognisable as
+    its entity (`left_by_mask`, per pattern): a pattern that misses the identifier protects nothing."""
+    import polars as pl
+
+    from vaultline.classify.classifier import recognised_fraction
+
+    entity, column = finding["entity"], str(finding["name"])
+    if not entity:
+        return finding
+    values = frame.get_column(column).cast(pl.String).drop_nulls()
+
+    def missed(pattern: str) -> float:
+        # only values the pattern does not touch count: a mask that keeps a value's shape
+        # (`***@example.org`) hid what it matched, though the result still looks like the entity
+        untouched = values.filter(~values.str.contains(pattern))
+        return round(recognised_fraction(untouched, entity) * untouched.len() / max(values.len(), 1), 4)
+
+    left = {pattern: missed(pattern) for masked, pattern in masks if masked == column}
+    return {**finding, "left_by_mask": left} if left else finding
+
+
+def _left_in_clear(params: StepParams, finding: dict[str, Any]) -> float:
+    """How much of `column` the step leaves recognisable (only custom masks leave any)."""
+    if not isinstance(params, mask.Params) or params.style != "custom":
+        return 0.0
+    return float(finding.get("left_by_mask", {}).get(params.pattern, 0.0))
 
 
 def exposed_columns(pipeline: Pipeline, detected: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
@@ -108,7 +161,8 @@ def exposed_columns(pipeline: Pipeline, detected: dict[str, dict[str, Any]]) -> 
     for _, params in pipeline.all_steps():
         if params.protection.value != "none":
             for column in params.protected_columns():
-                exposed.pop(column, None)
+                if column in exposed and not _left_in_clear(params, exposed[column]):
+                    exposed.pop(column)
     return {
         name: [c for c in exposed if output.columns is None or c in output.columns]
         for name, output in pipeline.outputs.items()
@@ -127,7 +181,7 @@ def check(pipeline: Pipeline, state: State, ingests: Mapping[str, Ingest] | None
             detected[column]["entity"],
             detected[column]["sensitivity"],
             detected[column]["match_fraction"],
-            _fix(pipeline, column, detected[column]["entity"]),
+            _fix(pipeline, column, detected[column]),
         )
         for output, columns in exposed_columns(pipeline, detected).items()
         for column in columns
@@ -153,7 +207,14 @@ def check(pipeline: Pipeline, state: State, ingests: Mapping[str, Ingest] | None
     return section
 
 
-def _fix(pipeline: Pipeline, column: str, entity: str) -> str:
+def _fix(pipeline: Pipeline, column: str, finding: dict[str, Any]) -> str:
+    entity = finding["entity"]
+    left = max(finding.get("left_by_mask", {}).values(), default=0.0)
+    if left:
+        return (
+            f"its custom `mask` pattern leaves {left * 100:.2g}% of sampled values recognisable as "
+            f"{entity}: make the pattern match every form the identifier takes, or choose another style"
+        )
     profile = pipeline.policy.profile or "hipaa-safe-harbor"
     proposal = propose(column, entity, profile)
     name, params = next(iter(proposal.step().items()))

@@ -18,9 +18,11 @@ writes as YAML comments and `vaultline explain` prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+
+from vaultline.transforms.format_preserving import MIN_ENCRYPTED_DIGITS
 
 PROFILES = ("hipaa-safe-harbor", "pci", "gdpr-pseudonymization")
 
@@ -226,3 +228,41 @@ def dropped(proposal: Proposal, reason: str) -> Proposal:
     """The proposal turned into a drop, when its protection cannot apply (`reason` says why)."""
     choice = Choice("drop", {}, reason, proposal.choice.reason)
     return Proposal(proposal.column, proposal.entity, proposal.family, Use.NONE, choice, proposal.risk)
+
+
+def fitted_to_digits(proposal: Proposal, shortest: int) -> Proposal:
+    """A format-preserving proposal whose clear prefix and suffix leave the column's shortest values
+    (`shortest` digits) the digits FF1 needs: with BIN and last four kept, a 15-digit Amex number has
+    5 left and every such row would be quarantined. The prefix gives way first (PCI DSS 3.4.1 allows
+    *at most* the BIN and last four); a column too short for FF1 at all is tokenized instead."""
+    prefix = proposal.choice.params.get("preserve_prefix", 0)
+    suffix = proposal.choice.params.get("preserve_suffix", 0)
+    spare = shortest - MIN_ENCRYPTED_DIGITS
+    if prefix + suffix <= spare:
+        return proposal
+    if spare < 0:
+        reason = (
+            f"its shortest values ({shortest} digits) are too short for FF1 ({MIN_ENCRYPTED_DIGITS} at least)"
+        )
+        return replace(proposal, choice=replace(_TOKEN, reason=f"{_TOKEN.reason}; {reason}"))
+    kept_suffix = min(suffix, spare)
+    kept_prefix = min(prefix, spare - kept_suffix)
+    params = {**proposal.choice.params, "preserve_prefix": kept_prefix, "preserve_suffix": kept_suffix}
+    reason = (
+        f"FF1 keeps a value of the same format with only its first {kept_prefix} and last {kept_suffix} "
+        f"digits in the clear: the column's shortest values ({shortest} digits) must leave FF1 the "
+        f"{MIN_ENCRYPTED_DIGITS} digits it needs to encrypt"
+    )
+    return replace(proposal, choice=replace(proposal.choice, params=params, reason=reason))
+
+
+def renamed_output(proposal: Proposal, taken: set[str]) -> Proposal:
+    """A proposal whose new column (`age` from a birth date) does not overwrite a column in `taken`."""
+    wanted = proposal.choice.params.get("output")
+    if wanted is None or wanted not in taken:
+        return proposal
+    output, number = f"{proposal.column}_{wanted}", 2
+    while output in taken:
+        output, number = f"{proposal.column}_{wanted}_{number}", number + 1
+    params = {**proposal.choice.params, "output": output}
+    return replace(proposal, choice=replace(proposal.choice, params=params))

@@ -43,7 +43,7 @@ def classify_location(
     file_format: str | None = None,
 ) -> dict[str, Any]:
     named = _spec_source(reference)
-    name, source = named if named else ("input", source_for(reference, file_format))
+    name, source = named if named else (reference, source_for(reference, file_format))
     sample = sample_source(name, source, fraction)
     context_threshold = min(context_threshold, threshold)
     findings = classify_frame(sample.frame, threshold=threshold, context_threshold=context_threshold)

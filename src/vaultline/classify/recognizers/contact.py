@@ -94,7 +94,8 @@ class PersonName(Recognizer):
     """
 
     entity = "PERSON_NAME"
-    candidate = r"\p{L}[\p{L}'’.-]*(,? \p{L}[\p{L}'’.-]*){0,3}"
+    # \p{M}: the vowel signs of Indic scripts are marks, not letters
+    candidate = r"\p{L}[\p{L}\p{M}'’.-]*(,? \p{L}[\p{L}\p{M}'’.-]*){0,3}"
     keywords = (
         "firstname", "lastname", "surname", "forename", "fullname", "givenname", "familyname",
         "middlename", "maidenname", "fname", "lname", "patientname", "customername", "cardholder",
@@ -110,8 +111,10 @@ class PersonName(Recognizer):
     validator = "letters only, at most four words, with a person-name keyword"
 
     def validate(self, value: str) -> bool:
-        # Names are written Capitalized, lower or UPPER case; mixed forms like "iPhone" or "McD0nald" are not
-        return any(word[:1].isupper() for word in value.split()) or value.islower() or value.isupper()
+        # Names are written Capitalized, lower or UPPER case; mixed forms like "iPhone" are not. Scripts
+        # without case (Han, Arabic, Devanagari...) have neither upper nor lower letters.
+        cased = value.islower() or value.isupper() or any(word[:1].isupper() for word in value.split())
+        return cased or not any(c.isupper() or c.islower() for c in value)
 
 
 class StreetAddress(Recognizer):
@@ -151,7 +154,7 @@ class NumberedStreet(StreetAddress):
 
 class Place(Recognizer):
     entity = "LOCATION"
-    candidate = r"\p{L}[\p{L}'’.-]*([ -]\p{L}[\p{L}'’.-]*){0,4}"
+    candidate = r"\p{L}[\p{L}\p{M}'’.-]*([ -]\p{L}[\p{L}\p{M}'’.-]*){0,4}"
     keywords = ("city", "town", "county", "municipality", "locality", "village", "borough", "precinct",
                 "district", "neighborhood", "neighbourhood", "suburb", "parish",
                 "stadt", "wohnort", "ville", "commune", "ciudad", "municipio", "città", "citta", "comune",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import ClassVar
 
@@ -9,22 +10,31 @@ import polars as pl
 
 from vaultline.classify.recognizer import Recognizer
 
-_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y", "%Y%m%d")
+_DATE_FORMATS = (
+    "%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y", "%Y%m%d",
+    # month names, as clinical and mainframe exports write them (`02-JUL-1926`, `Jul 2, 1926`)
+    "%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y",
+)  # fmt: skip
 
 
 def parse_date(value: str) -> date | None:
-    text = value.strip()[:10] if "T" in value or " " in value.strip() else value.strip()
-    for layout in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, layout).date()
-        except ValueError:
-            continue
+    text = value.strip()
+    # a timestamp's date part: `2024-07-18T10:00:00`, `07/18/2024 10:00`
+    for candidate in dict.fromkeys((text, re.split("[T ]", text, maxsplit=1)[0])):
+        for layout in _DATE_FORMATS:
+            try:
+                return datetime.strptime(candidate, layout).date()
+            except ValueError:
+                continue
     return None
 
 
 class DateOfBirth(Recognizer):
     entity = "DATE_OF_BIRTH"
-    candidate = r"[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}([T ].*)?|[0-9]{8}"
+    candidate = (
+        r"[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}([T ].*)?|[0-9]{8}"
+        r"|[0-9]{1,2}[- ]\p{L}{3,9}[- ][0-9]{4}|\p{L}{3,9} [0-9]{1,2}, [0-9]{4}"
+    )
     keywords: ClassVar[tuple[str, ...]] = (
         "dob", "birth", "birthdate", "birthday", "born", "dateofbirth",
         "geburtsdatum", "geburtstag", "naissance", "nacimiento", "nascita", "geboortedatum",

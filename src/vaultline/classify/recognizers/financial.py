@@ -18,6 +18,9 @@ _SCHEMES = (
     (re.compile(r"35(2[89]|[3-8])"), (16, 17, 18, 19)),  # JCB
     (re.compile(r"3(0[0-5]|[689])"), (14, 16, 19)),  # Diners Club
     (re.compile(r"62"), (16, 17, 18, 19)),  # UnionPay
+    (re.compile(r"5(018|020|038|893)|6(304|759|76[1-3])"), tuple(range(12, 20))),  # Maestro
+    (re.compile(r"220[0-4]"), (16, 17, 18, 19)),  # Mir
+    (re.compile(r"60|8[12]|508"), (16,)),  # RuPay
 )
 
 
