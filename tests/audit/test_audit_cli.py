@@ -81,6 +81,11 @@ def test_verify_trusts_only_the_given_public_key(populated: State, tmp_path: Pat
 def test_verify_without_a_trusted_key_says_how_to_fix_it(populated: State, tmp_path: Path) -> None:
     code, out = _run("audit", "verify", "--state", str(populated.root), "--copy", str(tmp_path / "empty"))
     assert code == 1 and "no trusted public key" in out and "--public-key" in out
+    assert f"the copy location {tmp_path / 'empty'} holds none" in " ".join(out.split())
+    export = tmp_path / "export"
+    assert _run("audit", "export", "--state", str(populated.root), "--out", str(export))[0] == 0
+    code, out = _run("audit", "verify", "--from", str(export))  # no copy location is consulted
+    assert code == 1 and "pass --copy LOCATION" in " ".join(out.split())
 
 
 def test_show_filters_and_prints_no_values(populated: State) -> None:

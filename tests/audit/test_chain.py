@@ -133,6 +133,21 @@ def test_search_finds_entries_by_subject_and_kind(state: State) -> None:
     assert searches[0].identifiers["subject"] == log.hash_identifier("subject", "patient-0042")
 
 
+def test_a_local_path_is_found_however_it_was_spelled(
+    state: State, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with AuditLog.open(state) as log:
+        log.record("source.read", identifiers={"path": "raw/tx.csv"})
+        log.record("source.read", identifiers={"path": "s3://bucket/raw/tx.csv"})
+        for spelling in ("raw/tx.csv", "./raw/tx.csv", "raw//tx.csv", str(tmp_path / "raw" / "tx.csv")):
+            found = log.search(spelling, kind="path")  # searches are recorded: each finds the ones before
+            assert [e.action for e in found if e.action != "audit.search"] == ["source.read"], spelling
+        reads = [e for e in log.search("s3://bucket/raw/tx.csv", kind="path") if e.action == "source.read"]
+        assert len(reads) == 1
+        assert log.search("s3://bucket/raw//tx.csv", kind="path") == []  # another object
+
+
 def test_rotation_pins_each_segment_to_its_key_version_and_search_tries_every_version(
     state: State, state_keyring: LocalKeyring
 ) -> None:
@@ -214,6 +229,22 @@ def test_an_unfinished_last_line_is_cut_and_recorded(state: State) -> None:
         actions = [(e.action, e.details) for e in log.entries()][-2:]
         assert log.verify().ok
     assert actions == [("audit.recovered", {"unfinished_bytes_cut": 30}), ("vacuum", {})]
+
+
+def test_a_signed_entry_that_lost_its_newline_is_never_cut(state: State) -> None:
+    with AuditLog.open(state) as log:
+        log.record("gc")
+        log.checkpoint("run-end")
+    segment = state.root / "audit" / "segments" / "000001.jsonl"
+    damaged = segment.read_bytes()[:-1]  # only the final newline removed: restoring it repairs the log
+    segment.write_bytes(damaged)
+    with pytest.raises(AuditUnavailableError, match="ends before what checkpoint 1 covers"):
+        AuditLog.open(state)
+    assert segment.read_bytes() == damaged
+    segment.write_bytes(damaged + b"\n")
+    with AuditLog.open(state) as log:
+        log.record("vacuum")
+        assert log.verify().ok
 
 
 def test_writing_stops_when_the_log_is_shorter_than_its_checkpoint(state: State) -> None:

@@ -148,9 +148,43 @@ def test_a_copy_location_holding_another_logs_checkpoint_is_refused(
     with AuditLog.open(state) as log:
         log.checkpoint("run-end")
     other = State(tmp_path / "other-state").ensure()
-    with (
-        AuditLog.open(other) as log,
-        pytest.raises(AuditUnavailableError, match="different content") as caught,
-    ):
-        log.checkpoint("run-end")
+    with pytest.raises(AuditUnavailableError, match="holds audit checkpoint 1, but the log") as caught:
+        AuditLog.open(other)  # nothing is written there, not even the other log's public key
     assert not caught.value.retryable  # another log's (or altered) files stay there
+    assert len(list((shared / "public-keys").iterdir())) == 1
+
+
+def test_a_copy_location_of_a_log_as_long_as_this_one_is_refused(
+    state: State, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = State(tmp_path / "other-state").ensure()
+    for each in (state, other):
+        with AuditLog.open(each) as log:
+            log.checkpoint("run-end")
+    monkeypatch.setenv(COPY_ENV, str(other.root / "audit-copy"))
+    with pytest.raises(AuditUnavailableError, match=r"checkpoints/000001\.json already exists .* different"):
+        AuditLog.open(state)
+    assert len(list((other.root / "audit-copy" / "public-keys").iterdir())) == 1
+
+
+def test_a_deleted_log_is_not_started_afresh_beside_its_signed_copy(state: State) -> None:
+    with AuditLog.open(state) as log:
+        log.record("gc")
+        log.checkpoint("run-end")
+    shutil.rmtree(state.root / "audit")
+    with pytest.raises(AuditUnavailableError, match="the log was deleted or cut back") as caught:
+        AuditLog.open(state)
+    assert "restore the audit folder" in (caught.value.hint or "")
+    assert not list((state.root / "audit" / "segments").iterdir())
+
+
+def test_a_copy_location_that_cannot_be_written_stops_the_log_from_opening(
+    state: State, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "second-disk"
+    copy.mkdir()
+    (copy / "checkpoints").write_text("not a directory")  # what a read-only mount does to a root
+    monkeypatch.setenv(COPY_ENV, str(copy))
+    with pytest.raises(AuditUnavailableError, match="cannot add files under") as caught:
+        AuditLog.open(state)
+    assert caught.value.where == "audit copy" and "VAULTLINE_AUDIT_COPY" in (caught.value.hint or "")

@@ -43,6 +43,10 @@ class Folder(Protocol):
         """Remove a file (every version of an S3 object); refused for locked objects."""
         ...
 
+    def check_writable(self) -> None:
+        """Raise AuditUnavailableError now, rather than at the next checkpoint, if files cannot be added."""
+        ...
+
 
 def conflict(location: str, relative: str) -> AuditUnavailableError:
     return AuditUnavailableError(
@@ -92,6 +96,23 @@ class LocalFolder:
 
     def delete(self, relative: str) -> None:
         (self.root / relative).unlink(missing_ok=True)
+
+    def check_writable(self) -> None:
+        # A probe file, since permission bits do not tell (root ignores them, read-only mounts do not).
+        folder = self.root / "checkpoints"
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            probe = folder / f".probe-{secrets.token_hex(4)}.tmp"
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            probe.unlink()
+        except OSError as exc:
+            raise AuditUnavailableError(
+                f"cannot add files under {folder} ({type(exc).__name__}: {exc.strerror})",
+                hint="make the copy location writable (or point VAULTLINE_AUDIT_COPY elsewhere); audited "
+                "operations stay stopped until checkpoints can be copied",
+                where="audit copy",
+                retryable=not isinstance(exc, PermissionError),
+            ) from None
 
 
 def write_read_only(target: Path, data: bytes) -> None:

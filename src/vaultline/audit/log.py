@@ -8,6 +8,7 @@ The log's own key derivations (while opening, or for an older identifier-key ver
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -98,6 +99,7 @@ class AuditLog:
                     else None
                 ),
             )
+            writer.check_replicas()
             writer.publish_public_key()
             log = cls(writer)
             log._writer.append([key_use_draft(use) for use in own_uses], _principal())
@@ -145,7 +147,10 @@ class AuditLog:
             outcome=check_outcome(outcome),
             principal=_principal(),
             resource=check_resource(resource),
-            identifiers={check_kind(kind): str(value) for kind, value in (identifiers or {}).items()},
+            identifiers={
+                check_kind(kind): _spelled_one_way(kind, str(value))
+                for kind, value in (identifiers or {}).items()
+            },
             details=check_details(details),
             run_id=check_run_id(run_id),
             operation=check_run_id(operation),
@@ -248,7 +253,9 @@ class AuditLog:
         keys, uses = self._writer.keys.all_identifier_keys()
         if uses:
             self._writer.append([key_use_draft(use) for use in uses], _principal())
-        wanted = {keyed_hash(key, k, subject) for key in keys.values() for k in kinds}
+        # as typed too: entries written before paths were made absolute hold them as the caller wrote them
+        spellings = {subject, _spelled_one_way("path", subject)}
+        wanted = {keyed_hash(key, k, text) for key in keys.values() for k in kinds for text in spellings}
         found = [
             entry
             for entry in self.entries()
@@ -280,6 +287,14 @@ class AuditLog:
         from vaultline.audit.verify import verify_log
 
         return verify_log(self.paths.root, copy=self._writer.copy)
+
+
+def _spelled_one_way(kind: str, value: str) -> str:
+    """A local path made absolute and normal, so `raw/a.csv`, `./raw/a.csv` and `/srv/raw/a.csv` (run
+    from /srv) hash alike and `audit search` finds them all; URLs (s3://, postgresql://) stay verbatim."""
+    if kind != "path" or "://" in value:
+        return value
+    return os.path.normpath(os.path.abspath(value))
 
 
 def _principal() -> str:

@@ -172,3 +172,8 @@ class S3Folder:
                     )
         except ClientError as exc:
             raise self._refused(f"delete {relative}", exc) from None
+
+    def check_writable(self) -> None:
+        """Listing the folder (done before this) proved the bucket and the credentials; a put is not
+        probed, since under Object Lock a probe object could never be removed. A put refused later
+        fails the operation at its checkpoint (a run's comes after its commit, and its error says so)."""

@@ -7,7 +7,9 @@ re-read only when the open segment's size or the set of segments changed, so an 
 
 A write that never completed (a crash or a full disk mid-line) leaves a line without its newline; the
 next writer cuts it off under the lock and the log records that it did (`audit.recovered`). Such a line
-was never acknowledged: `record()` had not returned.
+was never acknowledged: `record()` had not returned. The cut waits until the writer has checked the
+rest against the newest checkpoint: bytes a checkpoint covers (an entry whose newline alone was
+removed) are never cut, the chain is refused as damaged instead.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class SegmentStore:
         self._depth = 0
         self.torn_bytes = 0
         """Bytes of an unfinished line cut off since the last `take_torn_bytes()`."""
+        self._torn: tuple[Path, int] | None = None
+        """The open segment and where its last complete line ends, while an unfinished line follows."""
 
     def open(self) -> None:
         try:
@@ -136,11 +140,10 @@ class SegmentStore:
                         path.unlink()  # created by a writer that crashed before its first line
                         continue
                     end = self._complete_end(handle, size)
-                    if end != size:
-                        self._cut(path, end, size - end)
                     if end == 0:
-                        path.unlink()
+                        path.unlink()  # not even its header was written whole
                         continue
+                    self._torn = (path, end) if end != size else None
                     handle.seek(0)
                     first = json.loads(handle.readline())
                     last = json.loads(_last_line(handle, end))
@@ -163,11 +166,18 @@ class SegmentStore:
             position = start
         return 0
 
-    def _cut(self, path: Path, end: int, torn: int) -> None:
-        # Under the lock: no writer is mid-append, so the unterminated line is a write that never
-        # completed and was never acknowledged.
-        os.truncate(path, end)
-        self.torn_bytes += torn
+    def cut_torn(self) -> None:
+        """Cut off the unfinished line the tail was read past (call under the lock, once the tail has
+        been checked): no writer is mid-append, so it is a write that never completed."""
+        if self._torn is None:
+            return
+        path, end = self._torn
+        self._torn = None
+        try:
+            self.torn_bytes += path.stat().st_size - end
+            os.truncate(path, end)
+        except OSError as exc:
+            raise disk_failure(exc, "cut an unfinished line off the audit log") from None
 
     def append(self, segment: int, data: bytes) -> int:
         """Append `data` (whole lines) to a segment, fsync, and return the new size."""

@@ -125,9 +125,14 @@ def verify_log(
     trusted = dict(public_keys) if public_keys is not None else (trusted_keys_of(copy) if copy else {})
     checkpoints = _merged_checkpoints(log_dir, copy, findings, closed_only=closed_only)
     if checkpoints and not trusted:
+        if copy is None:
+            why, fix = "", "pass --copy LOCATION (the copy location) or --public-key FILE"
+        else:  # a missing or mistyped copy location publishes nothing: say which one was looked at
+            why = f" (the copy location {copy.location} holds none: missing, empty or not this log's)"
+            fix = "pass --copy with the right copy location (VAULTLINE_AUDIT_COPY), or --public-key FILE"
         raise AuditError(
-            "no trusted public key to check the checkpoints' signatures with",
-            hint="pass --public-key FILE, or point VAULTLINE_AUDIT_COPY (--copy) at the copy location",
+            f"no trusted public key to check the checkpoints' signatures with{why}",
+            hint=fix,
             where="audit verify",
         )
     valid = _check_chain(checkpoints, trusted, findings)

@@ -24,10 +24,17 @@ from vaultline.audit.entries import (
     now_text,
     seal,
 )
-from vaultline.audit.folders import Folder, write_read_only
+from vaultline.audit.folders import Folder, conflict, write_read_only
 from vaultline.audit.key_material import AuditKeys, fingerprint, keyed_hash, public_key_pem
 from vaultline.audit.segments import SEGMENT_HEADER, SegmentStore, Tail, corrupt, disk_failure
-from vaultline.audit.settings import AuditPaths, AuditSettings, checkpoint_name, numbered_files, segment_name
+from vaultline.audit.settings import (
+    AuditPaths,
+    AuditSettings,
+    checkpoint_name,
+    number_of,
+    numbered_files,
+    segment_name,
+)
 from vaultline.errors import AuditError, AuditUnavailableError
 from vaultline.keys.hooks import KeyUse
 from vaultline.keys.secret import SecretBytes
@@ -186,6 +193,7 @@ class ChainWriter:
                 tail.segment if tail else 0,
                 f"ends before what checkpoint {latest.number} covers (seq {latest.last_seq})",
             )
+        self.store.cut_torn()
         return tail, latest
 
     def _close(self, tail: Tail, latest: Checkpoint | None, reason: str) -> Checkpoint:
@@ -230,6 +238,26 @@ class ChainWriter:
         return checkpoint
 
     # -- copies ------------------------------------------------------------------------------------
+    def check_replicas(self) -> None:
+        """Before this process writes: every copy must be writable and hold this log's checkpoints, never
+        more of them. A copy ahead of the log means the log was deleted or cut back (a fresh chain
+        would start over beside the signed one); a copy whose newest shared checkpoint differs belongs
+        to another log (writing there would corrupt it)."""
+        with self.lock, self.store.locked():
+            local = dict(numbered_files(self.paths.checkpoints, "json"))
+            newest_here = max(local, default=0)
+            for folder in self._replicas():
+                there = [n for n in map(number_of, folder.names("checkpoints")) if n is not None]
+                newest_there = max(there, default=0)
+                if newest_there > newest_here:
+                    raise _behind_its_copy(folder, newest_there, self.paths, newest_here)
+                shared = min(newest_there, newest_here)
+                if shared and shared in local:
+                    relative = f"checkpoints/{checkpoint_name(shared)}"
+                    if folder.get(relative) != local[shared].read_bytes():
+                        raise conflict(folder.location, relative)
+                folder.check_writable()
+
     def publish_public_key(self) -> None:
         """The signing key's public half next to the log, in the copy location and in the archive."""
         public = self.keys.public_key
@@ -268,6 +296,19 @@ class ChainWriter:
 
     def _replicas(self) -> list[Folder]:
         return [self.copy] + ([self.archive] if self.archive is not None else [])
+
+
+def _behind_its_copy(folder: Folder, there: int, paths: AuditPaths, here: int) -> AuditUnavailableError:
+    return AuditUnavailableError(
+        f"{folder.location} holds audit checkpoint {there}, but the log under {paths.root} has "
+        f"{f'only up to {here}' if here else 'none'}: the log was deleted or cut back, or that location "
+        "is another log's copy",
+        hint="restore the audit folder (from `vaultline audit export` or the S3 archive) and run "
+        "`vaultline audit verify`; if the location is another state directory's copy, point "
+        "VAULTLINE_AUDIT_COPY at this one's",
+        where="audit copy",
+        retryable=False,
+    )
 
 
 def _seal_all(
