@@ -60,6 +60,12 @@ def test_is_transient(exc: Exception, transient: bool) -> None:
             True,
         ),
         (psycopg.errors.ConnectionTimeout("connection timeout expired"), True),
+        (
+            psycopg.OperationalError(
+                "failed to resolve host 'db.invalid': [Errno -2] Name or service not known"
+            ),
+            True,
+        ),
         (psycopg.OperationalError("FATAL:  the database system is starting up"), True),
         (psycopg.OperationalError("FATAL:  sorry, too many clients already"), True),
         (psycopg.OperationalError('FATAL:  role "nobody" does not exist'), False),

@@ -75,14 +75,15 @@ class RetryableError(VaultlineError):
 
 
 class SpecError(TerminalError):
-    """The pipeline spec is invalid. `issues` lists every problem found, each with its location."""
+    """The pipeline spec (or another YAML file Vaultline reads, named by `what`) is invalid. `issues`
+    lists every problem found, each with its location."""
 
     exit_code = 2
 
-    def __init__(self, issues: list[SpecIssue], *, file: str) -> None:
+    def __init__(self, issues: list[SpecIssue], *, file: str, what: str = "the spec") -> None:
         self.issues = issues
         self.file = file
-        lines = [f"{file}: {len(issues)} problem(s) in the spec"]
+        lines = [f"{file}: {len(issues)} problem(s) in {what}"]
         lines += [f"  {issue.render()}" for issue in issues]
         super().__init__("\n".join(lines))
 
@@ -206,6 +207,8 @@ _POSTGRES_UNREACHABLE = (
     "timeout expired",
     "timed out",
     "could not translate host name",
+    "failed to resolve host",  # psycopg 3 resolves names itself
+    "Temporary failure in name resolution",
     "server closed the connection unexpectedly",
     "Network is unreachable",
     "No route to host",

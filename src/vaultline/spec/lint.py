@@ -24,6 +24,10 @@ _SECRET_FIELD = re.compile(
     r"(salt|secret|passw(or)?d|passphrase|api[_-]?key|private[_-]?key|credential|token[_-]?key)", re.I
 )
 KEY_HINT = "store it in the keyring (`vaultline keys create NAME`) and reference NAME under `keys:`"
+URL_HINT = (
+    "remove it from the URL: PostgreSQL reads the password from PGPASSWORD or ~/.pgpass, S3 and KMS "
+    "their credentials from the AWS environment (profile, role or AWS_* variables)"
+)
 
 
 def _walk(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
@@ -50,6 +54,8 @@ def _looks_like_secret(value: str) -> str | None:
         return "a private key"
     if re.search(r"://[^/\s:@]+:[^/\s@]+@", value):
         return "a URL with an embedded password"
+    if re.search(r"://\S*[?&]password=", value, re.IGNORECASE):
+        return "a URL with a password parameter"
     if re.fullmatch(r"[A-Za-z0-9+_=-]{32,}", value) and _entropy(value) > 4.0:
         return "a high-entropy literal (a key or token?)"
     if _HEX_KEY.fullmatch(value) and _has_all(value, "0-9", "a-fA-F") and _entropy(value) > 3.0:
@@ -89,7 +95,12 @@ def literal_secrets(tree: Any, line_of: LineOf, *, origin: str = "") -> list[Spe
             what = _looks_like_secret(value)
             if what:
                 issues.append(
-                    SpecIssue(dotted, f"looks like {what}{suffix}", line=line_of(tree, path), hint=KEY_HINT)
+                    SpecIssue(
+                        dotted,
+                        f"looks like {what}{suffix}",
+                        line=line_of(tree, path),
+                        hint=URL_HINT if what.startswith("a URL") else KEY_HINT,
+                    )
                 )
     return issues
 

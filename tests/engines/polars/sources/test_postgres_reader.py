@@ -393,3 +393,74 @@ def test_postgres_fingerprint_does_not_depend_on_the_watermark_value(
         "pg", spec, SourceBookmark("pg", "column", "run-2", watermark=Watermark("12", "integer"))
     )
     assert again.fingerprints[0]["sha256"] != low["sha256"]
+
+
+@pytest.mark.postgres
+def test_postgres_date_literals_mean_what_they_mean_in_psql(postgres_url: str, pg_table: str) -> None:
+    # the server's DateStyle orders input as month/day/year: '03/04/24' is 2024-03-04, for the count,
+    # the watermark and the scan alike (a scan in another order read 2003-04-24 and other rows)
+    _execute(
+        postgres_url,
+        f'CREATE TABLE "{pg_table}" (seq int, d date, ts timestamptz)',
+        f"""INSERT INTO "{pg_table}" VALUES (1, '2024-03-04', '2024-03-04 10:00+00'),
+            (2, '2003-04-24', '2003-04-24 10:00+00'), (3, '2024-03-10', '2024-03-10 10:00+00')""",
+    )
+    query = f"""SELECT seq FROM "{pg_table}" WHERE d BETWEEN '03/04/24' AND '03/04/24'::date + 5"""
+    frame, _ = collect(read_source("q", source(format="postgres", url=postgres_url, query=query)))
+    assert frame["seq"].to_list() == [1]
+    # a watermark on a timestamptz column read in a session that writes dates day-first, in Tokyo
+    url = postgres_url + "?options=-c%20DateStyle%3DSQL%2CDMY%20-c%20TimeZone%3DAsia/Tokyo"
+    spec = source(format="postgres", url=url, table=pg_table, incremental={"by": "column", "column": "ts"})
+    first = read_source("pg", spec, SourceBookmark("pg", "column", None))
+    assert sorted(collect(first)[0]["seq"].to_list()) == [1, 2, 3]
+    assert first.watermark is not None
+    _execute(postgres_url, f"""INSERT INTO "{pg_table}" VALUES (4, '2024-03-11', '2024-03-10 10:00:01+00')""")
+    after = SourceBookmark("pg", "column", "run-1", watermark=first.watermark)
+    assert collect(read_source("pg", spec, after))[0]["seq"].to_list() == [4]
+
+
+@pytest.mark.postgres
+def test_postgres_data_errors_show_their_class_not_the_server_text(postgres_url: str, pg_table: str) -> None:
+    # PostgreSQL prints these values without quotes: `date field value out of range: 1984-02-30`
+    _execute(
+        postgres_url,
+        f'CREATE TABLE "{pg_table}" (y int, m int, d int)',
+        f'INSERT INTO "{pg_table}" VALUES (1971, 4, 12), (1984, 2, 30)',
+    )
+    for query in (
+        f'SELECT make_date(y, m, d) AS dob FROM "{pg_table}"',
+        f'SELECT chr(y * 100000) AS c FROM "{pg_table}"',
+    ):
+        with pytest.raises(SourceError) as error:
+            collect(read_source("q", source(format="postgres", url=postgres_url, query=query)))
+        message = str(error.value)
+        assert "(the value is not shown)" in message and ("(22008)" in message or "(54000)" in message)
+        assert "date field value out of range" in message or "requested character too large" in message
+        assert "1984" not in message and "197100000" not in message and "02-30" not in message
+
+
+@pytest.mark.postgres
+def test_postgres_query_with_a_semicolon_before_a_comment(postgres_url: str, pg_table: str) -> None:
+    _execute(postgres_url, f'CREATE TABLE "{pg_table}" (seq int)', f'INSERT INTO "{pg_table}" VALUES (1)')
+    query = f'SELECT seq FROM "{pg_table}"; -- every row\n-- and a second comment\n'
+    frame, _ = collect(read_source("q", source(format="postgres", url=postgres_url, query=query)))
+    assert frame["seq"].to_list() == [1]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("column_type", "value"), [("uuid", "gen_random_uuid()"), ("int[]", "ARRAY[1]")])
+def test_postgres_bookmark_columns_that_cannot_hold_a_watermark(
+    postgres_url: str, pg_table: str, column_type: str, value: str
+) -> None:
+    _execute(
+        postgres_url,
+        f'CREATE TABLE "{pg_table}" (mark {column_type} NOT NULL)',
+        f'INSERT INTO "{pg_table}" VALUES ({value})',
+    )
+    spec = source(
+        format="postgres", url=postgres_url, table=pg_table, incremental={"by": "column", "column": "mark"}
+    )
+    with pytest.raises(SourceError) as error:
+        read_source("pg", spec, SourceBookmark("pg", "column", None))
+    assert "bookmark column mark" in str(error.value) and "only grows" in str(error.value)
+    assert error.value.where == "source pg"

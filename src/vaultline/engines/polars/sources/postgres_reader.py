@@ -50,8 +50,15 @@ _PG_PARSED: dict[int, pl.DataType] = {
     1184: pl.Datetime("us", "UTC"),
 }
 _PG_NUMERIC = 1700
+# `;` at the end of a query, with only blanks and `--` comments after it (`SELECT ...; -- all rows`)
+_TRAILING_SEMICOLON = re.compile(r";+(\s*(--[^\n]*)?)*$")
 _MAX_PRECISION = 38
 _QUERY = "the query"
+# SQLSTATE classes whose messages print the offending value unquoted, which `without_values` cannot
+# cut: data exceptions, constraint violations and limits put it after a colon; a function's own error
+# (RAISE) and an internal one may put it anywhere, so only the class is shown.
+_VALUE_AFTER_COLON = frozenset({"22", "23", "54"})
+_OPAQUE = {"P0": "a function raised an error", "XX": "an internal error"}
 
 
 def _pg_url(name: str, url: str) -> Any:
@@ -109,6 +116,13 @@ def _pg_error(
             hint="check the schema and table name (quoted names are case-sensitive)",
             where=where(name),
         )
+    if state == "42883" and column is not None:
+        return SourceError(
+            f"the bookmark column {column} has a type without an order PostgreSQL can take a maximum of "
+            "(uuid, json, boolean, ...)",
+            hint="bookmark on a column that only grows: an identity or sequence id, or a timestamp",
+            where=where(name),
+        )
     if state == "42703" and column is not None:
         return SourceError(
             f"the bookmark column {column} is not a column of {what}",
@@ -159,6 +173,21 @@ def _pg_error(
         return SourceError(
             f"a value of {what} cannot be converted to a Python value (DataError; the value is not shown)",
             hint="select the column as text in a `query` (column::text) and declare its type in the schema",
+            where=where(name),
+        )
+    if state[:2] in _VALUE_AFTER_COLON:
+        # `date field value out of range: 1984-02-30`: what is wrong comes before the colon
+        return SourceError(
+            f"reading {what} failed ({state}): {primary.split(':', 1)[0]} (the value is not shown)",
+            hint="for values that do not fit, read the column as text (column::text) and parse it in a "
+            "`clean` step, which quarantines such rows with the reason",
+            where=where(name),
+        )
+    if state[:2] in _OPAQUE:
+        return SourceError(
+            f"reading {what} failed ({state}: {_OPAQUE[state[:2]]}; the server's message is not shown, "
+            "it can hold a value)",
+            hint="find the statement in the server log by its SQLSTATE",
             where=where(name),
         )
     return SourceError(
@@ -217,8 +246,6 @@ class _PgScan(IoPlugin):
         base = 0
         try:
             with self.engine.connect() as conn:
-                # `_parse` reads ISO dates; the server's default DateStyle may be another
-                conn.exec_driver_sql("SET DateStyle TO ISO, YMD")
                 # SQLAlchemy ignores yield_per on exec_driver_sql: without stream_results the whole result
                 # is fetched before the first partition
                 result = conn.execution_options(stream_results=True, max_row_buffer=size).exec_driver_sql(
@@ -315,14 +342,29 @@ def _column(item: Any) -> _PgColumn:
     return _PgColumn(column, pl.String(), text=True)
 
 
-def read_postgres(name: str, source: Source, bookmark: SourceBookmark | None) -> Ingest:
-    from sqlalchemy import create_engine
-    from sqlalchemy.exc import SQLAlchemyError
+def _engine(url: Any) -> Any:
+    """An engine whose every connection (the count, the watermark, the scan) writes dates as ISO text,
+    which `_parse` and the stored watermarks rely on. Only the output style is set: the order of day,
+    month and year in the spec's literals (`'03/04/24'`) stays the server's, as in psql."""
+    from sqlalchemy import create_engine, event
     from sqlalchemy.pool import NullPool
 
-    assert source.url is not None
-    url = _pg_url(name, source.url)
     engine = create_engine(url, poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _iso_dates(connection: Any, _: Any) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SET DateStyle TO ISO")
+        connection.commit()  # a SET inside a transaction rolled back later would be undone
+
+    return engine
+
+
+def read_postgres(name: str, source: Source, bookmark: SourceBookmark | None) -> Ingest:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    assert source.url is not None
+    engine = _engine(_pg_url(name, source.url))
     if source.table is not None:
         quoted, label = _pg_table(name, source.table)
         query = f"SELECT * FROM {quoted}"  # noqa: S608 - validated, quoted identifiers
@@ -330,7 +372,7 @@ def read_postgres(name: str, source: Source, bookmark: SourceBookmark | None) ->
         location = f"postgres:{label}"
     else:
         assert source.query is not None
-        query = source.query.strip().rstrip(";").strip()
+        query = _TRAILING_SEMICOLON.sub("", source.query.strip()).strip()
         what = _QUERY
         location = "postgres:query"
     inner = query
@@ -382,13 +424,15 @@ def read_postgres(name: str, source: Source, bookmark: SourceBookmark | None) ->
 _SQL_TYPE = re.compile(r"^[a-z][a-z0-9_ ]{0,62}(\([0-9, ]+\))?$")
 
 
-def _literal(mark: Watermark) -> str:
+def _literal(name: str, mark: Watermark) -> str:
     """A watermark as a typed SQL literal. Its text and type came from this server (max()::text and
     pg_typeof); the type is checked against a strict pattern and quotes in the text are doubled."""
     if not _SQL_TYPE.match(mark.sql_type):
         raise SourceError(
             "the stored bookmark has a column type Vaultline cannot use",
-            hint="reset it: vaultline bookmarks reset PIPELINE --source SOURCE",
+            hint="reset the source's bookmark (`vaultline bookmarks list` names it, `vaultline bookmarks "
+            "reset PIPELINE --source SOURCE` resets it)",
+            where=where(name),
         )
     return "'" + mark.value.replace("'", "''") + "'::" + mark.sql_type
 
@@ -404,7 +448,7 @@ def _above_watermark(
     from sqlalchemy.exc import SQLAlchemyError
 
     quoted = _quote(column)
-    above = f"\nWHERE {quoted} > {_literal(after)}" if after else ""
+    above = f"\nWHERE {quoted} > {_literal(name, after)}" if after else ""
     nulls = f"FROM {_subquery(query, 'vl_n')}\nWHERE {quoted} IS NULL"
     # EXISTS stops at the first NULL (no scan of the whole table every run); the count only on failure
     probe = (
@@ -431,6 +475,14 @@ def _above_watermark(
     if newest is None:
         return query, None
     mark = Watermark(str(newest), str(sql_type))
-    bound = f"{quoted} <= {_literal(mark)}" + (f" AND {quoted} > {_literal(after)}" if after else "")
+    if not _SQL_TYPE.match(mark.sql_type):
+        raise SourceError(
+            f"the bookmark column {column} is of type {mark.sql_type}, which cannot hold a watermark",
+            hint="bookmark on a column that only grows: an identity or sequence id, or a timestamp",
+            where=where(name),
+        )
+    bound = f"{quoted} <= {_literal(name, mark)}" + (
+        f" AND {quoted} > {_literal(name, after)}" if after else ""
+    )
     bounded = f"SELECT * FROM {_subquery(query, 'vl_b')}\nWHERE {bound}"  # noqa: S608 - literals: server text
     return bounded, mark
