@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from parquet_files import is_encrypted, read_parquet
@@ -88,6 +89,12 @@ def test_fraud_report_records_fitted_statistics(demo: dict[str, Any]) -> None:
     report = demo["reports"]["fraud"]
     bin_step = next(s for s in report["steps"] if s["name"] == "bin")
     assert len(bin_step["facts"]["edges"]) == 9
+    # Drift edges lie between amounts, never on one (linear quantiles landed on 5 of 9).
+    expect_step = next(s for s in report["steps"] if s["name"] == "expect")
+    drift_edges = expect_step["facts"]["baselines"]["amount_stable"]["edges"]
+    raw = pl.read_csv(demo["datasets"]["fraud"].data_path, infer_schema=False, truncate_ragged_lines=True)
+    amounts = set(raw["amount"].cast(pl.Float64, strict=False).drop_nulls().to_list())
+    assert len(drift_edges) == 9 and not amounts & set(drift_edges)
     assert report["anomaly"]["model_fingerprint"]
     assert 0 < report["anomaly"]["flagged_rate"] < 0.05
     encode_step = next(s for s in report["steps"] if s["name"] == "encode")

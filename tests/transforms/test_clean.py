@@ -289,6 +289,14 @@ def test_pattern_matches_the_whole_value(ctx: RunContext) -> None:
     assert reasons(result) == ["pattern:code", "pattern:code"]
 
 
+def test_pattern_with_a_verbose_comment_still_matches_the_whole_value(ctx: RunContext) -> None:
+    # In verbose mode `#` comments out the rest of the line: it must not swallow the closing anchor.
+    frame = pl.DataFrame({"code": ["AB12", "xAB12", "AB12\n", "AB123", None]})
+    result = run(frame, ctx, constraints={"code": {"pattern": "(?x) [A-Z]{2} [0-9]{2}  # two letters ) $"}})
+    assert kept(result)["code"].to_list() == ["AB12", None]
+    assert reasons(result) == ["pattern:code"] * 3
+
+
 def test_allowed_numbers_and_text(ctx: RunContext) -> None:
     frame = pl.DataFrame({"n": [1, 2, 3, None], "s": ["1", "2.5", "x", "3"]})
     result = run(frame, ctx, constraints={"n": {"allowed": [1, 3]}, "s": {"allowed": [1, 2.5, "3"]}})

@@ -250,7 +250,7 @@ def test_no_result_holds_an_input_value() -> None:
 def test_type_mismatches_are_value_free_errors() -> None:
     with pytest.raises(TransformError, match="needs a numeric column, but 'currency' has type String"):
         only(TX, kind="range", column="currency", min=0)
-    with pytest.raises(TransformError, match="needs a text column, but 'mcc'"):
+    with pytest.raises(TransformError, match="needs a text or categorical column, but 'mcc'"):
         only(TX, kind="pattern", column="mcc", pattern="5.*")
     with pytest.raises(TransformError, match="fractional values for integer column 'mcc'"):
         only(TX, kind="allowed_values", column="mcc", values=[5411.5])
@@ -351,13 +351,14 @@ def test_json_schema_lists_every_kind() -> None:
 class HistoryContext(StubContext):
     """A golden-test context with one earlier run whose expect step recorded `baselines`."""
 
-    def __init__(self, baselines: dict[str, Any]) -> None:
+    def __init__(self, baselines: dict[str, Any], run: str = "run-1") -> None:
         super().__init__()
         self.baselines = baselines
+        self.run = run
 
     def previous_run_facts(self, step: str) -> tuple[str, list[dict[str, Any]]]:
         assert step == "expect"
-        return "run-1", [{"baselines": self.baselines}]
+        return self.run, [{"baselines": self.baselines}]
 
 
 def _psi(actual: list[float], expected: list[float]) -> float:
@@ -375,7 +376,8 @@ def test_numeric_psi_over_the_previous_runs_edges() -> None:
     )["d"]  # fmt: skip
     expected = _psi([2 / 6, 1 / 6, 3 / 6], [0.25, 0.5, 0.25])
     assert result["observed"] == {
-        "threshold": 0.2, "baseline_run": "run-1", "psi": round(expected, 6), "values": 6
+        "threshold": 0.2, "baseline_run": "run-1", "psi": round(expected, 6), "values": 6,
+        "no_new_baseline": "fewer than 100 finite values (10 per bin)",
     }  # fmt: skip
     assert result["passed"] is (expected <= 0.2) is False
 
@@ -386,8 +388,9 @@ def test_first_run_records_equal_frequency_edges_and_passes() -> None:
         frame, {"name": "d", "kind": "distribution_drift", "column": "x", "bins": 4, "severity": "warn"}
     )
     assert results(result)["d"]["observed"] == {"threshold": 0.2, "baseline": True}
+    # Each edge halfway between the two values around its cut: 25 | 26, 50 | 51, 75 | 76.
     assert result.facts["baselines"]["d"] == {
-        "type": "numeric", "edges": [25.75, 50.5, 75.25], "proportions": [0.25, 0.25, 0.25, 0.25]
+        "type": "numeric", "edges": [25.5, 50.5, 75.5], "proportions": [0.25, 0.25, 0.25, 0.25]
     }  # fmt: skip
 
 
@@ -490,13 +493,55 @@ def test_distribution_drift_between_two_real_runs(tmp_path: Path, monkeypatch: p
         assert catalog.latest_succeeded("drifting") == shifted["run_id"]
 
 
+EMPTY_RUN_SPEC = """\
+version: 1
+name: drift_gap
+params: {file: x.csv, target: out}
+sources:
+  d: {format: csv, path: "${params.file}"}
+steps:
+  - clean: {cast: {amount: float64}}
+  - expect: [{name: dn, kind: distribution_drift, column: amount, severity: warn}]
+outputs:
+  o: {path: "${params.target}/drift_gap"}
+"""
+
+
+def test_a_real_run_with_only_empty_values_keeps_the_baseline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, "expect-test-passphrase")
+    state = State(tmp_path / "state").ensure()
+    rng = random.Random(11)
+
+    def run_on(name: str, amounts: list[str]) -> dict[str, Any]:
+        path = tmp_path / f"{name}.csv"
+        lines = ["id,amount", *(f"{i},{a}" for i, a in enumerate(amounts))]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        overrides = {"file": str(path), "target": str(tmp_path / "out")}
+        report = run(loads(EMPTY_RUN_SPEC, overrides=overrides), state)
+        observed: dict[str, Any] = report["quality"]["results"][0]["observed"]
+        return {"run_id": report["run_id"], **observed}
+
+    first = run_on("a", [f"{rng.gauss(50, 10):.2f}" for _ in range(500)])
+    assert first["baseline"] is True
+    empty = run_on("b", [""] * 100)
+    assert (empty["baseline_run"], empty["values"]) == (first["run_id"], 0)
+    shifted = run_on("c", [f"{rng.gauss(80, 10):.2f}" for _ in range(500)])
+    assert "baseline" not in shifted and shifted["baseline_run"] == first["run_id"]
+    assert shifted["psi"] > 0.2
+
+
 def test_drift_on_a_column_left_without_numbers_fails_and_boolean_columns_are_categorical() -> None:
     baseline = {"type": "numeric", "edges": [1.0], "proportions": [0.5, 0.5]}
     empty = pl.DataFrame({"x": pl.Series([None, float("nan")], dtype=pl.Float64)})
     drift = {"name": "d", "kind": "distribution_drift", "column": "x", "severity": "warn"}
     result = results(apply(empty, drift, ctx=HistoryContext({"d": baseline})))["d"]
     assert result["passed"] is False
-    assert result["observed"] == {"threshold": 0.2, "baseline_run": "run-1", "psi": None, "values": 0}
+    assert result["observed"] == {
+        "threshold": 0.2, "baseline_run": "run-1", "psi": None, "values": 0,
+        "no_new_baseline": "fewer than 100 finite values (10 per bin)",
+    }  # fmt: skip
 
     flags = pl.DataFrame({"x": [True, True, False, None]})
     recorded = apply(flags, drift).facts["baselines"]["d"]
@@ -504,6 +549,127 @@ def test_drift_on_a_column_left_without_numbers_fails_and_boolean_columns_are_ca
     # A numeric baseline does not compare with a column that became categorical: it starts afresh.
     restarted = results(apply(flags, drift, ctx=HistoryContext({"d": baseline})))["d"]
     assert restarted["observed"] == {"threshold": 0.2, "baseline": True}
+
+
+DRIFT = {"name": "d", "kind": "distribution_drift", "column": "x", "severity": "warn"}
+
+
+def _gauss(mean: float, n: int, seed: int) -> pl.DataFrame:
+    rng = random.Random(seed)
+    return pl.DataFrame({"x": [rng.gauss(mean, 10) for _ in range(n)]})
+
+
+NOTHING_TO_MEASURE = {
+    "all null": pl.DataFrame({"x": pl.Series([None] * 100, dtype=pl.Float64)}),
+    "no rows": pl.DataFrame({"x": pl.Series([], dtype=pl.Float64)}),
+    "too few values": _gauss(50, 60, seed=9),
+}
+
+
+@pytest.mark.parametrize("nothing", NOTHING_TO_MEASURE.values(), ids=NOTHING_TO_MEASURE.keys())
+def test_a_run_without_a_new_baseline_carries_the_previous_one_forward(nothing: pl.DataFrame) -> None:
+    first = apply(_gauss(50, 500, seed=1), DRIFT).facts["baselines"]["d"]
+    second = apply(nothing, DRIFT, ctx=HistoryContext({"d": first}, run="run-1"))
+    assert results(second)["d"]["observed"]["no_new_baseline"] == "fewer than 100 finite values (10 per bin)"
+    carried = second.facts["baselines"]["d"]
+    assert carried == {**first, "run": "run-1"}  # still naming the run whose values it describes
+
+    # A 3-sigma shift in the next run is compared with run 1's values, not taken as a new baseline.
+    third = results(apply(_gauss(80, 500, seed=3), DRIFT, ctx=HistoryContext({"d": carried}, run="run-2")))
+    observed = third["d"]["observed"]
+    assert observed["baseline_run"] == "run-1" and "baseline" not in observed
+    assert observed["psi"] > 0.2 and third["d"]["passed"] is False
+    # Carried again by a second such run, it keeps naming run 1.
+    again = apply(nothing, DRIFT, ctx=HistoryContext({"d": carried}, run="run-2")).facts["baselines"]["d"]
+    assert again == carried
+
+
+def test_a_categorical_run_without_values_carries_the_previous_baseline_forward() -> None:
+    regions = pl.DataFrame({"x": ["north"] * 60 + ["south"] * 40})
+    first = apply(regions, DRIFT).facts["baselines"]["d"]
+    nothing = pl.DataFrame({"x": pl.Series([None] * 10, dtype=pl.String)})
+    second = apply(nothing, DRIFT, ctx=HistoryContext({"d": first}))
+    assert results(second)["d"]["observed"]["no_new_baseline"] == "no values"
+    assert second.facts["baselines"]["d"] == {**first, "run": "run-1"}
+
+
+FEW_VALUES = {
+    "one row": ([42.17], "fewer than 100 finite values (10 per bin)"),
+    "11 rows": ([float(v) for v in range(11)], "fewer than 100 finite values (10 per bin)"),
+    "one value": ([7.5] * 500, "no two distinct finite values to put an edge between"),
+}
+
+
+@pytest.mark.parametrize(("values", "why"), FEW_VALUES.values(), ids=FEW_VALUES.keys())
+def test_no_baseline_from_too_few_values(values: list[float], why: str) -> None:
+    result = apply(pl.DataFrame({"x": values}), DRIFT)
+    assert result.facts["baselines"] == {}
+    assert results(result)["d"]["passed"] is True
+    assert results(result)["d"]["observed"] == {"threshold": 0.2, "baseline": False, "no_new_baseline": why}
+
+
+def _demo_like_amounts(n: int, seed: int) -> list[float]:
+    """Long-tailed amounts with exactly two decimals, as the fraud demo writes: many repeats."""
+    rng = random.Random(seed)
+    return [round(rng.lognormvariate(3.5, 1.1), 2) for _ in range(n)]
+
+
+EDGE_CASES = {
+    # (n - 1) * i / bins whole: a linear quantile is exactly a value
+    "1..101": [float(v) for v in range(1, 102)],
+    "each value 3 times": [float(v // 3) for v in range(301)],
+    "demo-like amounts": _demo_like_amounts(20_001, seed=5),
+    # ties around the cuts: a midpoint quantile is exactly a value too
+    "70% one value": [0.0] * 700 + [round(v, 1) for v in _gauss(50, 300, seed=6)["x"]],
+    "two values": [1.0] * 50 + [2.0] * 50,
+    "integers": list(range(1001)),
+}
+
+
+@pytest.mark.parametrize("values", EDGE_CASES.values(), ids=EDGE_CASES.keys())
+def test_numeric_edges_are_never_values_of_the_data(values: list[float]) -> None:
+    baseline = apply(pl.DataFrame({"x": values}), DRIFT).facts["baselines"]["d"]
+    edges = baseline["edges"]
+    assert edges and not set(edges) & {float(v) for v in values}
+    assert edges == sorted(set(edges)) and min(values) < edges[0] and edges[-1] < max(values)
+    assert len(baseline["proportions"]) == len(edges) + 1
+    assert sum(baseline["proportions"]) == pytest.approx(1.0)
+
+
+def test_midpoint_edges_keep_psi_small_for_the_same_distribution_and_large_for_a_shift() -> None:
+    for values, shifted in (
+        (_gauss(50, 2000, seed=1), _gauss(80, 2000, seed=3)),
+        (pl.DataFrame({"x": _demo_like_amounts(2000, 1)}), pl.DataFrame({"x": _demo_like_amounts(2000, 3)})),
+    ):
+        baseline = apply(values, DRIFT).facts["baselines"]["d"]
+        history = HistoryContext({"d": baseline})
+        same = pl.DataFrame({"x": values["x"].sample(fraction=1.0, shuffle=True, seed=2)})
+        assert results(apply(same, DRIFT, ctx=history))["d"]["observed"]["psi"] < 0.01
+        if shifted["x"].mean() > 60:  # the gaussian case: 3 sigma
+            assert results(apply(shifted, DRIFT, ctx=history))["d"]["observed"]["psi"] > 0.2
+        else:  # another sample of the same amounts
+            assert results(apply(shifted, DRIFT, ctx=history))["d"]["observed"]["psi"] < 0.1
+        tripled = values.select(pl.col("x") * 3)
+        assert results(apply(tripled, DRIFT, ctx=history))["d"]["observed"]["psi"] > 0.2
+
+
+def test_pattern_with_a_verbose_comment_still_matches_the_whole_text() -> None:
+    frame = pl.DataFrame({"id": ["ID1", "ID12", "xID1", "ID1\n", None]})
+    for pattern in ("(?x)ID[0-9] # an id", "(?x) ID [0-9]  # ) $ a comment with parentheses", "ID[0-9]"):
+        result = only(frame, kind="pattern", column="id", pattern=pattern)
+        assert (result["failed_rows"], result["observed"]["rows"]) == (3, 4), pattern
+
+
+def test_pattern_reads_categorical_and_enum_columns_as_text() -> None:
+    labels = ["low_1", "mid_2", "high", None]
+    frame = pl.DataFrame(
+        {
+            "enum": pl.Series(labels, dtype=pl.Enum(["low_1", "mid_2", "high"])),
+            "cat": pl.Series(labels, dtype=pl.Categorical),
+        }
+    )
+    result = only(frame, kind="pattern", columns=["enum", "cat"], pattern="[a-z]+_[0-9]")
+    assert (result["failed_rows"], result["observed"]["rows"]) == (1, 3)
 
 
 def test_composite_uniqueness_treats_null_as_a_value() -> None:

@@ -9,7 +9,8 @@ Each expectation has a unique `name`, a `kind` and a `severity`:
 - dataset-level kinds, one verdict for the whole flow: `row_count` (`min`/`max` rows), `freshness`
   (the newest value of a date/timestamp `column` is at most `max_age` old, e.g. `36h`, `2d`), and
   `distribution_drift` (Population Stability Index of `column` against the pipeline's previous
-  succeeded run; `threshold` 0.2 by default; the first run records the baseline and passes).
+  succeeded run's baseline; `threshold` 0.2 by default; the first run records the baseline and
+  passes, a run with too few values to record one carries the previous baseline forward).
 
 Severity: `warn` records the failure; `fail` stops the run (`DataQualityError`, results attached);
 `quarantine` (row-level kinds only) routes each failing row to the quarantine with the reason
@@ -181,7 +182,8 @@ class DistributionDrift(DatasetExpectation):
     threshold: float = Field(default=0.2, gt=0)
     """Largest PSI that passes (0.1: a small shift, 0.2: a significant one, by convention)."""
     bins: int = Field(default=10, ge=2, le=100)
-    """Equal-frequency bins recorded for the next run (numeric columns)."""
+    """Equal-frequency bins recorded for the next run (numeric columns; a run records them from at
+    least 10 finite values per bin, else it keeps the baseline it compared with)."""
     max_categories: int = Field(default=50, ge=1, le=1000)
     """Most frequent categories recorded for the next run; the rest share one `other` bucket."""
     domain: DomainName = "quarantine"

@@ -95,6 +95,17 @@ def where(ctx: StepContext, step: str) -> str:
     return f"step {ctx.step_index} ({step})"
 
 
+def whole_text(pattern: str) -> str:
+    """`pattern` matching the whole text: `\\A(?:PATTERN(?x)`, a newline, `)\\z`.
+
+    A pattern may switch on verbose mode (`(?x)`), where `#` starts a comment that runs to the end
+    of the line and would swallow a closing `)\\z` on the same line. The trailing `(?x)` (swallowed
+    too when inside a comment) and the newline leave the group in verbose mode with no comment open
+    either way, so the newline is ignored whitespace, never a character to match. Flags set inside
+    the group end with it (Rust `regex`), so they cannot change the anchors."""
+    return f"\\A(?:{pattern}(?x)\n)\\z"
+
+
 def check_regex(ctx: StepContext, step: str, pattern: str, what: str) -> None:
     """Refuse at plan time a pattern Polars' regex engine (Rust `regex`) cannot compile, naming `what`."""
     try:

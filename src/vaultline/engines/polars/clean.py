@@ -50,6 +50,7 @@ from vaultline.engines.polars.base import (
     require_columns,
     split_quarantine,
     where,
+    whole_text,
 )
 from vaultline.errors import TransformError
 from vaultline.transforms.clean import CastType, Constraint, DateParse, Dedupe, Params
@@ -204,8 +205,9 @@ def _constraint_rules(
                 f"pattern needs a text column, but '{column}' has type {dtype}",
                 "cast the column to string in this step",
             )
-        check_regex(ctx, STEP, rule.pattern, f"column '{column}'")
-        rules.append((f"pattern:{column}", ~value.str.contains(rf"\A(?:{rule.pattern})\z")))
+        whole = whole_text(rule.pattern)
+        check_regex(ctx, STEP, whole, f"column '{column}'")
+        rules.append((f"pattern:{column}", ~value.str.contains(whole)))
     if rule.allowed is not None:
         rules.append((f"allowed:{column}", ~_allowed(ctx, column, rule.allowed, dtype)))
     return rules

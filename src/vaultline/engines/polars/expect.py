@@ -7,7 +7,8 @@ How each kind is declared (pandera's native Polars backend, no pandas copy):
   values equals the row count (the usual case, 4x cheaper to count than to mark) every row passes,
   else `is_duplicated()` marks every row of a repeated value; a repeated null repeats too;
 - range: `Check.in_range` (`ge`/`gt`/`le`/`lt` with one bound); NaN sorts above every number;
-- allowed_values: `Check.isin`; pattern: `Check.str_matches` on `^(?:PATTERN)$` (the whole text);
+- allowed_values: `Check.isin`; pattern: a `Check` of `str.contains` on the whole text (`base.whole_text`),
+  Categorical and Enum columns as their category text;
 - row_count, freshness, distribution_drift: schema-level Checks that compute their statistic over
   the whole frame with Polars aggregations and compare it with the bound.
 
@@ -44,6 +45,7 @@ from vaultline.engines.polars.base import (
     require_columns,
     split_quarantine,
     where,
+    whole_text,
 )
 from vaultline.engines.polars.expect_drift import Drift, Statistic, drift_of
 from vaultline.errors import TransformError
@@ -181,10 +183,10 @@ def _allowed(ctx: StepContext, e: AllowedValues, column: str, dtype: pl.DataType
     return pl.Series([str(v) for v in numbers]).cast(dtype).to_list()
 
 
-def _anchored(ctx: StepContext, e: Pattern) -> str:
-    anchored = f"^(?:{e.pattern})$"
-    check_regex(ctx, STEP, anchored, f"expectation '{e.name}'")
-    return anchored
+def _matches(data: Any, *, pattern: str) -> pl.LazyFrame:
+    """Whether each value's text matches `pattern`; Categorical and Enum as their category text."""
+    frame: pl.LazyFrame = data.lazyframe
+    return frame.select(pl.col(data.key).cast(pl.String).str.contains(pattern))
 
 
 def _unique_rows(data: Any, *, columns: list[str]) -> bool | pl.LazyFrame:
@@ -211,10 +213,11 @@ def _declare_row(suite: _Suite, ctx: StepContext, e: RowKind, schema: pl.Schema)
             allowed = _allowed(ctx, e, column, schema[column])
             suite.column_check(e.name, column, pa.Check.isin, allowed_values=allowed)
     elif isinstance(e, Pattern):
-        _require_types(ctx, e, schema, lambda t: t == pl.String, "a text")
-        anchored = _anchored(ctx, e)
+        _require_types(ctx, e, schema, lambda t: t in _TEXT_TYPES, "a text or categorical")
+        whole = whole_text(e.pattern)
+        check_regex(ctx, STEP, whole, f"expectation '{e.name}'")
         for column in columns:
-            suite.column_check(e.name, column, pa.Check.str_matches, pattern=anchored)
+            suite.column_check(e.name, column, pa.Check, check_fn=partial(_matches, pattern=whole))
 
 
 # --- dataset-level kinds ---------------------------------------------------------------------------
