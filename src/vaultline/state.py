@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from vaultline.errors import VaultlineError
+from vaultline.errors import TerminalError, VaultlineError
 
 STATE_ENV = "VAULTLINE_HOME"
 CATALOG_ENV = "VAULTLINE_CATALOG_URL"
@@ -21,6 +21,24 @@ class State:
     def resolve(cls, root: str | Path | None = None) -> State:
         chosen = root or os.environ.get(STATE_ENV) or Path.cwd() / ".vaultline"
         return cls(Path(chosen).resolve())
+
+    @classmethod
+    def existing(cls, root: str | Path | None = None) -> State:
+        """The state of a command that works on what a state holds (reads, lists, gc, rotation):
+        refused when its directory is missing, so a typo in --state or a command run from the wrong
+        directory creates nothing (no empty catalog, no dev keyring that the real passphrase then
+        cannot open) and is not mistaken for an empty state. Commands that bring state into being
+        (run, demo, keys create, init, crawl, classify) use `resolve(...).ensure()`.
+
+        Only the directory is required: the catalog may be elsewhere (VAULTLINE_CATALOG_URL)."""
+        state = cls.resolve(root)
+        if not state.root.is_dir():
+            raise TerminalError(
+                f"no Vaultline state at {state.root}",
+                hint="run from the directory that holds .vaultline/ (e.g. the demo's), or point --state / "
+                f"{STATE_ENV} at it",
+            )
+        return state
 
     def ensure(self) -> State:
         try:

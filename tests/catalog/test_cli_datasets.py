@@ -44,6 +44,7 @@ def populated(catalog_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         run_id="r9",
     )
     catalog.close()
+    (tmp_path / "state").mkdir()  # the catalog may live elsewhere (PostgreSQL); the state directory may not
     return {"state": tmp_path / "state", "out": out}
 
 
@@ -147,6 +148,28 @@ def test_gc(populated: dict[str, Path]) -> None:
     assert code == 2 and "not a duration" in err
 
 
+def test_gc_finds_what_a_killed_first_run_of_an_output_left(
+    populated: dict[str, Path], catalog_url: str, tmp_path: Path
+) -> None:
+    # no version was ever committed under claims/: only the run catalog knows the directory
+    from vaultline.catalog.runs import RunCatalog
+
+    claims = tmp_path / "out" / "claims"
+    with RunCatalog(catalog_url) as runs:
+        runs.start("20261201T000000Z-dead01", "claims", "0" * 64, output_roots=[str(claims)])
+        runs.finish("20261201T000000Z-dead01", {"status": "abandoned", "output_roots": [str(claims)]})
+    leftovers = [
+        write_file(claims / name, b"killed mid-write").location
+        for name in (".claims-20261201T000000Z-dead01.parquet.tmp", "claims-20261201T000000Z-dead01.parquet")
+    ]
+    for leftover in leftovers:
+        age(Path(leftover), 3 * 3600)
+    code, out, _ = _run("gc", "--grace", "2h", "--state", str(populated["state"]), "--json")
+    result = json.loads(out)
+    assert code == 0 and result["files_deleted"] == 2 and str(claims) in result["roots"]
+    assert not any(Path(leftover).exists() for leftover in leftovers)
+
+
 def test_gc_removes_the_spills_of_ended_runs(populated: dict[str, Path]) -> None:
     spills = populated["state"] / "spill"
     spills.mkdir(parents=True)
@@ -170,6 +193,7 @@ def test_parse_duration(text: str, seconds: int) -> None:
 
 def test_empty_catalog(catalog_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VAULTLINE_CATALOG_URL", catalog_url)
+    (tmp_path / "state").mkdir()
     code, out, _ = _run("datasets", "list", "--state", str(tmp_path / "state"))
     assert code == 0 and "no datasets yet" in out
     code, out, _ = _run("gc", "--state", str(tmp_path / "state"), "--json")

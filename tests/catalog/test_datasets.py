@@ -78,10 +78,13 @@ def test_references(catalog: DatasetCatalog) -> None:
     assert catalog.parse_ref("sales") == ("sales", 2)
     assert catalog.parse_ref("sales@1") == ("sales", 1)
     assert split_ref("sales.v2-x") == ("sales.v2-x", None)
-    for bad in ("", "@1", "sales@", "sales@0", "sales@-1", "sales@x", "sa les", "sales@1@2"):
+    for bad in ("", "@1", "sales@", "sales@0", "sales@-1", "sales@x", "sa les", "sales@1@2", "sales@²",
+                "sales@99999999999999999999"):  # fmt: skip
         with pytest.raises(DatasetError, match="is not a dataset reference"):
             catalog.parse_ref(bad)
 
+    with pytest.raises(VersionNotFound):
+        catalog.parse_ref(f"sales@{2**31 - 1}")
     with pytest.raises(VersionNotFound) as missing_version:
         catalog.parse_ref("sales@7")
     assert "no version 7" in str(missing_version.value) and "versions: 1-2" in str(missing_version.value)

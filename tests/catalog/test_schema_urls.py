@@ -80,6 +80,7 @@ def test_the_cli_reports_a_bad_catalog_url_without_the_password(
     url: str, exit_code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VAULTLINE_CATALOG_URL", url)
+    (tmp_path / "state").mkdir()
     result = CliRunner().invoke(app, ["runs", "list", "--state", str(tmp_path / "state")])
     assert result.exit_code == exit_code
     assert "catalog" in result.output and "VAULTLINE_CATALOG_URL" in result.output

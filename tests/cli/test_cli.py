@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -56,6 +57,56 @@ def test_every_command_has_a_one_line_summary_for_the_command_list() -> None:
     assert broken == []
 
 
+def test_help_texts_escape_the_square_brackets_rich_would_take_for_markup() -> None:
+    # Rich reads `[@VERSION]` as a style tag and drops it from --help; `\[` shows the bracket.
+    import typer.main
+
+    unescaped = re.compile(r"(?<!\\)\[")
+    found = [
+        " ".join(path)
+        for path, command in _commands(typer.main.get_command(app), ("vaultline",))
+        for text in [command.help, *(getattr(param, "help", None) for param in command.params)]
+        if text and unescaped.search(text)
+    ]
+    assert found == []
+    shown = runner.invoke(app, ["runs", "export", "--help"])
+    assert shown.exit_code == 0 and "NAME[@VERSION]" in shown.output
+
+
+@pytest.mark.parametrize("command", ["classify", "init"])
+def test_an_unknown_source_format_is_a_usage_error_listing_the_formats(command: str, tmp_path: Path) -> None:
+    source = tmp_path / "patients.csv"
+    source.write_text("id\n1\n")
+    result = runner.invoke(
+        app, [command, str(source), "--source-format", "xlsx", "--state", str(tmp_path / "st")]
+    )
+    assert result.exit_code == 2, result.output
+    assert all(f"'{name}'" in result.output for name in ("csv", "parquet", "jsonl"))
+    assert "a bug" not in result.output
+
+
+@pytest.mark.parametrize("command", ["classify", "init", "crawl"])
+def test_source_errors_of_an_ad_hoc_source_name_its_location(command: str, tmp_path: Path) -> None:
+    missing = tmp_path / "nosuch.csv"
+    extra = {"init": ["--out", str(tmp_path / "drafted.yaml")], "crawl": ["--name", "t"]}.get(command, [])
+    result = runner.invoke(app, [command, str(missing), *extra, "--state", str(tmp_path / "st")])
+    assert result.exit_code == 1
+    assert f"source {missing}: {missing} does not exist" in result.output
+    assert "source input" not in result.output and "source source" not in result.output
+
+
+def test_a_bad_expected_schema_is_a_problem_in_the_schema_file(tmp_path: Path) -> None:
+    (tmp_path / "st").mkdir()
+    expect = tmp_path / "nope.yaml"
+    result = runner.invoke(
+        app, ["catalog", "check", "t", "--expect", str(expect), "--state", str(tmp_path / "st")]
+    )
+    assert result.exit_code == 2
+    assert (
+        f"{expect}: 1 problem(s) in the schema file" in result.output and "in the spec" not in result.output
+    )
+
+
 def test_validate_valid_spec() -> None:
     result = runner.invoke(app, ["validate", str(EXAMPLES / "healthplus" / "pipeline.yaml")])
     assert result.exit_code == 0, result.output
@@ -104,6 +155,7 @@ def test_keys_lifecycle_never_prints_material(tmp_path: Path) -> None:
 
 def test_runs_list_empty_and_unknown_run(tmp_path: Path) -> None:
     state = ["--state", str(tmp_path / "st")]
+    (tmp_path / "st").mkdir()
     assert json.loads(runner.invoke(app, ["runs", "list", *state, "--json"]).stdout) == []
     missing = runner.invoke(app, ["runs", "show", "nope", *state])
     assert missing.exit_code == 1 and "no run with id nope" in missing.output
@@ -120,7 +172,7 @@ def test_validate_json_reports_a_malformed_param_as_json() -> None:
 def test_a_state_directory_that_cannot_be_created_is_one_message(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    result = runner.invoke(app, ["runs", "list", "--state", str(blocker / "state")])
+    result = runner.invoke(app, ["keys", "create", "k1", "--state", str(blocker / "state")])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"the state directory {blocker / 'state'} cannot be created (Not a directory)" in result.output
     assert "--state or VAULTLINE_HOME" in result.output
@@ -149,6 +201,7 @@ def test_an_unexpected_error_shows_its_type_never_its_message(
         # A Rust panic is a BaseException, past `except Exception`; its cause chain quotes values too.
         raise PanicException("index out of bounds: '123-45-6789'") from ValueError("'123-45-6789'")
 
+    (tmp_path / "st").mkdir()
     monkeypatch.setattr(RunCatalog, "list", panics)
     result = runner.invoke(app, ["runs", "list", "--state", str(tmp_path / "st")])
     assert result.exit_code == 1 and "unexpected PanicException inside vaultline" in result.output

@@ -175,6 +175,7 @@ def test_crawl_a_spec_source_with_params(tmp_path: Path) -> None:
 
 def test_catalog_list_and_show(tmp_path: Path) -> None:
     state = tmp_path / "state"
+    state.mkdir()
     empty = _invoke("catalog", "list", "--state", str(state))
     assert empty.exit_code == 0 and "no tables yet" in empty.output
     _crawl(state, str(_csv(tmp_path / "tx.csv")))

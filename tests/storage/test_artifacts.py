@@ -243,9 +243,11 @@ def test_a_private_output_never_replaces_what_is_not_a_regular_file(tmp_path: Pa
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    for target in (fifo, tmp_path):  # not /dev/null itself: a regression would replace it
-        with pytest.raises(OutputError, match="is not a regular file"), private_output(target) as out:
+    # not /dev/null itself: a regression would replace it; `new/` names a directory yet to exist
+    for target in (fifo, tmp_path, f"{tmp_path}/new/"):
+        with pytest.raises(OutputError, match="not a file"), private_output(target) as out:
             out.write(b"decrypted rows")
+    assert not (tmp_path / "new").exists()
     assert fifo.is_fifo()
     with private_output(tmp_path / "rows.csv") as out:
         out.write(b"a,b\n")

@@ -202,7 +202,9 @@ def test_plaintext_footer_lets_a_legacy_reader_read_unencrypted_columns_only(
     assert read_table(path, no_footer, columns=PLAIN).equals(table.select(PLAIN))
     with pytest.raises(ColumnKeyUnavailable, match="footer key 'footer_key'") as refused:
         read_table(path, no_footer, columns=["name"])
-    assert refused.value.columns == {"name": "pii_key"}
+    # the key to ask for is the refused footer key: the column's own was granted
+    assert refused.value.columns == {"name": "footer_key"}
+    assert "ask for access to 'footer_key'" in (refused.value.hint or "")
 
 
 # -- what is on disk --------------------------------------------------------------------------------
@@ -274,6 +276,14 @@ def test_plan_is_checked_before_anything_is_written(
         write_table(table, tmp_path / "y.parquet", EncryptionPlan("footer_key", {"pci_key": ["name"]}), ring)
     assert "no key named 'pci_key'" in str(refused.value)
     assert not (tmp_path / "y.parquet").exists()
+
+
+def test_a_file_without_rows_names_its_columns(tmp_path: Path, ring: LocalKeyring, table: pa.Table) -> None:
+    path = write(tmp_path / "empty.parquet", table.slice(0, 0), ring)
+    assert read_table(path, ring, columns=["id", "name"]).column_names == ["id", "name"]
+    with pytest.raises(SourceError, match="column 'nosuch' is not in the file") as unknown:
+        read_table(path, ring, columns=["nosuch"])
+    assert "id, amount, region, name, email, diagnosis" in (unknown.value.hint or "")
 
 
 def test_nested_column_names_cover_their_leaves(tmp_path: Path, ring: LocalKeyring) -> None:

@@ -198,10 +198,14 @@ def ranges(numbers: Iterable[int]) -> str:
     return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
 
 
+_VERSION = re.compile(r"[0-9]{1,10}")
+
+
 def split_ref(ref: str) -> tuple[str, int | None]:
     """'sales@3' → ('sales', 3); 'sales' → ('sales', None). Syntax only: see DatasetCatalog.parse_ref."""
     name, sep, number = ref.partition("@")
-    if not NAME.fullmatch(name) or (sep and not (number.isdigit() and int(number) >= 1)):
+    # ASCII digits only (`'²'.isdigit()` holds), and within the catalog's 32-bit INTEGER column
+    if not NAME.fullmatch(name) or (sep and not (_VERSION.fullmatch(number) and 1 <= int(number) < 2**31)):
         raise DatasetError(
             f"'{ref}' is not a dataset reference",
             hint="write DATASET or DATASET@VERSION, e.g. sales or sales@3 (versions count from 1)",

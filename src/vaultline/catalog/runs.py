@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -82,10 +83,18 @@ class RunCatalog(CatalogHandle):
     def _safe_url(self) -> str:
         return safe_url(self.url)
 
-    def start(self, run_id: str, pipeline: str, spec_sha256: str) -> None:
-        """Record a running run, with the process running it (so that a killed run can be told apart)."""
+    def start(
+        self, run_id: str, pipeline: str, spec_sha256: str, *, output_roots: Sequence[str] = ()
+    ) -> None:
+        """Record a running run, with the process running it (so that a killed run can be told apart)
+        and the directories it writes to (so that `gc` finds what a killed run left there)."""
         process = {"host": socket.gethostname(), "pid": os.getpid()}
-        report = {"run_id": run_id, "status": "running", "process": process}
+        report = {
+            "run_id": run_id,
+            "status": "running",
+            "process": process,
+            "output_roots": list(output_roots),
+        }
         with self.engine.begin() as conn:
             conn.execute(
                 runs.insert().values(
@@ -135,6 +144,13 @@ class RunCatalog(CatalogHandle):
                     .values(**changes, report=json.dumps(report))
                 )
         return [run_id for run_id, _, _ in dead]
+
+    def output_roots(self) -> set[str]:
+        """Every directory a run wrote (or was about to write) outputs to, committed or not."""
+        # Reports are JSON: only those naming output roots are parsed.
+        query = sa.select(runs.c.report).where(runs.c.report.like('%"output_roots": [%'))
+        with reading(self.engine, self.url, "listing output directories") as conn:
+            return {root for text in conn.scalars(query) for root in json.loads(text).get("output_roots", [])}
 
     def live(self) -> set[str]:
         """Runs still running whose process, on this host, is alive (other hosts' are not known here)."""

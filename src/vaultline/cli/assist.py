@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
+from vaultline.cli.common import JsonOption, SourceFormat, StateOption, audited, emit_json, handles_errors
 
 Profile = Literal["hipaa-safe-harbor", "pci", "gdpr-pseudonymization"]
 
@@ -33,7 +33,7 @@ def init(  # noqa: PLR0917 - typer maps each parameter to an option
         float, typer.Option("--sample-fraction", help="Fraction of rows sampled.")
     ] = 0.1,
     source_format: Annotated[
-        str | None,
+        SourceFormat | None,
         typer.Option("--source-format", help="csv, parquet or jsonl, when the extension does not say."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,

@@ -127,7 +127,7 @@ def show(
     from vaultline.audit.settings import AuditPaths
     from vaultline.state import State
 
-    segments = AuditPaths.of_state(State.resolve(state).root).segments
+    segments = AuditPaths.of_state(State.existing(state).root).segments
     entries = deque(iter_entries(segments, action=action, run_id=run), maxlen=limit)
     _print_entries(list(entries), json_out=json_out, empty="no audit entries match")
 
@@ -157,7 +157,7 @@ def export(
     from vaultline.audit.log import AuditLog
     from vaultline.state import State
 
-    with AuditLog.open(State.resolve(state).ensure()) as log:
+    with AuditLog.open(State.existing(state)) as log:
         result = log.export(out)
     if json_out:
         emit_json(result.as_dict())
@@ -203,6 +203,6 @@ def search(
         raise typer.BadParameter("give --subject or --me, not both", param_hint="--me")
     elif subject == "-":  # from stdin: a value on the command line shows in the process list
         subject = sys.stdin.readline().rstrip("\n")
-    with AuditLog.open(State.resolve(state).ensure()) as log:
+    with AuditLog.open(State.existing(state)) as log:
         found = log.search(subject, kind=kind)
     _print_entries(found, json_out=json_out, empty="no audit entry names this subject")

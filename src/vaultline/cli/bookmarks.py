@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
+from vaultline.errors import TerminalError
 
 if TYPE_CHECKING:
-    from vaultline.catalog.bookmarks import BookmarkCatalog
+    from vaultline.catalog.bookmarks import BookmarkCatalog, BookmarkSummary
 
 app = typer.Typer(help="Job bookmarks of incremental sources.", no_args_is_help=True)
 
@@ -21,7 +22,7 @@ def _catalog(state: StateOption) -> BookmarkCatalog:
     from vaultline.catalog.bookmarks import BookmarkCatalog
     from vaultline.state import State
 
-    return BookmarkCatalog(State.resolve(state).ensure().catalog_url)
+    return BookmarkCatalog(State.existing(state).catalog_url)
 
 
 @app.command("list")
@@ -47,6 +48,24 @@ def list_bookmarks(
         typer.echo(f"{s.pipeline}.{s.source}  by {s.kind}: {kept}{pending}  (run {s.run_id}, {s.updated_at})")
 
 
+def _require_bookmarks(summaries: list[BookmarkSummary], pipeline: str, source: str | None) -> None:
+    """Refuse a reset that would mark nothing: an unknown pipeline, or a source it has no bookmark for."""
+    pipelines = sorted({s.pipeline for s in summaries})
+    if pipeline not in pipelines:
+        raise TerminalError(
+            f"pipeline {pipeline} has no bookmarks to reset",
+            hint=f"pipelines with bookmarks: {', '.join(pipelines)}"
+            if pipelines
+            else "no pipeline has any: a source with `incremental:` gets one when its first run commits",
+        )
+    sources = sorted(s.source for s in summaries if s.pipeline == pipeline)
+    if source is not None and source not in sources:
+        raise TerminalError(
+            f"pipeline {pipeline} has no bookmark for source {source}",
+            hint=f"its sources with bookmarks: {', '.join(sources)}",
+        )
+
+
 @app.command("reset")
 @handles_errors
 def reset(
@@ -58,11 +77,10 @@ def reset(
     """Reset incremental sources: the next run reads them from the start and replaces appended outputs.
 
     What they delivered is forgotten only when that run commits: a failed run leaves the reset pending."""
-    with (
-        audited(state, "bookmark.reset", resource=pipeline, details={"source": source}) as operation,
-        _catalog(state) as catalog,
-    ):
-        removed = operation.details["bookmarks"] = catalog.reset(pipeline, source)
+    with _catalog(state) as catalog:
+        _require_bookmarks(catalog.list(), pipeline, source)  # a typo is refused, not audited as a reset
+        with audited(state, "bookmark.reset", resource=pipeline, details={"source": source}) as operation:
+            removed = operation.details["bookmarks"] = catalog.reset(pipeline, source)
     if json_out:
         emit_json({"pipeline": pipeline, "source": source, "reset": removed})
         return

@@ -22,7 +22,7 @@ def _catalog(state: Path | None) -> TableCatalog:
     from vaultline.catalog.tables import TableCatalog
     from vaultline.state import State
 
-    return TableCatalog(State.resolve(state).ensure().catalog_url)
+    return TableCatalog(State.existing(state).catalog_url)
 
 
 def _nullable(value: bool | None) -> str:
@@ -120,7 +120,7 @@ def check(
     from vaultline.catalog.expected_schema import ExpectedSchema, check_schema
     from vaultline.spec.yaml_tree import read_model
 
-    expected = read_model(expect, ExpectedSchema)
+    expected = read_model(expect, ExpectedSchema, what="the schema file")
     with _catalog(state) as catalog:
         record = catalog.get(name)
     mismatches = check_schema(record, expected)

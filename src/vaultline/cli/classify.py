@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
+from vaultline.cli.common import JsonOption, SourceFormat, StateOption, audited, emit_json, handles_errors
 
 FormatOption = Annotated[
     Literal["table", "json"], typer.Option("--format", help="table for people, json for scripts.")
@@ -29,7 +29,7 @@ def classify(  # noqa: PLR0917 - typer maps each parameter to an option
         typer.Option("--threshold", help="Fraction of sampled values that must validate.", min=0.0, max=1.0),
     ] = 0.5,
     source_format: Annotated[
-        str | None,
+        SourceFormat | None,
         typer.Option("--source-format", help="csv, parquet or jsonl, when the extension does not say."),
     ] = None,
     output_format: FormatOption = "table",

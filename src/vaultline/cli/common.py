@@ -6,10 +6,10 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, ParamSpec, TypeVar
 
 import typer
 from typer.exceptions import TyperException
@@ -30,6 +30,8 @@ StateOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+SourceFormat = Literal["csv", "parquet", "jsonl"]
+"""The file formats a location given on the command line may have (click lists them when refused)."""
 
 
 def emit_json(data: Any) -> None:
@@ -44,10 +46,14 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            sys.stdout.flush()  # a reader gone away shows here, inside the try, not at exit
+            return result
         except VaultlineError as exc:
             sys.stderr.write(f"error: {exc.render()}\n")
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:  # a ConnectionError, but ours: the reader of stdout went away
+            _stdout_closed()
         except OSError as exc:  # a path the user gave, unusable in a way no check above foresaw
             if is_transient(exc):
                 _out_of_reach(exc)
@@ -74,6 +80,19 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _stdout_closed() -> NoReturn:
+    """Whoever read stdout stopped reading (`vaultline audit show | head`): nothing failed that a rerun
+    would cure, and nobody reads a message. Python's documented handling: stdout goes to devnull, so
+    the flush at exit does not raise again, and the exit is 1, quietly."""
+    with suppress(OSError, ValueError):  # no descriptor behind stdout (a test's capture)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    raise typer.Exit(1) from None
 
 
 def _out_of_reach(exc: BaseException) -> NoReturn:

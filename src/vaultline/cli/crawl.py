@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
+from vaultline.cli.common import JsonOption, SourceFormat, StateOption, audited, emit_json, handles_errors
 
 if TYPE_CHECKING:
     from vaultline.spec.sources import Source
@@ -31,7 +31,7 @@ def resolve_source(reference: str, file_format: str | None, params: list[str] | 
         return name, sources[name]
     from vaultline.classify.sample import source_for
 
-    return "input", source_for(reference, file_format)
+    return reference, source_for(reference, file_format)  # errors name the location, not a placeholder
 
 
 @handles_errors
@@ -42,7 +42,7 @@ def crawl(  # noqa: PLR0917 - typer maps each parameter to an option
     ],
     name: Annotated[str, typer.Option("--name", help="The catalog table to register or update.")],
     file_format: Annotated[
-        Literal["csv", "parquet", "jsonl"] | None,
+        SourceFormat | None,
         typer.Option("--format", help="The source's format, when the extension does not say."),
     ] = None,
     sample_rows: Annotated[

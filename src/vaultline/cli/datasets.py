@@ -24,7 +24,7 @@ def _catalog(state: Path | None) -> DatasetCatalog:
     from vaultline.catalog.datasets import DatasetCatalog
     from vaultline.state import State
 
-    return DatasetCatalog(State.resolve(state).ensure().catalog_url)
+    return DatasetCatalog(State.existing(state).catalog_url)
 
 
 def parse_duration(text: str) -> int:
@@ -176,14 +176,16 @@ def gc(
     from vaultline.storage.spill import sweep
 
     seconds = parse_duration(grace)
-    spill_dir = State.resolve(state).spill_dir
+    spill_dir = State.existing(state).spill_dir
     with (
         _catalog(state) as catalog,
         audited(state, "gc", details={"dry_run": dry_run, "grace_seconds": seconds}) as operation,
     ):
         with RunCatalog(catalog.url) as runs:
             live = runs.live()  # their files exist before their commit, whatever their age
-            result = catalog.gc(catalog.roots(), grace_seconds=seconds, dry_run=dry_run, live_runs=live)
+            # a run killed before any version landed in its output directory left files only runs know of
+            roots = [*catalog.roots(), *sorted(runs.output_roots())]
+            result = catalog.gc(roots, grace_seconds=seconds, dry_run=dry_run, live_runs=live)
             abandoned = [] if dry_run else runs.abandon_dead()
         spills = sweep(spill_dir, older_than=seconds, dry_run=dry_run) if spill_dir.is_dir() else 0
         operation.details.update(
@@ -217,9 +219,12 @@ def vacuum(
     json_out: JsonOption = False,
 ) -> None:
     """Delete the files only versions older than the newest N reference; their records stay (audit)."""
+    from vaultline.catalog.dataset_records import check_name
+
+    check_name(dataset)  # a malformed name is named as such, before the vacuum is audited
     with (
-        audited(state, "vacuum", resource=dataset, details={"keep": keep, "dry_run": dry_run}) as operation,
         _catalog(state) as catalog,
+        audited(state, "vacuum", resource=dataset, details={"keep": keep, "dry_run": dry_run}) as operation,
     ):
         result = catalog.vacuum(dataset, keep, dry_run=dry_run)
         operation.details.update(versions=len(result.vacuumed), files_deleted=result.files_deleted)

@@ -34,11 +34,14 @@ ProviderOption = Annotated[
 ]
 
 
-def _provider(state: Path | None, name: str | None) -> KeyProvider:
+def _provider(state: Path | None, name: str | None, *, creating: bool = False) -> KeyProvider:
+    """The provider over the state directory; only `keys create` makes a missing one (every other
+    command works on keys that exist: on a new directory it would create a dev keyring instead)."""
     from vaultline.keys.providers import open_provider
     from vaultline.state import State
 
-    return open_provider(State.resolve(state).ensure().root, name)
+    chosen = State.resolve(state).ensure() if creating else State.existing(state)
+    return open_provider(chosen.root, name)
 
 
 def _roles(info: KeyInfo) -> str:
@@ -62,7 +65,7 @@ def create(  # noqa: PLR0917 - typer maps each parameter to an option
     from vaultline.keys.principal import parse_roles
 
     with audited(state, "keys.create", identifiers={"key": name}, details={"purpose": purpose}):
-        info = _provider(state, provider).create(
+        info = _provider(state, provider, creating=True).create(
             name, purpose=purpose, roles=parse_roles(roles, where="--roles")
         )
     emit_json(asdict(info)) if json_out else typer.echo(
@@ -119,8 +122,9 @@ def rotate(
     json_out: JsonOption = False,
 ) -> None:
     """Add a new version; new work uses it, old versions stay for existing data (pin with NAME@VERSION)."""
+    key_name, chosen = KeyRef.plain_name(name), _provider(state, provider)
     with audited(state, "keys.rotate", identifiers={"key": name}) as operation:
-        info = _provider(state, provider).rotate(KeyRef.plain_name(name))
+        info = chosen.rotate(key_name)
         operation.details["version"] = info.current_version
     emit_json(asdict(info)) if json_out else typer.echo(
         f"rotated {info.name}: current version {info.current_version}"
@@ -144,12 +148,12 @@ def rewrap(
     from vaultline.state import State
     from vaultline.storage.rewrap import rewrap_key
 
-    resolved = State.resolve(state)
+    chosen = _provider(state, provider)
     with (
         audited(state, "keys.rewrap", identifiers={"key": name}, details={"dry_run": dry_run}) as operation,
-        DatasetCatalog(resolved.catalog_url) as catalog,
+        DatasetCatalog(State.existing(state).catalog_url) as catalog,
     ):
-        result = rewrap_key(catalog, _provider(state, provider), name, dry_run=dry_run)
+        result = rewrap_key(catalog, chosen, name, dry_run=dry_run)
         operation.details["files"] = len(result.rewrapped)
     if json_out:
         emit_json({"rewrapped": result.rewrapped, "internal_key_material": result.internal})
@@ -183,12 +187,12 @@ def roles(
     """Show or set which roles may derive from and unwrap with a key (writing is never restricted)."""
     from vaultline.keys.principal import parse_roles
 
-    chosen = _provider(state, provider)
+    key_name, chosen = KeyRef.plain_name(name), _provider(state, provider)
     if set_ is None:
-        key = chosen.info(name)
+        key = chosen.info(key_name)
     else:
         with audited(state, "keys.set_roles", identifiers={"key": name}) as operation:
-            key = chosen.set_roles(KeyRef.plain_name(name), parse_roles(set_, where="--set"))
+            key = chosen.set_roles(key_name, parse_roles(set_, where="--set"))
             operation.details["roles"] = len(key.roles)
     if json_out:
         emit_json({"name": key.name, "roles": list(key.roles)})

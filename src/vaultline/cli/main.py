@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -113,8 +113,16 @@ def run(
     loaded = load(spec, dict(parse_param(p) for p in param or []))
     for warning in loaded.warnings:
         sys.stderr.write(f"warning: {spec}: {warning.render()}\n")
-    with progress(enabled=not json_out) as on_phase:
-        report = run_pipeline(loaded, State.resolve(state), on_phase=on_phase, reset_bookmarks=reset_bookmark)
+    report: dict[str, Any] = {}  # filled as the run goes: a failed run's report is in it too
+    try:
+        with progress(enabled=not json_out) as on_phase:
+            run_pipeline(
+                loaded, State.resolve(state), on_phase=on_phase, reset_bookmarks=reset_bookmark, report=report
+            )
+    except BaseException:
+        if json_out and report.get("run_id"):  # the outcome for scripts; the error goes to stderr
+            emit_json(report)
+        raise
     if json_out:
         emit_json(report)
     else:

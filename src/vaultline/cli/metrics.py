@@ -33,7 +33,10 @@ def metrics(
         typer.Option("--format", help="prometheus: text exposition; emf: CloudWatch EMF lines; json."),
     ] = "prometheus",
     last: Annotated[
-        int, typer.Option("--last", min=1, help="Runs per pipeline (emf, json); prometheus shows the newest.")
+        int,
+        typer.Option(
+            "--limit", "--last", min=1, help="Runs per pipeline (emf, json); prometheus shows the newest."
+        ),
     ] = 1,
     state: StateOption = None,
 ) -> None:
@@ -42,7 +45,7 @@ def metrics(
     from vaultline.catalog.schema import open_catalog
     from vaultline.state import State
 
-    url = State.resolve(state).ensure().catalog_url
+    url = State.existing(state).catalog_url
     engine = open_catalog(url)
     try:
         records = recent_run_metrics(engine, url, pipeline=pipeline, last=last)
@@ -65,7 +68,7 @@ def metrics(
 def list_alarms(
     pipeline: PipelineOption = None,
     rule: Annotated[str | None, typer.Option("--rule", help="Only this rule.")] = None,
-    last: Annotated[int, typer.Option("--last", min=1, help="At most this many alarms.")] = 20,
+    last: Annotated[int, typer.Option("--limit", "--last", min=1, help="At most this many alarms.")] = 20,
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -74,7 +77,7 @@ def list_alarms(
     from vaultline.catalog.schema import open_catalog
     from vaultline.state import State
 
-    url = State.resolve(state).ensure().catalog_url
+    url = State.existing(state).catalog_url
     engine = open_catalog(url)
     try:
         events = stored_alarms(engine, url, pipeline=pipeline, rule=rule, last=last)
@@ -138,13 +141,14 @@ def test_rule(
     from vaultline.state import State
 
     pipeline, chosen = _rule(spec, rule, param)
+    keys = key_source(State.existing(state))
     event = AlarmEvent(
         id=uuid.uuid4().hex, rule=chosen.name, kind=chosen.kind, severity=chosen.severity,
         message=f"test alarm for rule {chosen.name} of pipeline {pipeline}, sent by `vaultline alarms test`",
         fired_at=datetime.now(UTC).isoformat(timespec="milliseconds"), pipeline=pipeline,
     )  # fmt: skip
     with audited(state, "alarms.test", resource=chosen.name):  # a delivery may derive a signing key
-        outcomes = deliver(event, chosen.notify, key_source(State.resolve(state)))
+        outcomes = deliver(event, chosen.notify, keys)
     for outcome in outcomes:
         shown = f"delivered ({outcome.attempts} attempt(s))" if outcome.outcome == "delivered" else (
             f"FAILED after {outcome.attempts} attempt(s): {outcome.error}"
@@ -176,7 +180,7 @@ def write_secret(  # noqa: PLR0917 - typer maps each parameter to an option
     if target > len(chosen.notify):
         raise TerminalError(f"rule {rule} has {len(chosen.notify)} target(s)", hint="--target counts from 1")
     picked = chosen.notify[target - 1]
-    derive = key_source(State.resolve(state))
+    derive = key_source(State.existing(state))
     with audited(state, "alarms.secret", resource=rule, identifiers={"path": str(out)}):
         if isinstance(picked, WebhookTarget) and picked.signing_key is not None:
             key = derive(picked.signing_key, WEBHOOK_KEY_CONTEXT)

@@ -19,7 +19,7 @@ app = typer.Typer(help="Data-quality results of past runs, from the catalog.", n
 def _catalog_url(state: Path | None) -> str:
     from vaultline.state import State
 
-    return State.resolve(state).ensure().catalog_url
+    return State.existing(state).catalog_url
 
 
 def _line(result: dict[str, Any], first: str) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from vaultline.cli.common import StateOption, audited, handles_errors
-from vaultline.errors import TerminalError, VaultlineError
+from vaultline.errors import VaultlineError
 
 if TYPE_CHECKING:
     from vaultline.catalog.datasets import DatasetCatalog
@@ -26,23 +26,31 @@ def read(  # noqa: PLR0917 - typer maps each parameter to an option
     output_format: Annotated[
         Literal["table", "csv", "json", "parquet"], typer.Option("--format", help="How to print the rows.")
     ] = "table",
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Write to this file (required for --format parquet).")
+    out: Annotated[  # text, not Path: a trailing `/` (a directory) must reach the check
+        str | None, typer.Option("--out", help="Write to this file (required for --format parquet).")
     ] = None,
     state: StateOption = None,
 ) -> None:
     """Read a dataset version. A column whose key you do not hold is refused by name, with its key."""
+    from vaultline.catalog.dataset_records import split_ref
     from vaultline.catalog.datasets import DatasetCatalog
     from vaultline.keys.providers import open_provider
     from vaultline.state import State
+    from vaultline.storage.artifacts import check_output_path, private_output
     from vaultline.storage.dataset_reader import read_dataset
 
-    resolved = State.resolve(state)
-    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None
-    if wanted == []:
-        raise TerminalError(
-            "--columns names no column", hint="e.g. --columns transaction_id,amount, or leave it out"
+    # Usage first: a command that cannot print its result must not decrypt (and audit) a read.
+    if output_format == "parquet" and out is None:
+        raise typer.BadParameter("parquet goes to a file: add --out FILE.parquet", param_hint="--format")
+    wanted = list(dict.fromkeys(c.strip() for c in columns.split(",") if c.strip())) if columns else None
+    if columns is not None and not wanted:
+        raise typer.BadParameter(
+            "names no column: e.g. --columns transaction_id,amount, or leave it out", param_hint="--columns"
         )
+    if out is not None:
+        check_output_path(out)
+    split_ref(dataset)  # a malformed reference is named as such, before the read is audited
+    resolved = State.existing(state)
     details = {
         "columns": len(wanted) if wanted else "all",
         "format": output_format,
@@ -56,11 +64,8 @@ def read(  # noqa: PLR0917 - typer maps each parameter to an option
             operation.details.update(version=version, rows=table.num_rows)
         _access_alarms(resolved, catalog, name, version)
     if output_format == "parquet":
-        if out is None:
-            raise TerminalError("--format parquet writes a file", hint="add --out FILE.parquet")
+        assert out is not None  # refused above, before the read
         import pyarrow.parquet as pq
-
-        from vaultline.storage.artifacts import private_output
 
         with private_output(out) as handle:  # decrypted rows: owner-only, whole or not at all
             pq.write_table(table, handle)
@@ -87,8 +92,6 @@ def read(  # noqa: PLR0917 - typer maps each parameter to an option
         with pl.Config(tbl_rows=50, tbl_cols=-1, fmt_str_lengths=40):
             text = f"{name}@{version}: {table.num_rows:,} rows\n{frame}\n"
     if out is not None:
-        from vaultline.storage.artifacts import private_output
-
         with private_output(out) as handle:
             handle.write(text.encode("utf-8"))
     else:
@@ -109,7 +112,13 @@ def _access_alarms(state: State, catalog: DatasetCatalog, dataset: str, version:
         with RunCatalog(state.catalog_url) as runs:
             report = runs.report(run_id)
         spec_file = (report.get("spec") or {}).get("file")  # a killed run's report is empty
-        if spec_file is None or not Path(spec_file).is_file():
+        if spec_file is None or spec_file.startswith("<"):  # killed, or a spec given as text (`<string>`)
+            return
+        if not Path(spec_file).is_file():
+            sys.stderr.write(
+                f"warning: unusual-access rules were not evaluated: the spec {spec_file} of the run that "
+                "wrote this version is gone\n"
+            )
             return
         pipeline = load(spec_file, report.get("params") or {}).pipeline
         rules = [r for r in pipeline.alarms if r.kind == "unusual_access"]
@@ -117,8 +126,6 @@ def _access_alarms(state: State, catalog: DatasetCatalog, dataset: str, version:
             return
         # a delivery may derive a signing key: audited like every key use (fail closed)
         with audited(state.root, "alarms.evaluate", resource=dataset):
-            events = check_access(state, rules, pipeline=pipeline.name)
-        for event in events:
-            sys.stderr.write(f"alarm ({event.severity}) {event.rule}: {event.message}\n")
+            check_access(state, rules, pipeline=pipeline.name)  # the rules' targets show what fires
     except VaultlineError as exc:
         sys.stderr.write(f"warning: unusual-access rules were not evaluated: {exc.message}\n")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vaultline import __version__
+from vaultline.catalog.cleanup import normalize
 from vaultline.classify.entities import BY_NAME
 from vaultline.errors import (
     AuditUnavailableError,
@@ -70,8 +71,11 @@ def run(
     *,
     on_phase: Callable[[str], None] = lambda _: None,
     reset_bookmarks: bool = False,
+    report: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Execute the spec and return its report (also stored in the catalog and under the run directory).
+    A caller's `report` dict is the one filled: when the run raises, it still holds the failed run's
+    report (empty if the run never started).
 
     Fail closed: without a writable audit log nothing runs; every source read, key use, commit and
     the run's outcome are recorded, and a signed checkpoint closes every run, even one that did nothing.
@@ -81,7 +85,7 @@ def run(
 
     state.ensure()
     run_id = new_run_id()
-    report: dict[str, Any] = {}
+    report = {} if report is None else report
     try:
         with (
             audit_session(state, checkpoint_reason="run-end") as audit,
@@ -142,7 +146,7 @@ def _audited_run(
     for abandoned in catalog.abandon_dead():
         audit.record("run.abandoned", run_id=abandoned)
         log.warning("run %s: its process ended without finishing it (see `vaultline runs show`)", abandoned)
-    catalog.start(run_id, pipeline.name, report["spec"]["sha256"])
+    catalog.start(run_id, pipeline.name, report["spec"]["sha256"], output_roots=report["output_roots"])
     log.info("run %s of pipeline %s started", run_id, pipeline.name)
     lineage = LineageEmitter(state, pipeline)
     if warning := lineage.start(run_id, report):
@@ -207,13 +211,22 @@ def _record_spec_change(
         )  # fmt: skip
 
 
+def _spec_file(loaded: LoadedSpec) -> str:
+    """The spec's path, absolute: `read` finds its access rules from any directory (--state,
+    VAULTLINE_HOME); a spec given as text (`loads`) keeps its label."""
+    path = Path(loaded.file)
+    return str(path.absolute()) if path.is_file() else loaded.file
+
+
 def _new_report(loaded: LoadedSpec, run_id: str) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "pipeline": loaded.pipeline.name,
         "vaultline_version": __version__,
-        "spec": {"file": loaded.file, "sha256": _spec_sha256(loaded)},
+        "spec": {"file": _spec_file(loaded), "sha256": _spec_sha256(loaded)},
         "params": loaded.params,
+        # where this run writes, known before it does: `gc` finds a killed first run's files there
+        "output_roots": [normalize(output.path) for output in loaded.pipeline.outputs.values()],
         "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "warnings": [w.render() for w in loaded.warnings],
     }

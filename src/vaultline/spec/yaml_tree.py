@@ -152,11 +152,15 @@ def line_of(tree: Any, path: tuple[Any, ...]) -> int | None:
     return line
 
 
-def read_model(path: Path, model: type[M]) -> M:
+def read_model(path: Path, model: type[M], *, what: str = "the file") -> M:
     """A YAML file validated by a pydantic model; every problem becomes a SpecError naming the file,
-    field and line (exit code 2 in the CLI)."""
+    field and line (exit code 2 in the CLI), and `what` the file is ("the schema file"), since it is
+    not a spec."""
     file = str(path)
-    tree = parse(read_text(path), file=file)
+    try:
+        tree = parse(read_text(path), file=file)
+    except SpecError as exc:
+        raise SpecError(exc.issues, file=file, what=what) from None
     try:
         return model.model_validate(plain(tree if tree is not None else {}))
     except ValidationError as exc:
@@ -168,4 +172,4 @@ def read_model(path: Path, model: type[M]) -> M:
             )
             for error in exc.errors()
         ]
-        raise SpecError(issues, file=file) from None
+        raise SpecError(issues, file=file, what=what) from None

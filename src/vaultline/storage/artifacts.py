@@ -307,16 +307,24 @@ def _make_private_directories(directory: Path) -> None:
         created.mkdir(mode=0o700, exist_ok=True)
 
 
+def check_output_path(location: str) -> None:
+    """Refuse, before any work, a path `private_output` must not write: one that names a directory
+    (`out/`) or exists as something other than a regular file."""
+    if is_remote(location):
+        return
+    if location.endswith(("/", os.sep)) or (os.path.lexists(location) and not Path(location).is_file()):
+        # the rename that makes the file whole would replace what is there: /dev/null itself, say
+        raise OutputError(
+            f"{location} names a directory, a device or a pipe, not a file",
+            hint="give the path of a file to write (it is replaced only once it is complete)",
+        )
+
+
 @contextmanager
 def private_output(dst: str | Path) -> Iterator[IO[bytes]]:
     """A private temp file beside `dst` (S3: in the temp dir) that becomes `dst` only on success."""
     location = str(dst)
-    if not is_remote(location) and os.path.lexists(location) and not Path(location).is_file():
-        # the rename that makes the file whole would replace what is there: /dev/null itself, say
-        raise OutputError(
-            f"{location} exists and is not a regular file (a directory, a device or a pipe)",
-            hint="give the path of a file to write (it is replaced only once it is complete)",
-        )
+    check_output_path(location)
     local = Path(tempfile.gettempdir()) if is_remote(location) else Path(location).absolute().parent
     try:
         _make_private_directories(local)

@@ -42,10 +42,12 @@ def read_dataset(
     from vaultline.storage.encrypted_parquet import read_table
 
     dataset, version = catalog.parse_ref(ref)
-    tables = []
+    tables: list[Any] = []
     rows = 0
     for entry in catalog.files(dataset, version):
-        if limit is not None and rows >= limit:
+        # The first file is read whatever the limit: reading it checks that the columns exist and that
+        # the caller may decrypt them, and gives even a 0-row result their schema.
+        if limit is not None and rows >= limit and tables:
             break
         _verified(entry.location, entry.sha256)
         filesystem = locations.filesystem(entry.location) if locations.is_remote(entry.location) else None

@@ -112,8 +112,9 @@ class ColumnKeyUnavailable(KeyringError):
         super().__init__(
             f"cannot decrypt {len(refused)} column(s): {'; '.join(parts)}",
             where=path,
-            hint=f"ask for access to {', '.join(repr(r) for r in by_key)}, or read only the columns "
-            f"this caller can decrypt (columns=[...]): {readable_text}",
+            # shown to CLI users and to Python callers alike
+            hint=f"ask for access to {', '.join(repr(r) for r in by_key)}, or read only the columns you "
+            f"may read (`--columns a,b` on the CLI, `columns=` in Python): {readable_text}",
         )
 
 
@@ -498,22 +499,21 @@ def read_table(
                 hint=f"ask for access to '{footer.footer_material.master_key_id}'",
             )
         _decrypt_footer(footer, keys)
-    layout = footer.columns() or []
+    # a file without rows has no column chunks, so no key material: nothing to decrypt, names to check
+    layout = footer.columns() or [(name, None) for name in footer.leaf_names()]
     wanted = _wanted(layout, columns, where)
     refused: dict[str, tuple[str, str]] = {}
     for name, material in layout:
         if material is None:
             continue
-        reason = keys.refusal(material)
+        key, reason = material.master_key_id, keys.refusal(material)
         if reason is None and footer_refusal is not None:
             # A plaintext footer is signed; pyarrow verifies the signature before any decryption.
             assert footer.footer_material is not None
-            reason = (
-                f"it also needs footer key '{footer.footer_material.master_key_id}', which was refused: "
-                f"{footer_refusal}"
-            )
+            key = footer.footer_material.master_key_id  # the one to ask for: the column's own is granted
+            reason = f"it also needs footer key '{key}', which was refused: {footer_refusal}"
         if reason is not None:
-            refused[name] = (material.master_key_id, reason)
+            refused[name] = (key, reason)
     blocked = {name: refused[name] for name in wanted if name in refused}
     if blocked:
         readable = [name for name, _ in layout if name not in refused]

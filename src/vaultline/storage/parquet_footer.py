@@ -203,6 +203,27 @@ class Footer:
         assert self._sidecar is not None
         return self._sidecar
 
+    def leaf_names(self) -> list[str]:
+        """Every leaf column's dotted path, from the schema (which a file without rows has too)."""
+        assert self.metadata is not None
+        elements = self.metadata.get(2) or []
+        names: list[str] = []
+
+        def walk(index: int, prefix: tuple[str, ...]) -> int:
+            element = elements[index]
+            path = (*prefix, element[4].decode()) if index else prefix
+            children = element.get(5) or 0
+            if index and not children:
+                names.append(".".join(path))
+            index += 1
+            for _ in range(children):
+                index = walk(index, path)
+            return index
+
+        if elements:
+            walk(0, ())
+        return names
+
     def columns(self) -> list[tuple[str, KeyMaterial | None]] | None:
         """Each column's leaf path and key material (None = plaintext); None for a file without rows."""
         assert self.metadata is not None
