@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -53,3 +54,41 @@ def test_export_is_encrypted_bound_to_its_run_and_decrypts(
                              str(tmp_path / "x.json"), "--state", str(state.root)])  # fmt: skip
     assert wrong.exit_code != 0 and "Traceback" not in wrong.output
     assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.s3
+def test_export_to_s3_and_decrypt_from_s3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_client: Any, s3_bucket: str
+) -> None:
+    """s3:// stays a URL: no local `s3:/bucket/...` file, the object lands in the bucket and decrypts back."""
+    from vaultline.catalog.runs import RunCatalog
+
+    monkeypatch.setenv(PASSPHRASE_ENV, "export-test")
+    state = State(tmp_path / "state").ensure()
+    run_id = "20240101T000000Z-abcdef"
+    with RunCatalog(state.catalog_url) as catalog:
+        catalog.start(run_id, "pipe", "0" * 64)
+        catalog.finish(run_id, {"run_id": run_id, "status": "succeeded", "rows": {"input": 1}})
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    cli = CliRunner()
+    url = f"s3://{s3_bucket}/exports/r.enc"
+    done = cli.invoke(app, ["runs", "export", run_id, "--out", url, "--state", str(state.root)])
+    assert done.exit_code == 0, done.output
+    assert url in done.output and list(work.iterdir()) == []
+    sealed = s3_client.get_object(Bucket=s3_bucket, Key="exports/r.enc")["Body"].read()
+    assert b"succeeded" not in sealed
+    back_url = f"s3://{s3_bucket}/exports/r.json"
+    back = cli.invoke(
+        app, ["runs", "decrypt-export", run_id, url, "--out", back_url, "--state", str(state.root)]
+    )
+    assert back.exit_code == 0, back.output
+    plain = s3_client.get_object(Bucket=s3_bucket, Key="exports/r.json")["Body"].read()
+    assert json.loads(plain)["run_id"] == run_id
+    local = cli.invoke(
+        app, ["runs", "decrypt-export", run_id, url, "--out", "r.json", "--state", str(state.root)]
+    )
+    assert local.exit_code == 0, local.output
+    assert json.loads((work / "r.json").read_text())["status"] == "succeeded"
+    assert not (work / "s3:").exists()

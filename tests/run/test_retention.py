@@ -202,3 +202,129 @@ def test_exported_audit_segments_are_pruned_through_the_audit_log(state: State, 
     assert len(left) == len(segments) - len(dry.audit["segments"])
     with AuditLog.open(state) as audit:
         assert audit.verify().ok
+
+
+def test_only_run_directories_under_runs_are_touched(state: State, files: dict[str, Path]) -> None:
+    """A backup or another tool's files under runs/ are not run logs or reports, whatever their age."""
+    backup = _aged(state.runs_dir / "mybackup" / "report.json", 400, "{}")
+    foreign_log = _aged(state.runs_dir / "notes" / "run.log", 400)
+    empty = state.runs_dir / "emptyforeign"
+    empty.mkdir()
+    applied = apply_retention(state, RetentionPolicy())
+    assert {i.location for i in applied.removed} == {
+        str(files["old_log"]),
+        str(files["old_report"]),
+        str(files["old_quarantine"]),
+    }
+    assert backup.exists() and foreign_log.exists() and empty.is_dir()
+    assert not state.run_dir(OLD_RUN).exists() and state.run_dir(NEW_RUN).is_dir()
+
+
+def test_a_relative_quarantine_location_is_never_resolved_against_the_working_directory(
+    state: State, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An older run recorded `qdir/<run>.parquet` as its spec said: from another directory, a file of
+    that name there is someone else's. Kept (and said why) once the run is past its bound."""
+    _record_run(state, OLD_RUN, f"qdir/{OLD_RUN}.parquet")
+    elsewhere = tmp_path / "elsewhere"
+    foreign = _aged(elsewhere / "qdir" / f"{OLD_RUN}.parquet", 400)
+    monkeypatch.chdir(elsewhere)
+    today = apply_retention(state, RetentionPolicy())
+    assert today.removed == [] and today.kept == []
+    later = apply_retention(state, RetentionPolicy(), now=datetime.now(UTC) + timedelta(days=200))
+    assert later.removed == []
+    (kept,) = later.kept
+    assert (kept.kind, kept.location) == ("quarantine", f"qdir/{OLD_RUN}.parquet")
+    assert kept.reason.startswith("relative location recorded by an older run") and kept.age_days >= 199
+    assert foreign.exists()
+
+
+RELATIVE_QUARANTINE = """\
+version: 1
+name: relq
+keys: {c: customer_key}
+sources:
+  tx: {format: csv, path: "RAW/transactions.csv"}
+steps:
+  - clean: {cast: {amount: float64}, constraints: {amount: {min: 0}}}
+  - tokenize: {columns: [customer_id, email, device_id], domain: c}
+  - drop: {columns: [card_number, account_number, ip_address]}
+outputs:
+  o: {path: out}
+quarantine: {path: qdir, max_fraction: 0.5}
+"""
+
+
+def test_a_run_records_its_quarantine_absolute_and_retention_finds_it_from_anywhere(
+    state: State, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaultline.demo.fraud import generate_fraud
+    from vaultline.keys.local import LocalKeyring
+    from vaultline.run.runner import run
+    from vaultline.spec.loader import loads
+
+    LocalKeyring(state.root, warn=False).create("customer_key")
+    data = generate_fraud(900, tmp_path / "gen")
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    monkeypatch.chdir(demo)
+    report = run(loads(RELATIVE_QUARANTINE.replace("RAW", str(data.data_path.parent))), state)
+    real = demo / "qdir" / f"{report['run_id']}.parquet"
+    assert report["rows"]["quarantined"] > 0 and report["quarantine"] == str(real)
+    stamp = time.time() - 120 * DAY
+    os.utime(real, (stamp, stamp))
+    elsewhere = tmp_path / "elsewhere"
+    foreign = _aged(elsewhere / "qdir" / f"{report['run_id']}.parquet", 400)
+    monkeypatch.chdir(elsewhere)
+    applied = apply_retention(state, RetentionPolicy(run_logs_days=365, reports_days=365))
+    assert [(i.kind, i.location) for i in applied.removed] == [("quarantine", str(real))]
+    assert not real.exists() and foreign.exists()
+
+
+def _no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to find: fail fast
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # it keeps the credentials it found first
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize(
+    ("case", "reason", "exit_code"),
+    [
+        ("bucket gone", "could not be listed (NoSuchBucket)", 1),
+        ("no credentials", "could not be listed (NoCredentialsError)", 1),
+        ("endpoint down", "could not be listed (EndpointConnectionError)", 75),
+    ],
+)
+def test_an_s3_quarantine_location_that_cannot_be_listed_is_reported_and_the_rest_applied(
+    state: State,
+    files: dict[str, Path],
+    moto_server: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    case: str,
+    reason: str,
+    exit_code: int,
+) -> None:
+    """Nothing under the location is removed, everything else is, the result names the location and
+    why, and the command exits non-zero (75 when a rerun may cure it): not half-done silently."""
+    location = f"s3://vl-gone-{uuid.uuid4().hex[:12]}/q"
+    _record_run(state, "20240102T000000Z-cccccc", f"{location}/20240102T000000Z-cccccc.parquet")
+    if case == "no credentials":
+        _no_credentials(monkeypatch)
+    if case == "endpoint down":
+        request.getfixturevalue("unreachable_s3")
+    dry = apply_retention(state, RetentionPolicy(), dry_run=True)
+    ((unread),) = dry.unreadable
+    assert unread.location == location and unread.reason.startswith(reason)
+    assert unread.retryable is (exit_code == 75)
+    result = runner.invoke(app, ["retention", "apply", "--state", str(state.root), "--json"])
+    assert result.exit_code == exit_code, result.output
+    payload = json.loads(result.stdout)
+    assert [u["location"] for u in payload["unreadable"]] == [location]
+    assert len(payload["removed"]) == 3  # the local logs, reports and quarantine all the same
+    assert not files["old_log"].exists() and files["new_log"].exists()
+    assert "could not be listed or read" in result.stderr and "Traceback" not in result.output

@@ -3,11 +3,16 @@ their age bound (`<state>/retention.yaml`, overridden per kind on the command li
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
+from vaultline.errors import EX_TEMPFAIL, S3_UNREACHABLE_HINT
+
+if TYPE_CHECKING:
+    from vaultline.run.retention import RetentionResult
 
 app = typer.Typer(help="Retention of run logs, reports, quarantine and audit segments.", no_args_is_help=True)
 
@@ -37,7 +42,7 @@ def apply(  # noqa: PLR0917 - typer maps each parameter to an option
     from vaultline.run.retention import apply_retention, load_policy
     from vaultline.state import State
 
-    resolved = State.resolve(state).ensure()
+    resolved = State.existing(state)
     overrides = {
         "run_logs_days": run_logs,
         "reports_days": reports,
@@ -47,7 +52,13 @@ def apply(  # noqa: PLR0917 - typer maps each parameter to an option
     result = apply_retention(resolved, load_policy(resolved, overrides), dry_run=dry_run)
     if json_out:
         emit_json(result.as_dict())
-        return
+    else:
+        _print(result)
+    _exit_if_unreadable(result)
+
+
+def _print(result: RetentionResult) -> None:
+    dry_run = result.dry_run
     p = result.policy
     typer.echo(
         f"retention{' (dry run)' if dry_run else ''}: run logs {p.run_logs_days} d, "
@@ -69,3 +80,22 @@ def apply(  # noqa: PLR0917 - typer maps each parameter to an option
         else ""
     )
     typer.echo(f"  audit segments {verb}: {segments} ({audit['entries']} entries){stop}")
+    for unread in result.unreadable:
+        typer.echo(f"  not checked: {unread.location}: {unread.reason}")
+
+
+def _exit_if_unreadable(result: RetentionResult) -> None:
+    """Everything else was applied, but not everything: a scheduler must see it. 75 (rerun unchanged)
+    when every failure was transient, else 1."""
+    if not result.unreadable:
+        return
+    transient = all(unread.retryable for unread in result.unreadable)
+    hint = S3_UNREACHABLE_HINT if transient else (
+        "check that the bucket exists and that the credentials may list, read and delete in it "
+        "(s3:ListBucket, s3:GetObject, s3:DeleteObject, s3:DeleteObjectVersion), then run again"
+    )  # fmt: skip
+    sys.stderr.write(
+        f"error: {len(result.unreadable)} quarantine location(s) could not be listed or read (named "
+        f"in the output): nothing there was removed; everything else was applied\nhint: {hint}\n"
+    )
+    raise typer.Exit(EX_TEMPFAIL if transient else 1)

@@ -19,7 +19,7 @@ def _catalog(state: Path | None) -> RunCatalog:
     from vaultline.catalog.runs import RunCatalog
     from vaultline.state import State
 
-    return RunCatalog(State.resolve(state).ensure().catalog_url)
+    return RunCatalog(State.existing(state).catalog_url)
 
 
 @app.command("list")
@@ -35,6 +35,11 @@ def list_runs(
         records = catalog.list(limit=limit, pipeline=pipeline)
     if json_out:
         emit_json([r.as_dict() for r in records])
+        return
+    if not records:
+        typer.echo(
+            f"no runs{f' of pipeline {pipeline}' if pipeline else ''} yet: `vaultline run SPEC` starts one"
+        )
         return
     from vaultline.cli.render import runs_table
 
@@ -66,9 +71,10 @@ ARTIFACT_KEY = "vaultline-artifacts"
 @handles_errors
 def export(
     run_id: Annotated[str, typer.Argument(help="Run id from `vaultline runs list`.")],
-    out: Annotated[Path, typer.Option("--out", help="Encrypted report file (local or s3://).")],
+    # text, not a Path: click's Path would turn s3://b/k into the local path s3:/b/k
+    out: Annotated[str, typer.Option("--out", help="Encrypted report file (local or s3://).")],
     key: Annotated[
-        str, typer.Option("--key", help="Keyring key NAME[@VERSION], or kms:ARN|alias for AWS KMS.")
+        str, typer.Option("--key", help="Keyring key NAME\\[@VERSION], or kms:ARN|alias for AWS KMS.")
     ] = ARTIFACT_KEY,
     state: StateOption = None,
 ) -> None:
@@ -81,19 +87,19 @@ def export(
     from vaultline.state import State
     from vaultline.storage.artifacts import encrypt_file, parse_keyring
 
-    resolved = State.resolve(state)
+    resolved = State.existing(state)
     provider = open_provider(resolved.root)
     with _catalog(state) as catalog:
         report = catalog.report(run_id)
     with (
-        audited(state, "run.export", resource=run_id, identifiers={"path": str(out), "key": key}),
+        audited(state, "run.export", resource=run_id, identifiers={"path": out, "key": key}),
         tempfile.NamedTemporaryFile("w", suffix=".json", dir=resolved.root, delete=True) as plain,
     ):
         if key == ARTIFACT_KEY:
             ensure_key(provider, ARTIFACT_KEY, purpose="exported artifacts")
         plain.write(json.dumps(report, indent=2, sort_keys=True, default=str))
         plain.flush()
-        info = encrypt_file(plain.name, str(out), parse_keyring(key, provider), context=_context(run_id))
+        info = encrypt_file(plain.name, out, parse_keyring(key, provider), context=_context(run_id))
     typer.echo(
         f"exported run {run_id} to {info.location} "
         f"(a report of {info.plaintext_bytes:,} bytes, encrypted under key {info.key})"
@@ -104,8 +110,10 @@ def export(
 @handles_errors
 def decrypt_export(
     run_id: Annotated[str, typer.Argument(help="The run the export claims to be (checked).")],
-    src: Annotated[Path, typer.Argument(help="An encrypted export from `vaultline runs export`.")],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the decrypted report.")],
+    src: Annotated[
+        str, typer.Argument(help="An encrypted export from `vaultline runs export` (local or s3://).")
+    ],
+    out: Annotated[str, typer.Option("--out", help="Where to write the decrypted report (local or s3://).")],
     key: Annotated[str, typer.Option("--key", help="The key it was exported with.")] = ARTIFACT_KEY,
     state: StateOption = None,
 ) -> None:
@@ -114,9 +122,9 @@ def decrypt_export(
     from vaultline.state import State
     from vaultline.storage.artifacts import decrypt_file, parse_keyring
 
-    provider = open_provider(State.resolve(state).root)
-    with audited(state, "run.decrypt_export", resource=run_id, identifiers={"path": str(src), "key": key}):
-        decrypt_file(str(src), str(out), parse_keyring(key, provider), context=_context(run_id))
+    provider = open_provider(State.existing(state).root)
+    with audited(state, "run.decrypt_export", resource=run_id, identifiers={"path": src, "key": key}):
+        decrypt_file(src, out, parse_keyring(key, provider), context=_context(run_id))
     typer.echo(f"decrypted the report of run {run_id} to {out}")
 
 

@@ -4,11 +4,21 @@ Bounds come from `<state root>/retention.yaml` (`RetentionPolicy`, every field o
 line; without either: 90 days for logs, reports and quarantine, 365 for audit segments. Age is the time
 since a file was last written (mtime; S3: LastModified).
 
-- Run logs and reports: `<state>/runs/<run>/run.log` and `report.json`; the run's directory goes once
-  empty. The run's row in the catalog stays: it holds the same value-free report, so `vaultline runs
-  show` still answers and datasets keep the run they name.
+- Run logs and reports: `<state>/runs/<run id>/run.log` and `report.json`; the run's directory goes
+  once empty. Only directories named as run ids (`20261201T000000Z-abcdef`) are touched: anything else
+  under `runs/` (a backup, another tool's files) is left. The run's row in the catalog stays: it holds
+  the same value-free report, so `vaultline runs show` still answers and datasets keep the run they name.
 - Quarantine: files named `<run id>.parquet` under `<state>/quarantine/` and under every quarantine
   location a run report names (a pipeline's `quarantine.path`, local or s3://). Any other file is left.
+  Runs record absolute locations; a relative one (recorded by an older version) is never resolved
+  against the working directory, which may not be the run's: it is reported as kept, with that reason,
+  once its run is past the bound, for an operator to remove by hand.
+
+Every quarantine location is listed before anything is removed. A location that cannot be listed or
+read (bucket gone, access denied, no credentials, endpoint out of reach) is reported in `unreadable`
+with the reason and whether a rerun may cure it; nothing under it is removed, and the rest is still
+applied (a bucket gone for good must not stop logs and reports from being removed). The command then
+exits non-zero (75 when every such failure is transient, else 1), so nothing is left half-done silently.
 - Audit segments: `AuditLog.prune`, which removes whole closed segments whose checkpoint was exported,
   never one under Object Lock. It runs first: when the audit log cannot be opened nothing is removed.
   The file removals are one audited operation, `retention.apply`: its intent entry is written before
@@ -33,15 +43,18 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError
 
-from vaultline.errors import TerminalError, aws_error_code
+from vaultline.errors import TerminalError, aws_error_code, is_transient
 from vaultline.input_model import InputModel
 from vaultline.state import State
 from vaultline.storage import locations
 
 POLICY_FILE = "retention.yaml"
 RUN_FILES = {"run_log": "run.log", "report": "report.json"}
-QUARANTINE_FILE = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}\.parquet")
+RUN_ID = r"\d{8}T\d{6}Z-[0-9a-f]{6}"
+"""A run id as `run.runner.new_run_id` makes it: the only directory names under `runs/` retention touches."""
+QUARANTINE_FILE = re.compile(rf"{RUN_ID}\.parquet")
 """The name the engine gives a run's quarantine file (`<run id>.parquet`): nothing else is removed."""
+RELATIVE_REASON = "relative location recorded by an older run: not resolved here, remove it by hand"
 DAY_SECONDS = 86_400
 # S3's answer for a bucket without Object Lock.
 _NO_LOCK_CODES = frozenset({"ObjectLockConfigurationNotFoundError"})
@@ -78,13 +91,29 @@ class RetentionItem:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class UnreadableLocation:
+    """A quarantine location (or object) that could not be listed or read: nothing under it was removed."""
+
+    location: str
+    reason: str
+    retryable: bool
+    """Whether the failure is transient (a store out of reach, throttling): a rerun unchanged may cure it."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
 class RetentionResult:
     policy: RetentionPolicy
     dry_run: bool
     removed: list[RetentionItem] = field(default_factory=list)
     kept: list[RetentionItem] = field(default_factory=list)
-    """Past the bound but kept: under Object Lock, lock status unreadable, or removal refused."""
+    """Past the bound but kept: under Object Lock, lock status unreadable, removal refused, or a relative
+    location recorded by an older run."""
+    unreadable: list[UnreadableLocation] = field(default_factory=list)
+    """Quarantine locations that could not be listed or read: not checked, nothing under them removed."""
     younger: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     """Files seen within their bound, by kind."""
     audit: dict[str, Any] = field(default_factory=dict)
@@ -96,6 +125,7 @@ class RetentionResult:
             "dry_run": self.dry_run,
             "removed": [item.as_dict() for item in self.removed],
             "kept": [item.as_dict() for item in self.kept],
+            "unreadable": [item.as_dict() for item in self.unreadable],
             "younger": dict(self.younger),
             "audit": self.audit,
         }
@@ -106,7 +136,10 @@ def load_policy(state: State, overrides: Mapping[str, int | None] | None = None)
     from vaultline.spec.yaml_tree import read_model
 
     path = state.root / POLICY_FILE
-    base = read_model(path, RetentionPolicy) if path.is_file() else RetentionPolicy()
+    if path.is_file():
+        base = read_model(path, RetentionPolicy, what="the retention policy")
+    else:
+        base = RetentionPolicy()
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     try:
         return RetentionPolicy.model_validate({**base.model_dump(), **given})
@@ -127,53 +160,58 @@ def apply_retention(
     moment = now or datetime.now(UTC)
     result = RetentionResult(policy=policy, dry_run=dry_run)
     with AuditLog.open(state) as audit:
+        # Listed before anything goes, audit segments included: a location out of reach is known (and
+        # reported) before the first removal, never found half-way through.
+        quarantine = _quarantine_files(result, state, moment)
         pruned = audit.prune(moment - timedelta(days=policy.audit_segments_days), dry_run=dry_run)
         result.audit = pruned.as_dict()
         # The intent is recorded before any file goes; the outcome carries the counts (never paths).
         with audit.operation("retention.apply", details={"dry_run": dry_run, **policy.model_dump()}) as op:
-            _remove_files(result, state, moment)
+            _remove_files(result, state, moment, quarantine)
             op.details.update(
                 {f"removed_{kind}": sum(i.kind == kind for i in result.removed) for kind in KINDS}
-                | {"kept_past_bound": len(result.kept)}
+                | {"kept_past_bound": len(result.kept), "unreadable_locations": len(result.unreadable)}
             )
     log.info(
-        "retention%s: %d file(s) removed, %d kept past their bound",
-        " (dry run)" if dry_run else "", len(result.removed), len(result.kept),
+        "retention%s: %d file(s) removed, %d kept past their bound, %d location(s) unreadable",
+        " (dry run)" if dry_run else "", len(result.removed), len(result.kept), len(result.unreadable),
     )  # fmt: skip
     return result
 
 
-def _remove_files(result: RetentionResult, state: State, moment: datetime) -> None:
+def _remove_files(result: RetentionResult, state: State, moment: datetime, quarantine: _Quarantine) -> None:
     policy = result.policy
     bounds = {"run_log": policy.run_logs_days, "report": policy.reports_days}
     for kind, path in _run_files(state):
         _local(result, kind, path, bounds[kind], moment)
-    files = _quarantine_files(state)
-    remote = _S3Objects() if any(locations.is_remote(f) for f in files) else None
-    for location in files:
-        if remote is not None and locations.is_remote(location):
-            remote.apply(result, location, policy.quarantine_days, moment)
+    for location in quarantine.files:
+        if quarantine.s3 is not None and locations.is_remote(location):
+            quarantine.s3.apply(result, location, policy.quarantine_days, moment)
         else:
             _local(result, "quarantine", Path(location), policy.quarantine_days, moment)
     if not result.dry_run:
         _drop_empty_run_dirs(state)
 
 
-def _run_files(state: State) -> Iterator[tuple[Kind, Path]]:
+def _run_dirs(state: State) -> Iterator[Path]:
+    """The directories under `runs/` named as run ids (not links): anything else there is not ours."""
     if not state.runs_dir.is_dir():
         return
     for run_dir in sorted(state.runs_dir.iterdir()):
-        if run_dir.is_dir():
-            for kind, name in RUN_FILES.items():
-                if (run_dir / name).is_file():
-                    yield kind, run_dir / name  # type: ignore[misc]
+        if re.fullmatch(RUN_ID, run_dir.name) and run_dir.is_dir() and not run_dir.is_symlink():
+            yield run_dir
+
+
+def _run_files(state: State) -> Iterator[tuple[Kind, Path]]:
+    for run_dir in _run_dirs(state):
+        for kind, name in RUN_FILES.items():
+            if (run_dir / name).is_file():
+                yield kind, run_dir / name  # type: ignore[misc]
 
 
 def _drop_empty_run_dirs(state: State) -> None:
-    if not state.runs_dir.is_dir():
-        return
-    for run_dir in state.runs_dir.iterdir():
-        if run_dir.is_dir() and not any(run_dir.iterdir()):
+    for run_dir in _run_dirs(state):
+        if not any(run_dir.iterdir()):
             run_dir.rmdir()
 
 
@@ -206,8 +244,20 @@ def _local(result: RetentionResult, kind: Kind, path: Path, days: int, moment: d
 # ---- quarantine ---------------------------------------------------------------------------------
 
 
-def _quarantine_roots(state: State) -> list[str]:
-    """The state's quarantine directory and the directory of every quarantine file a run report names."""
+@dataclass
+class _Quarantine:
+    """Every quarantine file found, listed before anything is removed, and the S3 client that listed them."""
+
+    files: list[str]
+    s3: _S3Objects | None
+
+
+def _quarantine_roots(result: RetentionResult, state: State, moment: datetime) -> list[str]:
+    """The state's quarantine directory and the directory of every quarantine file a run report names.
+
+    A relative location (older runs recorded `quarantine.path` as written) is relative to the directory
+    that run was started from, which nothing recorded: resolving it here would remove another
+    directory's files. It is reported as kept instead, once its run is past the bound."""
     import sqlalchemy as sa
 
     from vaultline.catalog.runs import RunCatalog, runs
@@ -215,28 +265,46 @@ def _quarantine_roots(state: State) -> list[str]:
 
     roots = {str(state.quarantine_dir)}
     # Reports are JSON with sorted keys: only those that name a quarantine location are parsed.
-    query = sa.select(runs.c.report).where(runs.c.report.like('%"quarantine": "%'))
+    query = sa.select(runs.c.report, runs.c.finished_at, runs.c.started_at).where(
+        runs.c.report.like('%"quarantine": "%')
+    )
     with (
         RunCatalog(state.catalog_url) as catalog,
         reading(catalog.engine, catalog.url, "listing quarantine locations") as conn,
     ):
-        for text in conn.scalars(query):
-            location = json.loads(text).get("quarantine")
-            if isinstance(location, str) and QUARANTINE_FILE.fullmatch(location.rsplit("/", 1)[-1]):
-                roots.add(location.rsplit("/", 1)[0])
+        for report, finished_at, started_at in conn.execute(query):
+            location = json.loads(report).get("quarantine")
+            if not isinstance(location, str) or not QUARANTINE_FILE.fullmatch(location.rsplit("/", 1)[-1]):
+                continue
+            if not locations.is_remote(location):
+                location = location.removeprefix("file://")
+                if not os.path.isabs(location):
+                    _keep_relative(result, location, finished_at or started_at, moment)
+                    continue
+            roots.add(location.rsplit("/", 1)[0])
     return sorted(roots)
 
 
-def _quarantine_files(state: State) -> list[str]:
+def _keep_relative(result: RetentionResult, location: str, recorded: str, moment: datetime) -> None:
+    """A relative location past its bound (aged from its run's end: the file itself is not looked at)."""
+    finished = datetime.fromisoformat(recorded)
+    age = _age_days(finished if finished.tzinfo else finished.replace(tzinfo=UTC), moment)
+    if age >= result.policy.quarantine_days:
+        result.kept.append(RetentionItem("quarantine", location, age, 0, RELATIVE_REASON))
+
+
+def _quarantine_files(result: RetentionResult, state: State, moment: datetime) -> _Quarantine:
     found: set[str] = set()
-    for root in _quarantine_roots(state):
+    s3: _S3Objects | None = None
+    for root in _quarantine_roots(result, state, moment):
         if locations.is_remote(root):
-            found.update(_s3_listing(root))
+            s3 = s3 or _S3Objects()
+            found.update(s3.listing(result, root))
         elif os.path.isdir(root):
             found.update(
                 str(path) for path in Path(root).rglob("*.parquet") if QUARANTINE_FILE.fullmatch(path.name)
             )
-    return sorted(found)
+    return _Quarantine(sorted(found), s3)
 
 
 def _split_s3(location: str) -> tuple[str, str]:
@@ -250,32 +318,53 @@ def _s3_client() -> Any:
     return boto3.client("s3", endpoint_url=locations.s3_endpoint())
 
 
-def _s3_listing(root: str) -> Iterator[str]:
-    bucket, prefix = _split_s3(root.rstrip("/") + "/")
-    pages = _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    for page in pages:
-        for item in page.get("Contents", []):
-            if QUARANTINE_FILE.fullmatch(item["Key"].rsplit("/", 1)[-1]):
-                yield f"s3://{bucket}/{item['Key']}"
+def _unreadable(result: RetentionResult, location: str, exc: Exception, doing: str) -> None:
+    """Record a location S3 would not answer for (by the error's code or type: its text is not shown)."""
+    code = aws_error_code(exc) or type(exc).__name__
+    reason = f"{doing} ({code}): nothing there was removed"
+    result.unreadable.append(UnreadableLocation(location, reason, retryable=is_transient(exc)))
+    log.warning("retention: %s %s", location, reason)
+
+
+# HeadObject's answers for an object that is not there (any more).
+_GONE_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
 class _S3Objects:
-    """Age, lock status and removal of quarantine objects, with one client and one lock lookup per bucket."""
+    """Listing, age, lock status and removal of quarantine objects, with one client and one lock lookup
+    per bucket. A failure to reach S3 or a refusal is recorded (`unreadable`, or `kept` with the reason),
+    never raised half-way through the removals."""
 
     def __init__(self) -> None:
         self.client = _s3_client()
         self.lock_enabled: dict[str, bool | str] = {}
 
+    def listing(self, result: RetentionResult, root: str) -> list[str]:
+        """The quarantine files under `root`; none (recorded as unreadable) when it cannot be listed."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bucket, prefix = _split_s3(root.rstrip("/") + "/")
+        found = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    if QUARANTINE_FILE.fullmatch(item["Key"].rsplit("/", 1)[-1]):
+                        found.append(f"s3://{bucket}/{item['Key']}")
+        except (ClientError, BotoCoreError) as exc:  # NoCredentialsError, endpoint down: BotoCoreErrors
+            _unreadable(result, root, exc, "could not be listed")
+            return []
+        return found
+
     def bucket_lock(self, bucket: str) -> bool | str:
         """Whether the bucket has Object Lock enabled, or why that is unknown."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         if bucket not in self.lock_enabled:
             try:
                 config = self.client.get_object_lock_configuration(Bucket=bucket)
                 enabled = config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
                 self.lock_enabled[bucket] = enabled
-            except ClientError as exc:
+            except (ClientError, BotoCoreError) as exc:
                 code = aws_error_code(exc) or type(exc).__name__
                 self.lock_enabled[bucket] = False if code in _NO_LOCK_CODES else code
         return self.lock_enabled[bucket]
@@ -298,14 +387,26 @@ class _S3Objects:
             return "under an Object Lock legal hold"
         return None
 
-    def apply(self, result: RetentionResult, location: str, days: int, moment: datetime) -> None:
-        from botocore.exceptions import ClientError
+    def head(self, result: RetentionResult, location: str) -> Mapping[str, Any] | None:
+        """The object's HeadObject answer; None when it is gone since the listing or cannot be read."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
         bucket, key = _split_s3(location)
         try:
-            head = self.client.head_object(Bucket=bucket, Key=key)
-        except ClientError:
-            return  # gone since the listing
+            head: Mapping[str, Any] = self.client.head_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            if aws_error_code(exc) not in _GONE_CODES:
+                _unreadable(result, location, exc, "could not be read")
+            return None
+        return head
+
+    def apply(self, result: RetentionResult, location: str, days: int, moment: datetime) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        head = self.head(result, location)
+        if head is None:
+            return
+        bucket, key = _split_s3(location)
         size = int(head.get("ContentLength", 0))
         age = _age_days(head["LastModified"], moment)
         if age < days:
@@ -322,7 +423,7 @@ class _S3Objects:
                 self.client.delete_object(
                     Bucket=bucket, Key=key, **({"VersionId": version} if version else {})
                 )
-            except ClientError as exc:
+            except (ClientError, BotoCoreError) as exc:
                 reason = f"removal refused ({aws_error_code(exc) or type(exc).__name__})"
                 result.kept.append(RetentionItem("quarantine", location, age, size, reason))
                 return

@@ -85,8 +85,10 @@ class Source(InputModel):
     """Rows per batch when streaming a table."""
     landing: str | None = None
     """Directory (local or s3://) that keeps an encrypted copy of every input file a run reads
-    (AWS Encryption SDK format, key `vaultline-landing`), under `<landing>/<run id>/`: the raw zone of
-    a data lake, never in the clear. Files only (not postgres)."""
+    (AWS Encryption SDK format, key `vaultline-landing`), as `<landing>/<run id>/<source>/<hash>-<file
+    name>.enc` (`<hash>`: 12 hex digits of the SHA-256 of the input's location, so inputs sharing a file
+    name keep a copy each; the run report maps each input to its copy): the raw zone of a data lake,
+    never in the clear. Files only (not postgres)."""
     catalog_table: TableName | None = None
     """The catalog table this source is registered as (default `<pipeline>.<source>`); registered on the
     first run, compared with the source's schema on every later run (`vaultline catalog show`)."""

@@ -255,7 +255,8 @@ def _checked_context(context: Mapping[str, str], *, where: str) -> dict[str, str
     if not context:
         raise ArtifactError(
             f"{where}: an encryption context is required",
-            hint="pass e.g. {'dataset': ..., 'run_id': ..., 'purpose': 'landing'}",
+            hint="pass the names the file belongs to, e.g. {'vaultline:run_id': ..., "
+            "'vaultline:source': ...} (docs/operations.md lists the contexts Vaultline writes)",
         )
     for key, value in context.items():
         if not isinstance(key, str) or not isinstance(value, str) or not key:

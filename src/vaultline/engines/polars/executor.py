@@ -37,6 +37,7 @@ import polars as pl
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from vaultline.catalog.cleanup import normalize
 from vaultline.engines.polars import backpressure, spill
 from vaultline.engines.polars.base import INTERNAL, REASON, ROW_ID, StepContext
 from vaultline.engines.polars.encrypt_deterministic import decrypt_expr, encrypt_expr, siv_key
@@ -485,7 +486,9 @@ def _write_quarantine(frame: pl.DataFrame, pipeline: Pipeline, ctx: Any, run_id:
         quarantine_cipher(pl.col(c), quarantine_key(ctx.for_step(-1), domain, c), decrypting=False).alias(c)
         for c in data_columns
     )
-    base = (pipeline.quarantine.path or str(directory / pipeline.name)).rstrip("/")
+    # Absolute (s3:// verbatim): the report records it, and retention or gc reading the report from
+    # another working directory would otherwise resolve a relative path against theirs.
+    base = normalize(pipeline.quarantine.path or str(directory / pipeline.name)).rstrip("/")
     location = f"{base}/{run_id}.parquet"
     encrypted = lazy.collect()
     with writing("the quarantine", base):
