@@ -115,6 +115,8 @@ def test_healthplus_output_is_safe_harbor_shaped(demo: dict[str, Any]) -> None:
     zips = {z for z in table.column("zip").to_pylist() if z is not None}
     assert all(len(z) == 3 for z in zips)
     assert table.column("admission_date").type.bit_width <= 32  # a year, not a date
+    # the report (and the dataset version) records the protection under the column it wrote
+    assert report["protections"]["age"] == ["generalize"] and "date_of_birth" not in report["protections"]
 
 
 def _sensitive_values(dataset: Any) -> set[str]:

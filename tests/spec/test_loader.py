@@ -400,3 +400,27 @@ def test_a_whole_source_beside_an_incremental_one_may_not_append() -> None:
     rendered = _rendered(text)
     assert "output o appends each run's rows" in rendered and "source(s) ref are read whole" in rendered
     assert loads(text.replace("o: {path: out}", "o: {path: out, mode: overwrite}")).pipeline
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "  - derive: {columns: {customer_id: {kind: arithmetic, expression: 'a * 2'}}}",  # the token replaced
+        "  - encode: {column: a, mapping: {x: {category: y}, unknown: {category: z}},"
+        " outputs: {category: customer_id}}",
+    ],
+)
+def test_a_protected_column_written_again_from_other_columns_is_refused(step: str) -> None:
+    text = BASE.replace('contamination}"}\n', 'contamination}"}\n' + step + "\n")
+    rendered = _rendered(text)
+    assert "column customer_id is written again from a after step 0 protected it" in rendered
+    assert "another name" in rendered
+
+
+def test_rewriting_a_protected_column_from_itself_and_listing_it_twice_are_fine() -> None:
+    text = BASE.replace(
+        "  - tokenize: {columns: [customer_id], domain: customer}",
+        "  - tokenize: {columns: [customer_id, customer_id], domain: customer}\n"
+        "  - clean: {case: {customer_id: upper}}",
+    )
+    assert [w.field for w in loads(text).warnings] == []

@@ -142,6 +142,17 @@ def test_too_long_values_are_quarantined_rather_than_stall_the_run(ctx: RunConte
     assert result.facts["max_encrypted_digits"] == MAX_ENCRYPTED_DIGITS == 256
 
 
+def test_digits_of_other_scripts_are_quarantined_not_left_in_the_clear(ctx: RunContext) -> None:
+    # FF1 runs over 0-9: a fullwidth or Arabic-Indic digit would have passed through unencrypted
+    frame = pl.DataFrame(
+        {"id": [1, 2, 3], "acct": ["\uff11\uff123456789\uff10", "\u0661" * 10, "1234567890"]}
+    )
+    result = run(frame, ctx, columns=["acct"], domain="account")
+    assert result.frame.collect()["id"].to_list() == [3]
+    assert result.quarantine is not None
+    assert result.quarantine.collect()[REASON].to_list() == ["fpe_other_digits:acct"] * 2
+
+
 def test_nulls_stay_null(ctx: RunContext) -> None:
     assert protect([None, "1234567", None], ctx)[::2] == [None, None]
     all_null = pl.DataFrame({"v": [None, None]}, schema={"v": pl.String})

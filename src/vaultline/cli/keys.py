@@ -126,8 +126,17 @@ def rotate(
     with audited(state, "keys.rotate", identifiers={"key": name}) as operation:
         info = chosen.rotate(key_name)
         operation.details["version"] = info.current_version
-    emit_json(asdict(info)) if json_out else typer.echo(
-        f"rotated {info.name}: current version {info.current_version}"
+    if json_out:
+        emit_json(asdict(info))
+        return
+    typer.echo(f"rotated {info.name}: current version {info.current_version}")
+    # stderr: a note, not the result; it matters only where the key backs a token domain
+    typer.echo(
+        f"note: tokens, FF1 values and AES-SIV ciphertexts made with version {info.current_version} differ "
+        "from older versions' for the same value. A run that appends to a dataset written with an older "
+        f"version is refused; pin it (`{info.name}@{info.current_version - 1}` under `keys:`) to keep "
+        "appending, or rewrite the dataset.",
+        err=True,
     )
 
 

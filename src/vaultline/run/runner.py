@@ -31,6 +31,7 @@ from vaultline.errors import (
 )
 from vaultline.keys.provider import KeyProvider, KeyRef
 from vaultline.keys.providers import open_provider
+from vaultline.run import key_versions
 from vaultline.run.context import RunContext
 from vaultline.run.drift import SchemaDriftError, check_drift
 from vaultline.spec.loader import LoadedSpec
@@ -163,6 +164,8 @@ def _audited_run(
             report.update(_nothing_new_body())
             log.info("run %s: every incremental source was already delivered; nothing to do", run_id)
         else:
+            appending = [name for name in pipeline.outputs if _appends(pipeline, name, read)]
+            key_versions.check_appends(pipeline, state, provider, domains, appending=appending)
             result = _execute(
                 pipeline, state, ctx, run_id, report=report, ingests=read.ingests, on_phase=on_phase
             )
@@ -614,7 +617,11 @@ def _report_body(result: Any, ctx: RunContext) -> dict[str, Any]:
         params_model = BY_NAME[step.name].params
         if params_model.protection.value != "none":
             for column in (
-                step.facts.get("columns") or step.params.get("columns") or list(step.params.get("rules", {}))
+                # generalize: the column each rule writes (its `output`, or the column itself)
+                list((step.facts.get("outputs") or {}).values())
+                or step.facts.get("columns")
+                or step.params.get("columns")
+                or list(step.params.get("rules", {}))
             ):
                 protections.setdefault(column, []).append(params_model.protection.value)
         if step.name == "anomaly":

@@ -147,7 +147,7 @@ def protected_once(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any, ...], s
     for index, (name, params) in enumerate(pipeline.all_steps()):
         if params.protection.value in ("none", "drop"):
             continue
-        for column in params.input_columns():
+        for column in dict.fromkeys(params.protected_columns()):  # not an `as_of` it only reads
             if column in seen:
                 yield (
                     "warning",
@@ -156,6 +156,29 @@ def protected_once(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any, ...], s
                     "protect each column once; a second protection hides the first one's semantics",
                 )
             seen.setdefault(column, index)
+
+
+def protections_stand(pipeline: Pipeline) -> Iterator[tuple[str, tuple[Any, ...], str, str | None]]:
+    """A step that writes a protected (or dropped) column from other columns puts their values where the
+    protection was, while the report, the catalog and the guardrail still call the column protected."""
+    protected: dict[str, int] = {}
+    for index, (name, params) in enumerate(pipeline.all_steps()):
+        rewritten = {
+            flow.target: flow.source
+            for flow in params.column_lineage()
+            if flow.target in protected and flow.source != flow.target
+        }
+        for column, source in rewritten.items():
+            if column not in params.protected_columns():
+                yield (
+                    "error",
+                    ("steps", index, name),
+                    f"column {column} is written again from {source} after step {protected[column]} "
+                    "protected it: the output would hold the new values under a protected name",
+                    f"give the new column another name than {column}, or protect it after this step",
+                )
+        for column in params.protected_columns():
+            protected.setdefault(column, index)
 
 
 def _expectations(pipeline: Pipeline) -> Iterator[tuple[int, str, int, Any]]:
@@ -259,6 +282,7 @@ SPEC_RULES: tuple[Rule, ...] = (
     domains_have_keys,
     unkeyed_hash,
     protected_once,
+    protections_stand,
     expectation_names_unique,
     drift_domains_have_keys,
     output_paths_distinct,

@@ -1,7 +1,8 @@
 """encrypt_deterministic: AES-SIV (RFC 5297), reversible by holders of the domain key.
 
-Equal plaintexts give equal ciphertexts (joins still work) and nothing else is revealed beyond length.
-Output is URL-safe base64 text. Nulls stay null.
+Equal plaintexts give equal ciphertexts (joins still work) and nothing else is revealed beyond length,
+at one version of the key: decrypt with the version the run report's `key_versions` names (`siv/<domain>`),
+and see `tokenize` for appends across a rotation. Output is URL-safe base64 text. Nulls stay null.
 
 Example::
 

@@ -1,9 +1,11 @@
 """format_preserving: NIST SP 800-38G FF1 over the digits of a value, keeping its format.
 
 `preserve_prefix`/`preserve_suffix` digits stay in the clear (e.g. a BIN or last four), the rest is
-encrypted with FF1 (radix 10, tweak = the domain name). Non-digit characters keep their positions.
-Values with fewer than 6 encryptable digits cannot be protected safely and are quarantined with
-`fpe_too_short:<column>`; values with more than 256 with `fpe_too_long:<column>`. FF3/FF3-1 are
+encrypted with FF1 (radix 10 over the digits 0-9, tweak = the domain name). Non-digit characters keep
+their positions. Values with fewer than 6 encryptable digits cannot be protected safely and are
+quarantined with `fpe_too_short:<column>`; values with more than 256 with `fpe_too_long:<column>`;
+values holding a digit of another script (`１`, `٣`), which FF1 would leave in the clear, with
+`fpe_other_digits:<column>`. FF3/FF3-1 are
 deliberately not offered (NIST's 2025 draft withdrew FF3-1).
 
 Example (the fraud design's `account_number: {method: format_preserving, preserve_prefix: 4}`)::

@@ -2,8 +2,10 @@
 
 The key for a token domain is derived with HKDF from the keyring key that the spec's `keys:`
 section assigns to the domain, so the same value in the same domain always gives the same token,
-across datasets and runs, while two domains are unlinkable. Tokens are lowercase hex, optionally
-truncated and prefixed. Nulls stay null.
+across datasets and runs, while two domains are unlinkable. A key's versions are unlinkable too: after
+`vaultline keys rotate` a value gets another token, so a run appending to a dataset written with an
+older version is refused (pin `NAME@VERSION` under `keys:` to keep it; see docs/keys.md). Tokens are
+lowercase hex, optionally truncated and prefixed. Nulls stay null.
 
 Example (the fraud design's `customer_id: {method: deterministic, salt: env_specific_salt}`)::
 

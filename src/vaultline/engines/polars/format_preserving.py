@@ -10,7 +10,9 @@ What a value becomes (every engine must reproduce it; `vaultline.crypto.ff1.encr
 
 A value whose middle has fewer than `MIN_ENCRYPTED_DIGITS` digits is quarantined with reason
 `fpe_too_short:<column>`: FF1 is not secure on so small a domain; one with more than
-`MAX_ENCRYPTED_DIGITS` (256) with `fpe_too_long:<column>`, rather than stall the run. Nulls stay
+`MAX_ENCRYPTED_DIGITS` (256) with `fpe_too_long:<column>`, rather than stall the run; one holding a
+digit of another script (fullwidth `１`, Arabic-Indic `٣`), which would stay in the clear, with
+`fpe_other_digits:<column>`. Nulls stay
 null; the output is String. Integer columns are formatted as decimal text first (a `-` sign is a
 non-digit and stays).
 
@@ -209,6 +211,10 @@ def _kernel(params: Params, ctx: StepContext, *, decrypting: bool) -> FF1Kernel:
     return FF1Kernel(key, tweak, params.preserve_prefix, params.preserve_suffix, decrypting=decrypting)
 
 
+_OTHER_DIGIT = r"[\d&&[^0-9]]"
+"""A decimal digit of any script but ASCII's (Rust regex classes are Unicode-aware)."""
+
+
 def _run(text: pl.Expr, kernel: FF1Kernel) -> pl.Expr:
     return text.map_batches(kernel, return_dtype=pl.String, is_elementwise=True)
 
@@ -220,7 +226,10 @@ def apply(frame: pl.LazyFrame, params: Params, ctx: StepContext) -> StepResult:
     clear = params.preserve_prefix + params.preserve_suffix
     counts = {c: _digit_count(texts[c]) for c in columns}
     unfit = [
-        pl.when(counts[c] < MIN_ENCRYPTED_DIGITS + clear)
+        # a digit of another script (`１`, `٣`) would pass through in the clear: FF1 here is over 0-9
+        pl.when(texts[c].str.contains(_OTHER_DIGIT))
+        .then(pl.lit(f"fpe_other_digits:{c}"))
+        .when(counts[c] < MIN_ENCRYPTED_DIGITS + clear)
         .then(pl.lit(f"fpe_too_short:{c}"))
         .when(counts[c] > MAX_ENCRYPTED_DIGITS + clear)
         .then(pl.lit(f"fpe_too_long:{c}"))
