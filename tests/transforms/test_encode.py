@@ -104,7 +104,7 @@ CSV = "\n".join(
 JSON = """{"5411": {"category": "grocery", "risk_level": "low"},
            "unknown": {"category": "other", "risk_level": "high"}}"""
 YAML = """\
-5411: {category: grocery, risk_level: low}
+'5411': {category: grocery, risk_level: low}
 '5812': {category: restaurant, risk_level: medium}
 unknown: {category: other, risk_level: high}
 """
@@ -139,8 +139,11 @@ def test_mapping_files(ctx: RunContext, tmp_path: Path, name: str, text: str, ca
         ("m.json", '{"1": {"a": "SECRET"}, ', ["JSON"]),
         ("m.json", '["SECRET"]', ["mapping"]),
         ("m.json", '{"1": {"a": null}, "unknown": {"a": "x"}}', ["null"]),
-        ("m.yaml", "1: {a: [SECRET]}\nunknown: {a: x}\n", ["nested"]),
-        ("m.yaml", "1: {a: x}\n'1': {a: y}\nunknown: {a: z}\n", ["twice"]),
+        ("m.yaml", "'1': {a: [SECRET]}\nunknown: {a: x}\n", ["nested"]),
+        ("m.yaml", "'1': {a: x}\n'1': {a: y}\nunknown: {a: z}\n", ["YAML", "DuplicateKeyError"]),
+        ("m.yaml", "05411: {a: x}\nunknown: {a: z}\n", ["not text", "quote every code"]),  # read as 5411
+        ("m.json", '{"1": {"a": "x"}, "1": {"a": "SECRET"}, "unknown": {"a": "z"}}', ["repeats a key"]),
+        ("m.json", '{"1": {"a": 99999999999999999999}, "unknown": {"a": 1}}', ["beyond 64 bits"]),
         ("m.json", '{" 1": {"a": "x"}, "1": {"a": "y"}, "unknown": {"a": "z"}}', ["stripped"]),
         ("m.txt", "whatever", ["extension"]),
     ],

@@ -4,7 +4,10 @@ Edges are fitted on the whole column with one fixed quantile method (`linear`, t
 NumPy and Polars; Spark's exact path reproduces it) and recorded in the run report. A later run can
 reuse them with `edges:` (explicit) or `reuse_run:` (a run id whose report holds this step's edges).
 Intervals are left-closed `[e_i, e_i+1)`, the last one closed; values outside reused edges fall in
-the first or last bin and are counted. The output is an ordered categorical of the labels.
+the first or last bin and are counted. Where fitted edges collapse (skewed data: several percentiles
+equal to one value e), every label stays and a value equal to e goes to the first bin at e: with
+edges `[0, 0, 0, 1.75, 4]`, 0 is `bin_0`, `bin_1` stays empty and 1 is `bin_2`. The output is an
+ordered categorical of the labels.
 
 Example (the fraud design's binning_config)::
 

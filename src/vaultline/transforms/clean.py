@@ -14,7 +14,7 @@ Example::
         fill: {currency: USD}
         constraints:
           amount: {min: 0}
-          email: {pattern: "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"}
+          email: {pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$'}  # single quotes: YAML keeps \\s as is
           currency: {allowed: [USD, EUR, GBP]}
         dedupe: {keys: [transaction_id]}
 """

@@ -6,14 +6,18 @@
   the current one included;
 - `arithmetic`: an expression over columns and numbers with `+ - * / // % **`, parentheses and the
   functions `abs log log10 exp sqrt round floor ceil`. It is parsed into a small tree here; no
-  user text is ever evaluated.
+  user text is ever evaluated. `//` and `%` follow Python's signs (floor division, a remainder with
+  the divisor's sign) but on floats compute `floor(x / y)` and `x - floor(x / y) * y` in floating
+  point, so with non-integer operands they can differ from Python's exact result by one step of `y`
+  (`1.0 // 0.1` is 10, not 9): use them on whole numbers.
 
 Example::
 
     - derive:
-        time_delta: {kind: time_since_previous, entity: customer_id, time: timestamp}
-        velocity: {kind: velocity, entity: customer_id, time: timestamp, window: 1h}
-        amount_cents: {kind: arithmetic, expression: "round(amount * 100)"}
+        columns:
+          time_delta: {kind: time_since_previous, entity: customer_id, time: timestamp}
+          velocity: {kind: velocity, entity: customer_id, time: timestamp, window: 1h}
+          amount_cents: {kind: arithmetic, expression: "round(amount * 100)"}
 """
 
 from __future__ import annotations

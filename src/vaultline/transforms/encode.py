@@ -84,6 +84,12 @@ def validate_mapping(mapping: dict[str, Attributes], unknown_key: str) -> None:
         missing = names - set(attrs)
         if missing:
             raise ValueError(f"mapping entry '{code}' lacks attribute(s) {sorted(missing)}")
+        for name, value in attrs.items():
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:  # output columns are Int64
+                raise ValueError(
+                    f"attribute '{name}' of entry '{code}' is an integer beyond 64 bits: quote it to keep it "
+                    "as text"
+                )
 
 
 def validate_attributes(

@@ -79,7 +79,7 @@ def _parse(location: str, data: bytes, ctx: StepContext) -> Any:
         if suffix == ".csv":
             return _from_csv(text, ctx)
         if suffix == ".json":
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=lambda pairs: _unique(pairs, ctx))
         if suffix in (".yaml", ".yml"):
             from ruamel.yaml import YAML
 
@@ -99,6 +99,16 @@ def _parse(location: str, data: bytes, ctx: StepContext) -> Any:
     )
 
 
+def _unique(pairs: list[tuple[str, Any]], ctx: StepContext) -> dict[str, Any]:
+    """A JSON object whose keys are unique: `json` would keep the last of two entries for one code."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) < len(keys):
+        raise _error(
+            ctx, "the mapping file repeats a key (a code, or an attribute of one)", "keep one of each"
+        )
+    return dict(pairs)
+
+
 def _checked(raw: Any, ctx: StepContext) -> dict[str, Attributes]:
     """The mapping as {code text: {attribute: scalar}}, or a TransformError naming what is wrong."""
     hint = "the file must map each code to an object of attribute: value (text, number or bool)"
@@ -106,13 +116,19 @@ def _checked(raw: Any, ctx: StepContext) -> dict[str, Attributes]:
         raise _error(ctx, "the mapping file does not hold a code -> attributes mapping", hint)
     mapping: dict[str, Attributes] = {}
     for code, attrs in raw.items():
-        if isinstance(code, bool) or not isinstance(code, str | int) or not isinstance(attrs, dict):
+        if not isinstance(code, str):  # YAML reads an unquoted 05411 as the number 5411
+            raise _error(
+                ctx,
+                "the mapping file has a code that is not text (YAML reads an unquoted 05411 as 5411)",
+                "quote every code in the file: codes are compared as text",
+            )
+        if not isinstance(attrs, dict):
             raise _error(ctx, "the mapping file has an entry that is not code -> attributes", hint)
         if not all(isinstance(k, str) and isinstance(v, _SCALARS) for k, v in attrs.items()):
             raise _error(ctx, "a mapping entry has a nested, null or non-text attribute", hint)
-        if str(code) in mapping:
+        if code in mapping:
             raise _error(ctx, "the mapping file lists a code twice", "keep one entry per code")
-        mapping[str(code)] = dict(attrs)
+        mapping[code] = dict(attrs)
     return mapping
 
 
