@@ -188,3 +188,15 @@ def test_a_copy_location_that_cannot_be_written_stops_the_log_from_opening(
     with pytest.raises(AuditUnavailableError, match="cannot add files under") as caught:
         AuditLog.open(state)
     assert caught.value.where == "audit copy" and "VAULTLINE_AUDIT_COPY" in (caught.value.hint or "")
+
+
+def test_a_log_is_never_given_a_second_signing_key_by_another_provider(state: State, tmp_path: Path) -> None:
+    from vaultline.keys.local import LocalKeyring
+
+    with AuditLog.open(state) as log:
+        log.record("gc")
+    elsewhere = LocalKeyring(tmp_path / "another-region", warn=False)  # holds no vaultline-audit
+    with pytest.raises(AuditUnavailableError, match="not the provider") as caught:
+        AuditLog.open(state, provider=elsewhere)
+    assert "VAULTLINE_KEY_PROVIDER" in (caught.value.hint or "") and not caught.value.retryable
+    assert elsewhere.list() == [] and len(list((state.root / "audit-copy" / "public-keys").iterdir())) == 1

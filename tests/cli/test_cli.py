@@ -143,7 +143,8 @@ def test_schema_is_json_schema() -> None:
 def test_keys_lifecycle_never_prints_material(tmp_path: Path) -> None:
     state = ["--state", str(tmp_path / "st")]
     assert runner.invoke(app, ["keys", "create", "k1", *state]).exit_code == 0
-    assert runner.invoke(app, ["keys", "rotate", "k1", *state]).exit_code == 0
+    rotated = runner.invoke(app, ["keys", "rotate", "k1", *state])
+    assert rotated.exit_code == 0 and "pin `k1@1` under `keys:`" in " ".join(rotated.stderr.split())
     listed = json.loads(runner.invoke(app, ["keys", "list", *state, "--json"]).stdout)
     assert listed[0]["name"] == "k1" and listed[0]["versions"] == [1, 2] and listed[0]["current_version"] == 2
     duplicate = runner.invoke(app, ["keys", "create", "k1", *state])

@@ -78,3 +78,22 @@ def test_a_rotation_is_free_where_each_run_replaces_the_dataset(workspace: dict[
     shutil.copy(workspace["data"], workspace["inbox"] / "part2.csv")
     report = _run(workspace, mode=", mode: overwrite")
     assert report["status"] == "succeeded" and report["key_versions"]["tokenize/customer"] == 2
+
+
+def test_a_rotation_while_a_run_works_does_not_reach_it(
+    workspace: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaultline.run import key_versions
+
+    first = _run(workspace)
+    check = key_versions.check_appends
+
+    def rotated_once_checked(pipeline: Any, state: Any, provider: Any, *args: Any, **kwargs: Any) -> None:
+        check(pipeline, state, provider, *args, **kwargs)
+        provider.rotate("customer_key")  # after the check, before any token is made (as KMS would see it)
+
+    monkeypatch.setattr(key_versions, "check_appends", rotated_once_checked)
+    shutil.copy(workspace["data"], workspace["inbox"] / "part2.csv")
+    second = _run(workspace)
+    assert second["key_versions"]["tokenize/customer"] == 1  # the version the run started with
+    assert _tokens(workspace, second) == _tokens(workspace, first)

@@ -108,12 +108,14 @@ class AuditKeys:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, provider: KeyProvider) -> tuple[AuditKeys, list[KeyUse]]:
-        """Keys for the current version (creating `vaultline-audit` if needed) and the uses it took."""
+    def load(cls, provider: KeyProvider, *, signed_before: bool = False) -> tuple[AuditKeys, list[KeyUse]]:
+        """Keys for the current version and the uses it took. `vaultline-audit` is created if missing,
+        unless the log was `signed_before`: then its key is elsewhere (another region, provider or
+        keyring), and a new one would start a second chain of trust beside the first."""
         keys = cls(provider)
         with capturing_own_key_uses() as uses:
             try:
-                keys._ensure_key()
+                keys._ensure_key(signed_before=signed_before)
                 identifier, version = provider.derive(KeyRef(AUDIT_KEY), context=IDENTIFIER_CONTEXT)
                 seed, _ = provider.derive(KeyRef(AUDIT_KEY, version), context=SIGNING_CONTEXT)
             except Exception as exc:
@@ -123,10 +125,20 @@ class AuditKeys:
         keys._signing = Ed25519PrivateKey.from_private_bytes(seed.reveal())
         return keys, list(uses)
 
-    def _ensure_key(self) -> None:
+    def _ensure_key(self, *, signed_before: bool) -> None:
         try:
             self._provider.info(AUDIT_KEY)
         except KeyringError:
+            # a keyring that does not open (wrong passphrase) raises its own error here, rightly
+            if AUDIT_KEY in {info.name for info in self._provider.list()}:
+                raise
+            if signed_before:
+                raise KeyringError(
+                    f"this audit log was signed with key '{AUDIT_KEY}', which the key provider in use does "
+                    "not hold: it is not the provider (or AWS region, or keyring) the state was made with",
+                    hint="select the state's provider (VAULTLINE_KEY_PROVIDER) and region (AWS_REGION); a new "
+                    "audit key is never made for a log that already has one",
+                ) from None
             # Another process may create it in between; if creation truly fails, the derive that
             # follows reports it.
             with suppress(KeyringError):

@@ -86,7 +86,8 @@ class AuditLog:
                     provider = open_provider(state.root)
                 except Exception as exc:
                     raise unavailable(exc, "open the key provider") from None
-            keys, own_uses = AuditKeys.load(provider)
+            signed_before = any(paths.public_keys.glob("*.pem"))  # published by an earlier opening
+            keys, own_uses = AuditKeys.load(provider, signed_before=signed_before)
             writer = ChainWriter(
                 paths=paths,
                 settings=settings,

@@ -130,12 +130,14 @@ def rotate(
         emit_json(asdict(info))
         return
     typer.echo(f"rotated {info.name}: current version {info.current_version}")
+    if info.name.startswith("vaultline-"):  # Vaultline's own keys wrap data keys: rotation is free for them
+        return
     # stderr: a note, not the result; it matters only where the key backs a token domain
     typer.echo(
-        f"note: tokens, FF1 values and AES-SIV ciphertexts made with version {info.current_version} differ "
-        "from older versions' for the same value. A run that appends to a dataset written with an older "
-        f"version is refused; pin it (`{info.name}@{info.current_version - 1}` under `keys:`) to keep "
-        "appending, or rewrite the dataset.",
+        f"note: if {info.name} backs a token domain (tokenize, encrypt_deterministic, format_preserving), "
+        f"values made with version {info.current_version} differ from older versions' for the same input: "
+        "a run appending to a dataset written with an older version is refused; pin "
+        f"`{info.name}@{info.current_version - 1}` under `keys:` to keep appending, or rewrite the dataset.",
         err=True,
     )
 

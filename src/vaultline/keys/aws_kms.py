@@ -141,9 +141,11 @@ class AwsKmsProvider:
 
     @property
     def _where(self) -> str:
-        return (
+        endpoint = (
             endpoint_for_messages(self.endpoint_url) if self.endpoint_url else "the default AWS KMS endpoint"
         )
+        region = self.region or os.environ.get("AWS_DEFAULT_REGION")  # boto3's own fallback
+        return f"{endpoint}, region {region}" if region else endpoint
 
     # -- talking to KMS ------------------------------------------------------------------------------
     def _client(self) -> Any:
@@ -276,7 +278,8 @@ class AwsKmsProvider:
             known = "unknown"
         return KeyringError(
             f"no key named '{name}' in AWS KMS (alias {self._alias(name)} not found; known: {known})",
-            hint=f"create it with: vaultline keys create {name} --provider aws-kms",
+            hint=f"check the region first (keys live in one region); if it is right, create it with: "
+            f"vaultline keys create {name} --provider aws-kms",
             where=self._where,
         )
 

@@ -532,8 +532,12 @@ def _open_keys(pipeline: Pipeline, state: State) -> tuple[KeyProvider, dict[str,
         ensure_key(provider, QUARANTINE_KEY, purpose="quarantine")
         domains[pipeline.quarantine.domain] = QUARANTINE_KEY
     for domain, ref in domains.items():
-        provider.info(KeyRef.parse(ref).name)
-        log.info("key for domain %s: %s", domain, KeyRef.parse(ref).name)
+        key = KeyRef.parse(ref)
+        # pinned for the whole run: a rotation while it works must not split one domain's tokens
+        # between two versions (nor slip past the append check, which compares this version)
+        version = key.version if key.version is not None else provider.info(key.name).current_version
+        domains[domain] = str(KeyRef(key.name, version))
+        log.info("key for domain %s: %s", domain, key.name)
     _ensure_encryption_keys(pipeline, provider)
     return provider, domains
 
@@ -583,8 +587,12 @@ def _ensure_encryption_keys(pipeline: Pipeline, provider: KeyProvider) -> None:
 def ensure_key(provider: KeyProvider, name: str, *, purpose: str) -> None:
     """Create a key Vaultline manages itself (quarantine, default encryption keys) on first use.
     Two first runs may both find it missing: the one whose creation loses finds it made by the other."""
-    if name in {info.name for info in provider.list()}:
+    try:
+        provider.info(name)  # one key asked about: a listing would describe every key the provider has
         return
+    except KeyringError:
+        if name in {info.name for info in provider.list()}:  # it exists: the error was another one
+            raise
     try:
         provider.create(name, purpose=purpose)
     except KeyringError:
