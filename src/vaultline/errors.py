@@ -173,6 +173,18 @@ S3_UNREACHABLE_HINT = (
 TRANSIENT_AWS_CODES = frozenset(
     {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException"}
 )
+# KMS's own "not now" answers (throttled, an internal or dependency failure, the key's custom key
+# store out of reach): unlike a disabled key or a denied grant, the same request may succeed later.
+TRANSIENT_KMS_CODES = TRANSIENT_AWS_CODES | frozenset(
+    {
+        "KMSInternalException",
+        "DependencyTimeoutException",
+        "KeyUnavailableException",
+        "RequestLimitExceeded",
+        "ServiceUnavailableException",
+        "InternalFailure",
+    }
+)
 # Connection-level failures by class name, so botocore and aiohttp stay lazy imports: the builtin
 # ConnectionError and TimeoutError, botocore's ConnectionError and HTTPClientError, aiohttp's
 # ClientConnectionError and ServerTimeoutError. TLS failures among them (botocore's SSLError,

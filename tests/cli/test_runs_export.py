@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from kms_faults import fail_kms, loud_sdk_records
 from vaultline.cli.main import app
 from vaultline.demo.fraud import generate_fraud
 from vaultline.keys.local import PASSPHRASE_ENV, LocalKeyring
@@ -92,3 +94,61 @@ def test_export_to_s3_and_decrypt_from_s3(
     assert local.exit_code == 0, local.output
     assert json.loads((work / "r.json").read_text())["status"] == "succeeded"
     assert not (work / "s3:").exists()
+
+
+def _recorded_run(state: State) -> str:
+    from vaultline.catalog.runs import RunCatalog
+
+    run_id = "20240101T000000Z-abcdef"
+    with RunCatalog(state.catalog_url) as catalog:
+        catalog.start(run_id, "pipe", "0" * 64)
+        catalog.finish(run_id, {"run_id": run_id, "status": "succeeded", "rows": {"input": 1}})
+    return run_id
+
+
+@pytest.mark.s3
+def test_kms_out_of_reach_exits_75_naming_the_destination(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Throttled or failing KMS: retryable (75), not "altered", no SDK traceback, no temp file named."""
+    import boto3
+
+    monkeypatch.setenv(PASSPHRASE_ENV, "export-test")
+    monkeypatch.setenv("VAULTLINE_KMS_ENDPOINT", moto_server)
+    arn = boto3.client("kms", endpoint_url=moto_server).create_key()["KeyMetadata"]["Arn"]
+    state = State(tmp_path / "state").ensure()
+    run_id = _recorded_run(state)
+    cli, key, options = CliRunner(), f"kms:{arn}", ["--state", str(state.root)]
+    sealed = tmp_path / "report.json.enc"
+    done = cli.invoke(app, ["runs", "export", run_id, "--key", key, "--out", str(sealed), *options])
+    assert done.exit_code == 0, done.output
+    caplog.set_level(logging.DEBUG, logger="aws_encryption_sdk")
+
+    fail_kms(monkeypatch, "GenerateDataKey", "ThrottlingException")
+    again = tmp_path / "again.enc"
+    throttled = cli.invoke(app, ["runs", "export", run_id, "--key", key, "--out", str(again), *options])
+    assert throttled.exit_code == 75, throttled.output
+    assert f"{again}: AWS KMS could not serve GenerateDataKey" in throttled.output
+    assert str(state.root) not in throttled.output  # the report's plaintext temp file is not the subject
+    assert "Traceback" not in throttled.output and "check the key exists" not in throttled.output
+
+    fail_kms(monkeypatch, "Decrypt", "KMSInternalException")
+    back = cli.invoke(app, ["runs", "decrypt-export", run_id, str(sealed), "--key", key, "--out",
+                            str(tmp_path / "r.json"), *options])  # fmt: skip
+    assert back.exit_code == 75, back.output
+    assert "KMSInternalException" in back.output and "altered" not in back.output
+    assert loud_sdk_records(caplog.records) == []
+    assert not again.exists() and not (tmp_path / "r.json").exists()
+
+
+def test_an_empty_kms_key_is_refused_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, "export-test")
+    state = State(tmp_path / "state").ensure()
+    run_id = _recorded_run(state)
+    out = tmp_path / "r.enc"
+    done = CliRunner().invoke(
+        app, ["runs", "export", run_id, "--key", "kms:", "--out", str(out), "--state", str(state.root)]
+    )
+    assert done.exit_code == 1, done.output
+    assert "the key id is missing" in done.output and "network" not in done.output
+    assert not out.exists()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+import logging
 import secrets
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from vaultline.errors import KeyringError
+from kms_faults import CONNECTION, fail_kms, loud_sdk_records
+from vaultline.errors import EX_TEMPFAIL, KeyringError, KeyUnavailableError
 from vaultline.keys.local import LocalKeyring
 from vaultline.keys.provider import KeyRef
 from vaultline.storage.artifacts import (
@@ -232,6 +234,110 @@ def test_kms_key_on_s3_locations(tmp_path: Path, raw_csv: Path, kms: Any, s3_buc
     back = tmp_path / "back.csv"
     decrypt_file(remote, back, KmsKey(arn), context=CONTEXT)
     assert back.read_bytes() == raw_csv.read_bytes()
+
+
+# -- KMS failures: out of reach is retryable, a refusal says why, the SDK prints no traceback ---------
+@pytest.fixture
+def kms_artifact(tmp_path: Path, raw_csv: Path, kms: Any) -> tuple[str, Path]:
+    arn = str(kms.create_key(Description="artifacts")["KeyMetadata"]["Arn"])
+    encrypted = tmp_path / "sealed.enc"
+    encrypt_file(raw_csv, encrypted, KmsKey(arn), context=CONTEXT)
+    return arn, encrypted
+
+
+def _use_kms(operation: str, arn: str, raw_csv: Path, encrypted: Path, out: Path) -> None:
+    if operation == "GenerateDataKey":
+        encrypt_file(raw_csv, out, KmsKey(arn), context=CONTEXT)
+    else:
+        decrypt_file(encrypted, out, KmsKey(arn), context=CONTEXT)
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize(
+    "code",
+    ["ThrottlingException", "KMSInternalException", "DependencyTimeoutException", "BadGateway", CONNECTION],
+)
+@pytest.mark.parametrize("operation", ["GenerateDataKey", "Decrypt"])
+def test_kms_out_of_reach_is_retryable_and_names_the_artifact(
+    tmp_path: Path,
+    raw_csv: Path,
+    kms_artifact: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    operation: str,
+    code: str,
+) -> None:
+    """Not "the file was altered", not "check the key exists": KMS did not answer, so run again."""
+    arn, encrypted = kms_artifact
+    caplog.set_level(logging.DEBUG, logger="aws_encryption_sdk")
+    failed = fail_kms(monkeypatch, operation, code)
+    out = tmp_path / "out.bin"
+    with pytest.raises(KeyUnavailableError) as raised:
+        _use_kms(operation, arn, raw_csv, encrypted, out)
+    assert failed == [operation]
+    error = raised.value
+    assert error.retryable and error.exit_code == EX_TEMPFAIL
+    # named by the artifact being made or read, never by the file it is made from (a temp file, often)
+    assert str(error).startswith(f"{out if operation == 'GenerateDataKey' else encrypted}:")
+    assert str(raw_csv) not in str(error)
+    assert "altered" not in str(error) and "check the key exists" not in str(error)
+    assert loud_sdk_records(caplog.records) == []
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize(
+    ("code", "cause", "fix"),
+    [
+        ("DisabledException", "disabled or pending deletion", "enable the key"),
+        ("AccessDeniedException", "denied", "grant the caller kms:"),
+    ],
+)
+@pytest.mark.parametrize("operation", ["GenerateDataKey", "Decrypt"])
+def test_kms_refusals_say_why_and_are_terminal(
+    tmp_path: Path,
+    raw_csv: Path,
+    kms_artifact: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    operation: str,
+    code: str,
+    cause: str,
+    fix: str,
+) -> None:
+    arn, encrypted = kms_artifact
+    caplog.set_level(logging.DEBUG, logger="aws_encryption_sdk")
+    fail_kms(monkeypatch, operation, code)
+    with pytest.raises(KeyringError) as raised:
+        _use_kms(operation, arn, raw_csv, encrypted, tmp_path / "out.bin")
+    error = raised.value
+    assert not error.retryable and error.exit_code == 1
+    assert cause in error.message and code in error.message and "altered" not in str(error)
+    assert fix in (error.hint or "")
+    assert loud_sdk_records(caplog.records) == []
+
+
+@pytest.mark.s3
+def test_kms_describe_key_throttled_is_retryable(
+    tmp_path: Path, raw_csv: Path, kms_artifact: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn, _ = kms_artifact
+    fail_kms(monkeypatch, "DescribeKey", "ThrottlingException")
+    with pytest.raises(KeyUnavailableError, match="right now") as raised:
+        encrypt_file(raw_csv, tmp_path / "out.bin", KmsKey(arn), context=CONTEXT)
+    assert raised.value.retryable
+
+
+def test_an_empty_kms_key_id_is_named_as_missing(
+    keyring: LocalKeyring, tmp_path: Path, raw_csv: Path
+) -> None:
+    """`kms:` alone used to reach botocore's parameter check and read as "KMS cannot be reached"."""
+    for text in ("kms:", "kms:  "):
+        with pytest.raises(KeyringError, match="the key id is missing") as raised:
+            parse_keyring(text, keyring)
+        assert not raised.value.retryable and "kms:alias/" in (raised.value.hint or "")
+    with pytest.raises(KeyringError, match="the key id is missing"):
+        encrypt_file(raw_csv, tmp_path / "x.enc", KmsKey(""), context=CONTEXT)
 
 
 def test_a_private_output_never_replaces_what_is_not_a_regular_file(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@ plaintext footers, no values in the clear, rotation and rewrap, S3."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import pyarrow.parquet as pq
 import pyarrow.parquet.encryption as pe
 import pytest
 
+from kms_faults import fail_kms
 from vaultline.errors import KeyringError, OutputError, SourceError
 from vaultline.keys.local import LocalKeyring
 from vaultline.keys.provider import KeyRef
@@ -476,3 +479,102 @@ def test_only_the_named_columns_are_dictionary_encoded(
     dictionary = {c.path_in_schema for c in columns if "RLE_DICTIONARY" in c.encodings}
     assert dictionary == {"region", "diagnosis"}  # one plain, one encrypted
     assert read_table(path, ring).equals(table)
+
+
+# -- AWS KMS master keys (moto): versions read from VLA1 envelopes, refusals keep KMS's own fix ------
+@pytest.fixture
+def aws_kms(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from vaultline.keys.aws_kms import KMS_ENDPOINT_ENV, AwsKmsProvider
+    from vaultline.keys.principal import ROLES_ENV
+
+    monkeypatch.setenv(KMS_ENDPOINT_ENV, moto_server)
+    monkeypatch.delenv(ROLES_ENV, raising=False)
+    return AwsKmsProvider()
+
+
+def kms_plan(provider: Any) -> EncryptionPlan:
+    """Fresh key names for every test: the moto server lives for the whole session."""
+    suffix = secrets.token_hex(4)
+    footer, pii, phi = (f"{kind}_{suffix}" for kind in ("footer", "pii", "phi"))
+    for name in (footer, pii, phi):
+        provider.create(name)
+    return EncryptionPlan(footer, {pii: PII, phi: PHI})
+
+
+def calls_on(name: str) -> Callable[[dict[str, Any]], bool]:
+    """KMS calls on key `name`: DescribeKey on its alias, Decrypt on a version's (`.../NAME/vN`)."""
+    return lambda params: str(params.get("KeyId", "")).startswith(f"alias/vaultline/{name}")
+
+
+@pytest.mark.s3
+def test_describe_reads_the_versions_of_keys_wrapped_by_aws_kms(
+    tmp_path: Path, table: pa.Table, aws_kms: Any
+) -> None:
+    layout = kms_plan(aws_kms)
+    pii, _ = layout.column_keys
+    aws_kms.rotate(pii)
+    path = tmp_path / "kms.parquet"
+    write_table(table, path, layout, aws_kms)
+    assert describe(path).footer_key_version == 1  # no key needed: the VLA1 header carries it
+    info = describe(path, provider=aws_kms)
+    assert info.footer_key_version == 1
+    assert {c.column: c.key_version for c in info.columns or () if c.key_ref} == {
+        "name": 2, "email": 2, "diagnosis": 1,
+    }  # fmt: skip
+
+
+@pytest.mark.s3
+def test_a_disabled_kms_key_on_write_keeps_the_providers_fix(
+    tmp_path: Path, table: pa.Table, aws_kms: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = kms_plan(aws_kms)
+    fail_kms(monkeypatch, "Encrypt", "DisabledException")
+    with pytest.raises(MasterKeyRefused, match="disabled or pending deletion") as refused:
+        write_table(table, tmp_path / "kms.parquet", layout, aws_kms)
+    assert "enable the key" in (refused.value.hint or "")
+    assert "check that the keyring holds" not in (refused.value.hint or "")
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize(
+    ("operation", "code", "fix"),
+    [
+        ("Decrypt", "DisabledException", "enable the key"),
+        ("DescribeKey", "AccessDeniedException", "grant the caller kms:DescribeKey"),
+    ],
+)
+def test_a_refused_kms_footer_key_keeps_the_providers_fix_and_shows_its_version(
+    tmp_path: Path,
+    table: pa.Table,
+    aws_kms: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    operation: str,
+    code: str,
+    fix: str,
+) -> None:
+    layout = kms_plan(aws_kms)
+    path = tmp_path / "kms.parquet"
+    write_table(table, path, layout, aws_kms)
+    fail_kms(monkeypatch, operation, code, when=calls_on(layout.footer_key))
+    with pytest.raises(FooterKeyUnavailable) as refused:
+        read_table(path, aws_kms)
+    assert f"'{layout.footer_key} (v1)'" in refused.value.message and code in refused.value.message
+    assert fix in (refused.value.hint or "") and "ask for access" not in (refused.value.hint or "")
+
+
+@pytest.mark.s3
+def test_a_disabled_kms_column_key_keeps_the_providers_fix(
+    tmp_path: Path, table: pa.Table, aws_kms: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = kms_plan(aws_kms)
+    _, phi = layout.column_keys
+    path = tmp_path / "kms.parquet"
+    write_table(table, path, layout, aws_kms)
+    fail_kms(monkeypatch, "Decrypt", "DisabledException", when=calls_on(phi))
+    with pytest.raises(ColumnKeyUnavailable) as refused:
+        read_table(path, aws_kms)
+    assert refused.value.columns == {"diagnosis": phi}
+    hint = refused.value.hint or ""
+    assert "enable the key" in hint and "ask for access" not in hint
+    assert hint.endswith(": id, amount, region, name, email")  # the columns that can still be read
+    assert read_table(path, aws_kms, columns=PLAIN + PII).equals(table.select(PLAIN + PII))

@@ -136,8 +136,8 @@ class AuditKeys:
                 raise KeyringError(
                     f"this audit log was signed with key '{AUDIT_KEY}', which the key provider in use does "
                     "not hold: it is not the provider (or AWS region, or keyring) the state was made with",
-                    hint="select the state's provider (VAULTLINE_KEY_PROVIDER) and region (AWS_REGION); a new "
-                    "audit key is never made for a log that already has one",
+                    hint="select the state's provider (VAULTLINE_KEY_PROVIDER) and region (AWS_REGION); a "
+                    "new audit key is never made for a log that already has one",
                 ) from None
             # Another process may create it in between; if creation truly fails, the derive that
             # follows reports it.

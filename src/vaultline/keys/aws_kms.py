@@ -50,7 +50,13 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from vaultline.errors import KeyringError, KeyUnavailableError, VaultlineError, aws_error_code
+from vaultline.errors import (
+    TRANSIENT_KMS_CODES,
+    KeyringError,
+    KeyUnavailableError,
+    VaultlineError,
+    aws_error_code,
+)
 from vaultline.keys.hooks import Action
 from vaultline.keys.principal import admit, normalize_roles
 from vaultline.keys.provider import KeyInfo, KeyRef
@@ -70,18 +76,6 @@ _KMS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 # The characters KMS accepts in tag values.
 _TAG_TEXT = re.compile(r"^[\w .:/=+\-@]{0,256}$")
 _VERSION_ALIAS = re.compile(r"^alias/vaultline/(?P<name>[^/]+)/v(?P<version>[1-9][0-9]*)$")
-_RETRYABLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "KMSInternalException",
-        "DependencyTimeoutException",
-        "KeyUnavailableException",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "InternalFailure",
-    }
-)
 _CREDENTIAL_CODES = frozenset(
     {
         "UnrecognizedClientException",
@@ -202,7 +196,8 @@ class AwsKmsProvider:
         if code is not None:
             detail = _error_message(exc)
             suffix = f": {detail}" if detail else ""
-            if code in _RETRYABLE_CODES:
+            status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            if code in TRANSIENT_KMS_CODES or status >= 500:  # a 5xx from KMS or a proxy before it
                 return KeyUnavailableError(
                     f"AWS KMS could not serve {api}{about} right now ({code}){suffix}",
                     hint="retry later; nothing was wrapped, unwrapped or derived (fail closed)",

@@ -21,6 +21,7 @@ plaintext or ciphertext behind. Errors name the file and never carry key materia
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -31,12 +32,14 @@ from typing import IO, Any
 
 from vaultline.errors import (
     S3_UNREACHABLE_HINT,
+    TRANSIENT_KMS_CODES,
     KeyringError,
     KeyUnavailableError,
     OutputError,
     OutputUnavailableError,
     SourceError,
     TerminalError,
+    VaultlineError,
     aws_error_code,
     is_transient,
 )
@@ -51,6 +54,18 @@ DERIVE_CONTEXT = "artifact"  # the keyring derives the wrapping key for this pur
 _CHUNK = 1 << 20  # bytes asked of the SDK stream per read: many frames, bounded memory
 _MAX_DATA_KEYS = 4  # Vaultline writes one wrapped key; refusing floods of them is a cheap DoS guard
 _RESERVED_PREFIX = "aws-crypto-"  # context keys the SDK reserves for itself
+_SDK_LOGGER = "aws_encryption_sdk"
+_KMS_DISABLED = frozenset({"DisabledException", "KMSInvalidStateException"})
+_KMS_DENIED = frozenset(
+    {
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+    }
+)
+# KMS's answers that the data key is not this key's, or was altered: the artifact's problem, not KMS's.
+_KMS_NOT_THIS_KEY = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
 
 
 class ArtifactError(TerminalError):
@@ -90,7 +105,7 @@ class ArtifactInfo:
 def parse_keyring(text: str, provider: KeyProvider) -> KeyringSpec:
     """`kms:<arn|key id|alias/...>`, or a Vaultline key name (`name`, `name@2`, `keyring:name`)."""
     if text.startswith("kms:"):
-        return KmsKey(text.removeprefix("kms:"))
+        return KmsKey(_checked_kms_key_id(text.removeprefix("kms:")))
     name = text.removeprefix("keyring:")
     KeyRef.parse(name)  # fail early, with the keyring's own message, on a malformed name
     return KeyringKey(provider, name)
@@ -105,6 +120,7 @@ def encrypt_file(
 
     expected = _checked_context(context, where=str(dst))
     key_provider, label = _encrypt_provider(keyring_spec)
+    # Errors name `dst`, the artifact being made: `src` may be a caller's temp file (`runs export`).
     with _open_source(src) as source, private_output(dst) as out:
         encryptor = _client().stream(
             mode="e",
@@ -114,7 +130,7 @@ def encrypt_file(
             frame_length=FRAME_LENGTH,
             algorithm=Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
         )
-        with _sdk_errors(str(src), label, encrypting=True):
+        with _sdk_errors(str(dst), label, encrypting=True, key_provider=key_provider):
             while chunk := encryptor.read(_CHUNK):
                 out.write(chunk)
             encryptor.close()
@@ -135,7 +151,7 @@ def decrypt_file(
     key_provider, label = _decrypt_provider(keyring_spec)
     with _open_source(src) as source:
         decryptor = _client().stream(mode="d", source=source, key_provider=key_provider)
-        with _sdk_errors(str(src), label, encrypting=False):
+        with _sdk_errors(str(src), label, encrypting=False, key_provider=key_provider):
             header = decryptor.header  # reads the header and unwraps the data key: no plaintext yet
         if header.content_type != ContentType.FRAMED_DATA:
             # An unframed body can only be checked after reading it whole: not streamed, so refused.
@@ -148,7 +164,10 @@ def decrypt_file(
         }
         _match_context(found, expected, where=str(src))
         written = 0
-        with private_output(dst) as out, _sdk_errors(str(src), label, encrypting=False):
+        with (
+            private_output(dst) as out,
+            _sdk_errors(str(src), label, encrypting=False, key_provider=key_provider),
+        ):
             while chunk := decryptor.read(_CHUNK):
                 out.write(chunk)
                 written += len(chunk)
@@ -161,6 +180,7 @@ def _client() -> Any:
     import aws_encryption_sdk
     from aws_encryption_sdk.identifiers import CommitmentPolicy
 
+    _quiet_sdk_logging()
     return aws_encryption_sdk.EncryptionSDKClient(
         commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
         max_encrypted_data_keys=_MAX_DATA_KEYS,
@@ -218,36 +238,87 @@ def _raw_provider(keys: dict[str, SecretBytes]) -> Any:
     return provider
 
 
+def _checked_kms_key_id(key_id: str) -> str:
+    if not key_id.strip():
+        raise KeyringError(
+            "'kms:' names no AWS KMS key: the key id is missing",
+            hint="write the key after 'kms:': an alias (kms:alias/NAME), a key id or a key ARN",
+        )
+    return key_id
+
+
 def _kms_master_key(spec: KmsKey) -> tuple[Any, str]:
     """A KMS master key on an explicit boto3 client (the only way to give it an endpoint URL)."""
     import boto3
-    from aws_encryption_sdk.key_providers.kms import KMSMasterKey
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+    from botocore.exceptions import BotoCoreError, ClientError, NoRegionError, ParamValidationError
 
-    region = spec.region or (spec.key_id.split(":")[3] if spec.key_id.startswith("arn:") else None)
+    key_id = _checked_kms_key_id(spec.key_id)
+    region = spec.region or (key_id.split(":")[3] if key_id.startswith("arn:") else None)
     config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"})
     try:
         client = boto3.client("kms", region_name=region, endpoint_url=kms_endpoint(), config=config)
         # Strict decryption matches the key ARN recorded in the message, so aliases are resolved first.
-        arn = str(client.describe_key(KeyId=spec.key_id)["KeyMetadata"]["Arn"])
+        arn = str(client.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
     except NoRegionError:
         raise KeyringError(
-            f"no AWS region for KMS key '{spec.key_id}'", hint="set AWS_REGION or give the key's full ARN"
+            f"no AWS region for KMS key '{key_id}'", hint="set AWS_REGION or give the key's full ARN"
+        ) from None
+    except ParamValidationError:  # botocore refused to send it: no KMS call was made
+        raise KeyringError(
+            f"'{key_id[:100]}' is not an AWS KMS key id, key ARN or alias",
+            hint="give the key as alias/NAME, a key id or a key ARN",
         ) from None
     except ClientError as exc:
-        code = aws_error_code(exc) or "error"
-        raise KeyringError(
-            f"KMS key '{spec.key_id}' cannot be used ({code})",
-            hint="check the key id or alias, its region, and kms:DescribeKey/GenerateDataKey/Decrypt grants",
-        ) from None
+        raise _describe_refused(exc, key_id) from None
     except BotoCoreError as exc:  # retryable only when it is the network (no credentials stays so)
         raise KeyUnavailableError(
-            f"AWS KMS cannot be reached for key '{spec.key_id}' ({type(exc).__name__})",
+            f"AWS KMS cannot be reached for key '{key_id}' ({type(exc).__name__})",
             hint=f"check the network, credentials and {KMS_ENDPOINT_ENV}",
             retryable=is_transient(exc),
         ) from None
-    return KMSMasterKey(key_id=arn, client=client), arn
+    return _recording_kms_master_key(arn, client), arn
+
+
+def _describe_refused(exc: BaseException, key_id: str) -> VaultlineError:
+    code = aws_error_code(exc) or "error"
+    if _kms_transient(exc):
+        return KeyUnavailableError(
+            f"AWS KMS could not serve DescribeKey for key '{key_id}' right now ({code})",
+            hint="retry later, unchanged: nothing was read or written",
+        )
+    return KeyringError(
+        f"KMS key '{key_id}' cannot be used ({code})",
+        hint="check the key id or alias, its region, and kms:DescribeKey/GenerateDataKey/Decrypt grants",
+    )
+
+
+def _recording_kms_master_key(arn: str, client: Any) -> Any:
+    """The SDK's KMS master key, keeping the KMS error behind the SDK's generic one (`kms_error`)."""
+    from aws_encryption_sdk.exceptions import DecryptKeyError, GenerateKeyError
+    from aws_encryption_sdk.key_providers.kms import KMSMasterKey
+
+    # Defined here so the SDK (and boto3 under it) is imported only when an artifact is handled.
+    class _RecordingKmsMasterKey(KMSMasterKey):  # type: ignore[misc]
+        # The SDK turns every KMS answer into one exception type and, on decrypt, drops the answer on
+        # the way out; its code is what tells throttling from a disabled key or an altered file.
+        kms_error: BaseException | None = None
+
+        def _generate_data_key(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super()._generate_data_key(*args, **kwargs)
+            except GenerateKeyError as exc:
+                self.kms_error = exc.__cause__
+                raise
+
+        def _decrypt_data_key(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super()._decrypt_data_key(*args, **kwargs)
+            except DecryptKeyError as exc:
+                self.kms_error = exc.__cause__
+                raise
+
+    return _RecordingKmsMasterKey(key_id=arn, client=client)
 
 
 # -- context ---------------------------------------------------------------------------------------------
@@ -377,7 +448,7 @@ def _fsync_dir(directory: Path) -> None:
 
 
 @contextmanager
-def _sdk_errors(where: str, key: str, *, encrypting: bool) -> Iterator[None]:
+def _sdk_errors(where: str, key: str, *, encrypting: bool, key_provider: Any = None) -> Iterator[None]:
     """SDK, crypto and KMS failures as one-line Vaultline errors naming the file (never a traceback)."""
     from aws_encryption_sdk.exceptions import (
         AWSEncryptionSDKClientError,
@@ -403,22 +474,98 @@ def _sdk_errors(where: str, key: str, *, encrypting: bool) -> Iterator[None]:
                 hint=S3_UNREACHABLE_HINT,
             ) from None
         raise OutputError(f"{where}: I/O failed ({exc.strerror or type(exc).__name__})") from None
-    except (GenerateKeyError, MasterKeyProviderError) as exc:
-        if encrypting:
-            raise KeyringError(
-                f"{where}: key {key} could not produce a data key ({type(exc).__name__})",
-                hint="check the key exists, is enabled and that the credentials may use it",
-            ) from None
-        raise _integrity(where) from None
-    except DecryptKeyError:
-        raise ArtifactError(
-            f"{where}: key {key} cannot decrypt this artifact's data key",
-            hint="use the key it was encrypted under; if that is the key, the file was altered",
-        ) from None
+    except (GenerateKeyError, MasterKeyProviderError, DecryptKeyError) as exc:
+        kms_error = getattr(key_provider, "kms_error", None) or exc.__cause__
+        raise _data_key_failure(exc, where, key, encrypting=encrypting, kms_error=kms_error) from None
     except (AWSEncryptionSDKClientError, InvalidTag, InvalidSignature, ValueError, EOFError) as exc:
         if encrypting and not isinstance(exc, (InvalidTag, InvalidSignature)):
             raise OutputError(f"{where}: encryption failed ({type(exc).__name__})") from None
         raise _integrity(where) from None
+
+
+def _data_key_failure(
+    exc: BaseException, where: str, key: str, *, encrypting: bool, kms_error: BaseException | None
+) -> VaultlineError:
+    """The data key could not be made or unwrapped: KMS's answer, when there was one, says why."""
+    from aws_encryption_sdk.exceptions import DecryptKeyError
+
+    answered = _kms_answer(kms_error, where, key, encrypting=encrypting) if kms_error else None
+    if answered is not None:
+        return answered
+    if isinstance(exc, DecryptKeyError):
+        return ArtifactError(
+            f"{where}: key {key} cannot decrypt this artifact's data key",
+            hint="use the key it was encrypted under; if that is the key, the file was altered",
+        )
+    if encrypting:
+        return KeyringError(
+            f"{where}: key {key} could not produce a data key ({type(exc).__name__})",
+            hint="check the key exists, is enabled and that the credentials may use it",
+        )
+    return _integrity(where)
+
+
+def _kms_answer(error: BaseException, where: str, key: str, *, encrypting: bool) -> VaultlineError | None:
+    """A KMS error answer to GenerateDataKey or Decrypt; None when it says the data key is not this
+    key's or was altered (the caller words that one), or when it is no KMS answer at all."""
+    code = aws_error_code(error)
+    if code is None or code in _KMS_NOT_THIS_KEY:
+        return None
+    api = "GenerateDataKey" if encrypting else "Decrypt"
+    if _kms_transient(error):
+        return KeyUnavailableError(
+            f"{where}: AWS KMS could not serve {api} for key {key} right now ({code})",
+            hint="retry later, unchanged: nothing was written (KMS throttled the call or failed on its side)",
+        )
+    if code in _KMS_DISABLED:
+        return KeyringError(
+            f"{where}: KMS key {key} is disabled or pending deletion ({code})",
+            hint="enable the key (or cancel its scheduled deletion) in AWS KMS",
+        )
+    if code in _KMS_DENIED:
+        return KeyringError(
+            f"{where}: AWS KMS denied {api} with key {key} ({code})",
+            hint=f"grant the caller kms:{api} on the key (IAM or key policy), and check the AWS credentials",
+        )
+    return KeyringError(
+        f"{where}: AWS KMS refused {api} with key {key} ({code})",
+        hint="check the key id or alias, its region and its state in AWS KMS",
+    )
+
+
+def _kms_transient(error: BaseException) -> bool:
+    """KMS asked to slow down or failed on its side (any 5xx, a proxy's 502 too): not a refusal."""
+    if aws_error_code(error) in TRANSIENT_KMS_CODES:
+        return True
+    response = getattr(error, "response", None)
+    metadata = response.get("ResponseMetadata", {}) if isinstance(response, dict) else {}
+    status = metadata.get("HTTPStatusCode")
+    return isinstance(status, int) and status >= 500
+
+
+class _QuietSdkLog(logging.Filter):
+    """The SDK logs each KMS failure with `logger.exception`: with no logging configured, Python prints
+    that as a botocore traceback on stderr, next to the one-line error Vaultline raises for it. Kept
+    for whoever turns on debug logging, as a DEBUG line without the traceback or the arguments (the
+    encryption context, say), so value-free: the message template only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text, record.stack_info, record.args = None, None, None, None
+        if record.levelno > logging.DEBUG:
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return True
+
+
+_QUIET = _QuietSdkLog()
+
+
+def _quiet_sdk_logging() -> None:
+    # A logger's filters see only its own records, not its children's: each SDK module's logger gets it.
+    for name in list(logging.root.manager.loggerDict):
+        if name == _SDK_LOGGER or name.startswith(f"{_SDK_LOGGER}."):
+            logger = logging.getLogger(name)
+            if _QUIET not in logger.filters:
+                logger.addFilter(_QUIET)
 
 
 def _integrity(where: str) -> ArtifactError:

@@ -31,7 +31,7 @@ footer is first decrypted by pyarrow with the footer key and re-serialised (`Fil
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,9 +93,17 @@ _SEPARATORS = (":", ";", ",")  # pyarrow passes column keys as "key: col, col; k
 
 # -- errors -----------------------------------------------------------------------------------------
 class ColumnKeyUnavailable(KeyringError):
-    """Columns whose master key the caller's provider refused; `readable` lists the ones it can read."""
+    """Columns whose master key the caller's provider refused; `readable` lists the ones it can read.
+    `fixes` maps a key reference to its provider's hint (enable the key, grant kms:Decrypt...)."""
 
-    def __init__(self, path: str, refused: dict[str, tuple[str, str]], readable: Iterable[str]) -> None:
+    def __init__(
+        self,
+        path: str,
+        refused: dict[str, tuple[str, str]],
+        readable: Iterable[str],
+        *,
+        fixes: Mapping[str, str | None] | None = None,
+    ) -> None:
         self.path = path
         self.columns = {column: ref for column, (ref, _) in refused.items()}
         self.readable = tuple(readable)
@@ -113,9 +121,17 @@ class ColumnKeyUnavailable(KeyringError):
             f"cannot decrypt {len(refused)} column(s): {'; '.join(parts)}",
             where=path,
             # shown to CLI users and to Python callers alike
-            hint=f"ask for access to {', '.join(repr(r) for r in by_key)}, or read only the columns you "
-            f"may read (`--columns a,b` on the CLI, `columns=` in Python): {readable_text}",
+            hint=f"{_fixes(by_key, fixes or {})}, or read only the columns you may read "
+            f"(`--columns a,b` on the CLI, `columns=` in Python): {readable_text}",
         )
+
+
+def _fixes(refs: Iterable[str], fixes: Mapping[str, str | None]) -> str:
+    """Each provider's own fix, once; a plain request for access where the provider gave none."""
+    unhinted = [ref for ref in refs if not fixes.get(ref)]
+    hinted = dict.fromkeys(hint for ref in refs if (hint := fixes.get(ref)))
+    asks = [f"ask for access to {', '.join(repr(r) for r in unhinted)}"] if unhinted else []
+    return "; ".join([*hinted, *asks])
 
 
 class FooterKeyUnavailable(KeyringError):
@@ -366,12 +382,12 @@ class _CheckedKeys:
                 raise
         return self._unwrapped[memo]
 
-    def refusal(self, material: KeyMaterial) -> str | None:
-        """None when the provider unwraps this key, else its (value-free) reason."""
+    def refusal(self, material: KeyMaterial) -> MasterKeyRefused | None:
+        """None when the provider unwraps this key, else its refusal (a value-free reason and hint)."""
         try:
             unwrap_master_wrapped(self, material.wrapped, material.master_key_id)
         except MasterKeyRefused as exc:
-            return exc.reason
+            return exc
         except KeyMaterialCorrupt as exc:
             raise KeyMaterialCorrupt(exc.message, where=self._where, hint=exc.hint) from None
         return None
@@ -436,8 +452,7 @@ def describe(
     if footer.encrypted_footer and provider is not None:
         keys = _CheckedKeys(provider, where)
         assert footer.footer_material is not None
-        reason = keys.refusal(footer.footer_material)
-        if reason is None:
+        if keys.refusal(footer.footer_material) is None:
             _decrypt_footer(footer, keys)
         else:
             note = (
@@ -494,30 +509,36 @@ def read_table(
             assert footer.footer_material is not None
             raise FooterKeyUnavailable(
                 f"the footer is encrypted with key '{footer.footer_material.label}', which the key "
-                f"provider refused ({footer_refusal}); without it not even the column names can be read",
+                f"provider refused ({footer_refusal.reason}); without it not even the column names can "
+                "be read",
                 where=where,
-                hint=f"ask for access to '{footer.footer_material.master_key_id}'",
+                hint=footer_refusal.provider_hint
+                or f"ask for access to '{footer.footer_material.master_key_id}'",
             )
         _decrypt_footer(footer, keys)
     # a file without rows has no column chunks, so no key material: nothing to decrypt, names to check
     layout = footer.columns() or [(name, None) for name in footer.leaf_names()]
     wanted = _wanted(layout, columns, where)
     refused: dict[str, tuple[str, str]] = {}
+    fixes: dict[str, str | None] = {}
     for name, material in layout:
         if material is None:
             continue
-        key, reason = material.master_key_id, keys.refusal(material)
-        if reason is None and footer_refusal is not None:
+        key, refusal = material.master_key_id, keys.refusal(material)
+        reason = refusal.reason if refusal else ""
+        if refusal is None and footer_refusal is not None:
             # A plaintext footer is signed; pyarrow verifies the signature before any decryption.
             assert footer.footer_material is not None
             key = footer.footer_material.master_key_id  # the one to ask for: the column's own is granted
-            reason = f"it also needs footer key '{key}', which was refused: {footer_refusal}"
-        if reason is not None:
+            refusal = footer_refusal
+            reason = f"it also needs footer key '{key}', which was refused: {footer_refusal.reason}"
+        if refusal is not None:
             refused[name] = (key, reason)
+            fixes[key] = refusal.provider_hint
     blocked = {name: refused[name] for name in wanted if name in refused}
     if blocked:
         readable = [name for name, _ in layout if name not in refused]
-        raise ColumnKeyUnavailable(where, blocked, readable)
+        raise ColumnKeyUnavailable(where, blocked, readable, fixes=fixes)
     if footer_refusal is not None:
         # Plaintext footer, footer key refused, only plaintext columns wanted: read them as any legacy
         # reader would (the footer's signature cannot be checked without the footer key).
@@ -580,8 +601,9 @@ def rewrap(path: str | Path, provider: KeyWrapper, *, filesystem: Any = None) ->
         if refusal is not None:
             raise MasterKeyRefused(
                 material.master_key_id,
-                f"{refusal} (re-wrapping needs every key of {where})",
+                f"{refusal.reason} (re-wrapping needs every key of {where})",
                 action="re-wrap",
+                hint=refusal.provider_hint,
             )
     factory = pe.CryptoFactory(kms_client_factory(keys))
     try:

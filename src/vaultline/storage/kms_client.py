@@ -40,13 +40,16 @@ class KeyWrapper(Protocol):
 class MasterKeyRefused(KeyringError):
     """The key provider refused (or does not hold) the master key a Parquet key is wrapped with."""
 
-    def __init__(self, key_ref: str, reason: str, *, action: str) -> None:
+    def __init__(self, key_ref: str, reason: str, *, action: str, hint: str | None = None) -> None:
         self.key_ref = key_ref
         self.reason = reason
+        self.provider_hint = hint
+        guess = (
+            f"check that the keyring holds '{key_ref}' and that this caller may use it (vaultline keys list)"
+        )
         super().__init__(
             f"the key provider refused to {action} with master key '{key_ref}': {reason}",
-            hint=f"check that the keyring holds '{key_ref}' and that this caller may use it "
-            "(vaultline keys list)",
+            hint=hint or guess,  # the provider knows why (a disabled KMS key, a missing grant): its fix wins
         )
 
 
@@ -69,7 +72,7 @@ def unwrap_master_wrapped(provider: KeyWrapper, wrapped: str, master_key_identif
     except MasterKeyRefused:
         raise
     except KeyringError as exc:
-        raise MasterKeyRefused(str(ref), exc.message, action="unwrap a Parquet key") from None
+        raise MasterKeyRefused(str(ref), exc.message, action="unwrap a Parquet key", hint=exc.hint) from None
 
 
 def _parse_ref(master_key_identifier: str) -> KeyRef:
@@ -95,7 +98,9 @@ class VaultlineKmsClient(pe.KmsClient):  # type: ignore[misc]  # pyarrow ships n
         try:
             envelope = self._provider.wrap_key(ref, key_bytes)
         except KeyringError as exc:
-            raise MasterKeyRefused(str(ref), exc.message, action="wrap a Parquet key") from None
+            raise MasterKeyRefused(
+                str(ref), exc.message, action="wrap a Parquet key", hint=exc.hint
+            ) from None
         return base64.b64encode(envelope).decode("ascii")
 
     def unwrap_key(self, wrapped_key: str, master_key_identifier: str) -> bytes:

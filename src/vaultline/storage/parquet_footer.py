@@ -22,6 +22,8 @@ from vaultline.errors import SourceError
 from vaultline.storage.kms_client import KeyMaterialCorrupt
 
 KEY_MATERIAL_PREFIX = "_KEY_MATERIAL_FOR_"  # pyarrow's (and parquet-mr's) name for external key material
+# Envelopes whose header carries the master key version (docs/keys.md); another provider's are opaque.
+_VERSIONED_ENVELOPES = (b"VLK1", b"VLA1")
 
 
 class EncryptedDataCorrupt(SourceError):
@@ -129,12 +131,15 @@ class KeyMaterial:
 
     @property
     def version(self) -> int | None:
-        """The master key version in a Vaultline VLK1 envelope (readable without any key)."""
+        """The master key version in a Vaultline envelope (readable without any key): the local
+        keyring's VLK1 or the aws-kms provider's VLA1, both magic + version (4 bytes, big-endian)."""
         try:
             blob = base64.b64decode(self.wrapped[:12])
         except (binascii.Error, ValueError):
             return None
-        return struct.unpack(">I", blob[4:8])[0] if blob[:4] == b"VLK1" and len(blob) >= 8 else None
+        return (
+            struct.unpack(">I", blob[4:8])[0] if blob[:4] in _VERSIONED_ENVELOPES and len(blob) >= 8 else None
+        )
 
     @property
     def label(self) -> str:
