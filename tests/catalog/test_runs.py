@@ -56,6 +56,18 @@ def test_runs_whose_process_is_gone_are_marked_abandoned(tmp_path: Path) -> None
         assert catalog.abandon_dead() == []
 
 
+def test_a_run_whose_process_id_was_given_to_another_process_is_abandoned(tmp_path: Path) -> None:
+    from vaultline.catalog import runs
+
+    with RunCatalog(f"sqlite:///{tmp_path / 'c.db'}") as catalog:
+        with pytest.MonkeyPatch.context() as patched:  # recorded with a start long before this process's
+            patched.setattr(runs, "process_start", lambda _pid: 1_000_000.0)
+            catalog.start("killed", "p", "0" * 64)
+        catalog.start("live", "p", "0" * 64)
+        assert catalog.live() == {"live"}
+        assert catalog.abandon_dead() == ["killed"]
+
+
 def test_a_run_that_died_after_its_commit_is_committed_not_abandoned(tmp_path: Path) -> None:
     import sqlalchemy as sa
 

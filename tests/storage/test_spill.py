@@ -126,10 +126,10 @@ def test_sweep_removes_spills_of_ended_processes_and_keeps_a_live_run_s_whatever
     assert sweep(tmp_path, older_than=0) == 1
     assert ours.path.exists() and not orphan.exists() and other.exists()
     # the process id now belongs to a process started after the spill last changed: its owner is gone
-    monkeypatch.setattr(spill_module, "_process_start", lambda _pid: time.time() + 60)
+    monkeypatch.setattr(spill_module, "process_start", lambda _pid: time.time() + 60)
     assert sweep(tmp_path, dry_run=True) == 1 and ours.path.exists()
     # no /proc to tell: a spill older than the grace period goes
-    monkeypatch.setattr(spill_module, "_process_start", lambda _pid: None)
+    monkeypatch.setattr(spill_module, "process_start", lambda _pid: None)
     assert sweep(tmp_path) == 0 and ours.path.exists()
     assert sweep(tmp_path, older_than=0) == 1 and not ours.path.exists()
 

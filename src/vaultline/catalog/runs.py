@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from vaultline.catalog.dataset_records import versions
 from vaultline.catalog.schema import CatalogHandle, reading, safe_url
 from vaultline.errors import CatalogError
+from vaultline.processes import is_running, process_start
 
 metadata = sa.MetaData()
 runs = sa.Table(
@@ -63,14 +64,16 @@ def _committed_unfinished(committed: dict[str, int]) -> str:
     return f"its process ended after committing {listed}: those versions are whole, this report is not"
 
 
-def _alive(pid: Any) -> bool:
+def _alive(process: dict[str, Any]) -> bool:
+    """Whether the recorded process still runs: the same id, started at the same time (ids are reused)."""
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError, TypeError, OverflowError):
-        return True  # someone else's process, or a pid this cannot judge: not known to be dead
-    return True
+        pid = int(process["pid"])
+    except (KeyError, ValueError, TypeError):
+        return True  # a record this cannot judge: not known to be dead
+    try:
+        return is_running(pid, started=process.get("started"))
+    except (ValueError, OverflowError):
+        return True
 
 
 def _now() -> str:
@@ -88,7 +91,7 @@ class RunCatalog(CatalogHandle):
     ) -> None:
         """Record a running run, with the process running it (so that a killed run can be told apart)
         and the directories it writes to (so that `gc` finds what a killed run left there)."""
-        process = {"host": socket.gethostname(), "pid": os.getpid()}
+        process = {"host": socket.gethostname(), "pid": os.getpid(), "started": process_start(os.getpid())}
         report = {
             "run_id": run_id,
             "status": "running",
@@ -121,7 +124,7 @@ class RunCatalog(CatalogHandle):
         dead = [
             (run_id, pipeline, report)
             for run_id, pipeline, report in running
-            if (report.get("process") or {}).get("host") == host and not _alive(report["process"]["pid"])
+            if (report.get("process") or {}).get("host") == host and not _alive(report["process"])
         ]
         with self.engine.begin() as conn:
             for run_id, pipeline, report in dead:
@@ -161,11 +164,7 @@ class RunCatalog(CatalogHandle):
                 (row.run_id, json.loads(row.report or "{}").get("process") or {})
                 for row in conn.execute(query)
             ]
-        return {
-            run_id
-            for run_id, process in running
-            if process.get("host") == host and _alive(process.get("pid"))
-        }
+        return {run_id for run_id, process in running if process.get("host") == host and _alive(process)}
 
     def finish(self, run_id: str, report: dict[str, Any]) -> None:
         rows = report.get("rows", {})

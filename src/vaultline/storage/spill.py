@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vaultline.errors import OutputError, TerminalError
 from vaultline.keys.secret import SecretBytes
+from vaultline.processes import process_start
 
 _PREFIX = ".vl-spill-"
 _STALE_SECONDS = 24 * 3600  # a spill this old belongs to no running process (runs end in hours)
@@ -170,23 +171,9 @@ def _owner_running(path: Path, cutoff: float) -> bool:
     except PermissionError:  # alive, another user's
         pass
     changed = path.stat().st_ctime
-    started = _process_start(int(pid))
+    started = process_start(int(pid))
     if started is None:
         return changed >= cutoff
     # The owner wrote the file after it started; a process started since the last change has only
     # been given the id of the owner, which is gone. (A second of slack for the clocks' rounding.)
     return started <= changed + 1.0
-
-
-def _process_start(pid: int) -> float | None:
-    """When process `pid` started (seconds since the epoch), from Linux's /proc; None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime")
-        )
-        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
