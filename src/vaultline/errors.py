@@ -25,6 +25,12 @@ def without_values(message: str, limit: int = 300) -> str:
     return kept[:limit]
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the run is (what schedulers and `systemctl stop` send): the run ends as on
+    Ctrl-C, failed and retryable, its files removed and its end recorded. A BaseException, like
+    KeyboardInterrupt, so no `except Exception` swallows it."""
+
+
 class VaultlineError(Exception):
     """Root of every error Vaultline raises on purpose."""
 

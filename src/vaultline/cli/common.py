@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, ParamSpec, 
 import typer
 from typer.exceptions import TyperException
 
-from vaultline.errors import EX_TEMPFAIL, S3_UNREACHABLE_HINT, VaultlineError, is_transient
+from vaultline.errors import EX_TEMPFAIL, S3_UNREACHABLE_HINT, Terminated, VaultlineError, is_transient
 
 if TYPE_CHECKING:
     from vaultline.audit.log import Operation
@@ -54,6 +55,9 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(exc.exit_code) from None
         except BrokenPipeError:  # a ConnectionError, but ours: the reader of stdout went away
             _stdout_closed()
+        except Terminated:
+            sys.stderr.write("error: stopped by SIGTERM\n")
+            raise typer.Exit(128 + signal.SIGTERM) from None  # the shells' convention, as 130 for Ctrl-C
         except OSError as exc:  # a path the user gave, unusable in a way no check above foresaw
             if is_transient(exc):
                 _out_of_reach(exc)

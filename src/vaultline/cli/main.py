@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -30,6 +31,7 @@ from vaultline.cli import (
     runs,
 )
 from vaultline.cli.common import JsonOption, StateOption, emit_json, handles_errors
+from vaultline.errors import Terminated
 
 app = typer.Typer(
     name="vaultline",
@@ -114,6 +116,7 @@ def run(
     for warning in loaded.warnings:
         sys.stderr.write(f"warning: {spec}: {warning.render()}\n")
     report: dict[str, Any] = {}  # filled as the run goes: a failed run's report is in it too
+    signal.signal(signal.SIGTERM, _terminated)  # a scheduler's stop ends the run as Ctrl-C does
     try:
         with progress(enabled=not json_out) as on_phase:
             run_pipeline(
@@ -127,6 +130,10 @@ def run(
         emit_json(report)
     else:
         summary(report)
+
+
+def _terminated(_number: int, _frame: object) -> NoReturn:
+    raise Terminated
 
 
 @app.command()

@@ -10,8 +10,11 @@ import hashlib
 import json
 import logging
 import secrets
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +28,7 @@ from vaultline.errors import (
     KeyringError,
     RetryableError,
     TerminalError,
+    Terminated,
     TransformError,
     VaultlineError,
     is_transient,
@@ -183,20 +187,21 @@ def _audited_run(
         _settle_failure(loaded, report, exc)
         raise
     finally:
-        report["finished_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
-        report["seconds"] = round(time.perf_counter() - started, 3)
-        after_run(state, pipeline, report, lineage)
-        write_private(run_dir / "report.json", json.dumps(report, indent=2, sort_keys=True, default=str))
-        catalog.finish(run_id, json.loads(json.dumps(report, default=str)))
-        log.removeHandler(handler)
-        handler.close()
-        audit.record(
-            "run.end",
-            outcome="succeeded" if report.get("status") == "succeeded" else "failed",
-            resource=pipeline.name,
-            run_id=run_id,
-            details=_run_end_details(report),
-        )
+        with _stops_deferred():
+            report["finished_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+            report["seconds"] = round(time.perf_counter() - started, 3)
+            after_run(state, pipeline, report, lineage)
+            write_private(run_dir / "report.json", json.dumps(report, indent=2, sort_keys=True, default=str))
+            catalog.finish(run_id, json.loads(json.dumps(report, default=str)))
+            log.removeHandler(handler)
+            handler.close()
+            audit.record(
+                "run.end",
+                outcome="succeeded" if report.get("status") == "succeeded" else "failed",
+                resource=pipeline.name,
+                run_id=run_id,
+                details=_run_end_details(report),
+            )
 
 
 def _record_spec_change(
@@ -241,6 +246,12 @@ def _settle_failure(loaded: LoadedSpec, report: dict[str, Any], exc: BaseExcepti
     if isinstance(exc, AuditUnavailableError) and report.get("datasets"):
         report["status"] = "succeeded"
         return
+    if isinstance(exc, KeyboardInterrupt | Terminated) and report.get("datasets"):
+        # stopped after its commit: the versions stand (as for a run killed then), the report says so
+        committed = ", ".join(f"{name}@{number}" for name, number in sorted(report["datasets"].items()))
+        report["status"], report["retryable"] = "committed", False
+        report["error"] = f"{_stopped_by(exc)} after committing {committed}: those versions are whole"
+        return
     if isinstance(exc, TransformError) and exc.step is not None:
         where = loaded.step_location(exc.step)
         exc.where = f"{where}: {exc.where}" if exc.where else where
@@ -255,6 +266,10 @@ def _failed(report: dict[str, Any], exc: BaseException) -> None:
     report["error_type"] = type(exc).__name__
     # what a scheduler needs to decide whether to rerun unchanged (`vaultline run` exits 75 then)
     report["retryable"] = exc.retryable if isinstance(exc, VaultlineError) else is_transient(exc)
+    if isinstance(exc, KeyboardInterrupt | Terminated):  # stopped on purpose: a rerun completes it
+        report["retryable"], report["error"] = True, _stopped_by(exc)
+        log.error("run %s failed: %s", report["run_id"], report["error"])
+        return
     if not isinstance(exc, VaultlineError):
         # by its type only: its text may quote values; out of reach (a store, a service) is a retry
         name = type(exc).__name__
@@ -269,6 +284,30 @@ def _failed(report: dict[str, Any], exc: BaseException) -> None:
     if isinstance(exc, SchemaDriftError):
         report["schema_drift"] = exc.report
     log.error("run %s failed: %s", report["run_id"], exc.render())
+
+
+def _stopped_by(exc: BaseException) -> str:
+    return "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted (SIGINT)"
+
+
+@contextmanager
+def _stops_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait while a run records its end (report, catalog, audit `run.end`): arriving
+    in the middle, they left it `running` for ever. Delivered right after, to the handlers that were
+    in place. Signal handlers belong to the main thread; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {stop: signal.signal(stop, lambda number, _frame: caught.append(number)) for stop in stops}
+    try:
+        yield
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 def _run_end_details(report: dict[str, Any]) -> dict[str, int | float | str]:
