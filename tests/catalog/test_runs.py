@@ -91,6 +91,39 @@ def test_a_run_that_died_after_its_commit_is_committed_not_abandoned(tmp_path: P
         assert report["pipeline"] == "fraud" and report["datasets"] == {"features": 3}
 
 
+def test_runs_that_ended_without_committing_are_failed_or_abandoned_and_named_by_no_version(
+    catalog_url: str,
+) -> None:
+    import sqlalchemy as sa
+
+    from vaultline.catalog.dataset_records import datasets, versions
+
+    roots = {"landing_roots": ["/land"], "quarantine_root": "/q/p"}
+    with RunCatalog(catalog_url) as catalog:
+        for run_id, status in (("failed", "failed"), ("failed-after-commit", "failed"),
+                               ("succeeded", "succeeded"), ("abandoned", "abandoned")):  # fmt: skip
+            catalog.start(run_id, "p", "0" * 64, **roots)
+            catalog.finish(run_id, {"status": status, **roots})
+        catalog.start("live", "p", "0" * 64, **roots)  # this process: alive
+        _start_as_an_ended_process(catalog, "killed", "p")
+        with catalog.engine.begin() as conn:  # a commit that landed although the run then failed
+            conn.execute(sa.insert(datasets).values(name="features", created_at="2026-12-01T00:00:00Z"))
+            conn.execute(
+                sa.insert(versions).values(
+                    dataset="features", version=1, run_id="failed-after-commit",
+                    committed_at="2026-12-01T00:00:00Z", row_count=5, schema="{}", classifications="{}",
+                    protections="{}", encryption="{}", status="committed",
+                )
+            )  # fmt: skip
+        ended = {run.run_id: run for run in catalog.ended_without_commit()}
+        assert sorted(ended) == ["abandoned", "failed"]
+        assert ended["failed"].landing_roots == ("/land",) and ended["failed"].quarantine_root == "/q/p"
+        assert ended["failed"].ended_at is not None
+        with_dead = {run.run_id: run for run in catalog.ended_without_commit(with_dead=True)}
+        assert sorted(with_dead) == ["abandoned", "failed", "killed"] and with_dead["killed"].ended_at is None
+        assert catalog.report("killed")["status"] == "running"  # counted, not marked
+
+
 @pytest.mark.postgres
 def test_postgres(postgres_url: str) -> None:
     with RunCatalog(postgres_url.replace("postgresql://", "postgresql+psycopg://")) as catalog:

@@ -239,6 +239,19 @@ def test_a_relative_quarantine_location_is_never_resolved_against_the_working_di
     assert foreign.exists()
 
 
+def test_a_killed_runs_quarantine_file_is_found_by_the_directory_recorded_at_its_start(
+    state: State, tmp_path: Path
+) -> None:
+    """Killed before its report: only its start record names its `quarantine.path`."""
+    elsewhere = tmp_path / "q" / "pipe"
+    killed = _aged(elsewhere / f"{OLD_RUN}.parquet", 120)
+    with RunCatalog(state.catalog_url) as catalog:
+        catalog.start(OLD_RUN, "pipe", "0" * 64, quarantine_root=str(elsewhere))
+    applied = apply_retention(state, RetentionPolicy())
+    assert [(i.kind, i.location) for i in applied.removed] == [("quarantine", str(killed))]
+    assert not killed.exists()
+
+
 RELATIVE_QUARANTINE = """\
 version: 1
 name: relq

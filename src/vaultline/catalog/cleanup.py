@@ -28,6 +28,12 @@ _DATA = rf"(?:[^./_][^/]*-{_RUN_ID}\.parquet|\.[^/]+-{_RUN_ID}\.parquet\.tmp)"
 _WRITTEN_BY_A_RUN = re.compile(rf"(?:_KEY_MATERIAL_FOR_(?P<data>{_DATA})\.json|{_DATA})")
 
 
+def is_run_id(text: str) -> bool:
+    """Whether `text` is a run id as runs make them: the only ids gc builds a path to delete from (an
+    empty or odd id, `..` say, would name a directory above the run's own)."""
+    return re.fullmatch(_RUN_ID, text) is not None
+
+
 def written_by_a_run(location: str) -> bool:
     return _WRITTEN_BY_A_RUN.fullmatch(location.rsplit("/", 1)[-1]) is not None
 
@@ -119,13 +125,15 @@ class Deletion:
     failed: int = 0
 
 
-def delete(targets: Iterable[str], *, dry_run: bool) -> Deletion:
+def delete(targets: Iterable[str], *, dry_run: bool, shown_as: str | None = None) -> Deletion:
     """Delete each location; a file already gone is counted as missing, a refused one as failed.
 
     Failures do not stop the others: the catalog already says these files are unreferenced, so a file
-    left behind is only wasted space that the next gc collects."""
+    left behind is only wasted space that the next gc collects. `shown_as` names the files in the log
+    instead of their own names, when those may not be shown (a landing copy's holds its input's)."""
     outcome = Deletion()
     for location in targets:
+        shown = location if shown_as is None else shown_as
         fs = locations.filesystem(location)
         try:
             size = int(fs.info(location).get("size") or 0)
@@ -135,10 +143,10 @@ def delete(targets: Iterable[str], *, dry_run: bool) -> Deletion:
             outcome.missing += 1
             continue
         except OSError as exc:
-            log.warning("could not delete %s (%s)", location, type(exc).__name__)
+            log.warning("could not delete %s (%s)", shown, type(exc).__name__)
             outcome.failed += 1
             continue
-        log.debug("%s %s", "would delete" if dry_run else "deleted", location)
+        log.debug("%s %s", "would delete" if dry_run else "deleted", shown)
         outcome.deleted += 1
         outcome.bytes += size
     return outcome

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from vaultline.catalog.dataset_records import versions
+from vaultline.catalog.run_leftovers import EndedRun
 from vaultline.catalog.schema import CatalogHandle, reading, safe_url
 from vaultline.errors import CatalogError
 from vaultline.processes import is_running, process_start
@@ -76,6 +77,12 @@ def _alive(process: dict[str, Any]) -> bool:
         return True
 
 
+def _versions_of(conn: sa.Connection, run_id: str) -> dict[str, int]:
+    """The dataset versions a run committed, by dataset."""
+    query = sa.select(versions.c.dataset, versions.c.version).where(versions.c.run_id == run_id)
+    return {row.dataset: row.version for row in conn.execute(query)}
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -87,16 +94,26 @@ class RunCatalog(CatalogHandle):
         return safe_url(self.url)
 
     def start(
-        self, run_id: str, pipeline: str, spec_sha256: str, *, output_roots: Sequence[str] = ()
+        self,
+        run_id: str,
+        pipeline: str,
+        spec_sha256: str,
+        *,
+        output_roots: Sequence[str] = (),
+        landing_roots: Sequence[str] = (),
+        quarantine_root: str | None = None,
     ) -> None:
         """Record a running run, with the process running it (so that a killed run can be told apart)
-        and the directories it writes to (so that `gc` finds what a killed run left there)."""
+        and the directories it writes to (so that `gc` finds what a killed run left there): its outputs',
+        its sources' landing directories and its quarantine directory (normalised by the caller)."""
         process = {"host": socket.gethostname(), "pid": os.getpid(), "started": process_start(os.getpid())}
         report = {
             "run_id": run_id,
             "status": "running",
             "process": process,
             "output_roots": list(output_roots),
+            "landing_roots": list(landing_roots),
+            "quarantine_root": quarantine_root,
         }
         with self.engine.begin() as conn:
             conn.execute(
@@ -115,25 +132,10 @@ class RunCatalog(CatalogHandle):
         SIGKILL, a crash of the machine): otherwise they would show as running for ever. A run that
         died after its commit is `committed`: its dataset versions are whole, only its report is not.
         Runs of other hosts are left alone. Returns their ids."""
-        host = socket.gethostname()
-        query = sa.select(runs.c.run_id, runs.c.pipeline, runs.c.report).where(runs.c.status == "running")
-        with reading(self.engine, self.url, "listing running runs") as conn:
-            running = [
-                (row.run_id, row.pipeline, json.loads(row.report or "{}")) for row in conn.execute(query)
-            ]
-        dead = [
-            (run_id, pipeline, report)
-            for run_id, pipeline, report in running
-            if (report.get("process") or {}).get("host") == host and not _alive(report["process"])
-        ]
+        dead = self._dead()
         with self.engine.begin() as conn:
             for run_id, pipeline, report in dead:
-                committed = {
-                    row.dataset: row.version
-                    for row in conn.execute(
-                        sa.select(versions.c.dataset, versions.c.version).where(versions.c.run_id == run_id)
-                    )
-                }
+                committed = _versions_of(conn, run_id)
                 status, error = (
                     ("committed", _committed_unfinished(committed)) if committed else ("abandoned", ABANDONED)
                 )
@@ -147,6 +149,43 @@ class RunCatalog(CatalogHandle):
                     .values(**changes, report=json.dumps(report))
                 )
         return [run_id for run_id, _, _ in dead]
+
+    def _dead(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(run id, pipeline, start report) of the runs still `running` whose process, on this host, no
+        longer exists."""
+        host = socket.gethostname()
+        query = sa.select(runs.c.run_id, runs.c.pipeline, runs.c.report).where(runs.c.status == "running")
+        with reading(self.engine, self.url, "listing running runs") as conn:
+            running = [
+                (row.run_id, row.pipeline, json.loads(row.report or "{}")) for row in conn.execute(query)
+            ]
+        return [
+            (run_id, pipeline, report)
+            for run_id, pipeline, report in running
+            if (report.get("process") or {}).get("host") == host and not _alive(report["process"])
+        ]
+
+    def ended_without_commit(self, *, with_dead: bool = False) -> list[EndedRun]:
+        """Runs that ended without committing: `failed` or `abandoned`, and named by no dataset version
+        (a run whose commit landed before it failed keeps its files: they belong to versions). Never a
+        `succeeded`, `committed` or `running` one; with `with_dead`, also the running runs
+        `abandon_dead` would mark abandoned now (what a dry run of gc counts), as ended just now."""
+        named = sa.exists().where(versions.c.run_id == runs.c.run_id)
+        query = sa.select(runs.c.run_id, runs.c.finished_at, runs.c.report).where(
+            runs.c.status.in_(("failed", "abandoned")), sa.not_(named)
+        )
+        dead = self._dead() if with_dead else []
+        with reading(self.engine, self.url, "listing runs that ended without committing") as conn:
+            ended = [
+                EndedRun.from_report(row.run_id, row.finished_at, json.loads(row.report or "{}"))
+                for row in conn.execute(query)
+            ]
+            ended += [
+                EndedRun.from_report(run_id, None, report)
+                for run_id, _, report in dead
+                if not _versions_of(conn, run_id)
+            ]
+        return ended
 
     def output_roots(self) -> set[str]:
         """Every directory a run wrote (or was about to write) outputs to, committed or not."""

@@ -15,7 +15,9 @@ import typer
 from vaultline.cli.common import JsonOption, StateOption, audited, emit_json, handles_errors
 
 if TYPE_CHECKING:
+    from vaultline.catalog.dataset_records import GcResult
     from vaultline.catalog.datasets import DatasetCatalog
+    from vaultline.catalog.run_leftovers import LeftoverResult
 
 app = typer.Typer(help="Versioned datasets: their versions, files and protections.", no_args_is_help=True)
 
@@ -155,7 +157,8 @@ def gc(
         str,
         typer.Option(
             "--grace",
-            help="Only files older than this (e.g. 90m, 24h, 7d): longer than any run of another host "
+            help="Only files older than this, and only runs that ended longer ago than this (e.g. 90m, "
+            "24h, 7d): longer than any run of another host, and long enough to look into a failed run "
             "(this host's live runs are kept whatever their age).",
         ),
     ] = "24h",
@@ -165,12 +168,16 @@ def gc(
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Delete files no committed dataset version references, and the spills of killed runs.
+    """Delete files no committed dataset version references, and what runs that never committed left.
 
     Every directory that holds a dataset's files is swept (not its subdirectories) for the outputs and
     temp files of crashed runs, recognised by the names runs give them; the encrypted spills killed
     runs left are removed too, and runs whose process ended without finishing them are marked
-    abandoned."""
+    abandoned. Runs that ended without committing (failed, or abandoned: killed) also lose, once the
+    grace period since their end has passed, their landing copies (`<landing>/<run id>/`: raw input,
+    encrypted, that nothing references) and their quarantine file (`<run id>.parquet`); a committed
+    run's landing copies (the raw zone) and quarantine file are never touched."""
+    from vaultline.catalog.run_leftovers import sweep as sweep_runs
     from vaultline.catalog.runs import RunCatalog
     from vaultline.state import State
     from vaultline.storage.spill import sweep
@@ -183,29 +190,44 @@ def gc(
     ):
         with RunCatalog(catalog.url) as runs:
             live = runs.live()  # their files exist before their commit, whatever their age
+            # first: a killed run's files are swept as an abandoned run's in this same pass
+            abandoned = [] if dry_run else runs.abandon_dead()
             # a run killed before any version landed in its output directory left files only runs know of
             roots = [*catalog.roots(), *sorted(runs.output_roots())]
             result = catalog.gc(roots, grace_seconds=seconds, dry_run=dry_run, live_runs=live)
-            abandoned = [] if dry_run else runs.abandon_dead()
+            ended = runs.ended_without_commit(with_dead=dry_run)  # a dry run counts the dead as abandoned
+        leftovers = sweep_runs(ended, grace_seconds=seconds, dry_run=dry_run, live=live)
         spills = sweep(spill_dir, older_than=seconds, dry_run=dry_run) if spill_dir.is_dir() else 0
         operation.details.update(
             files_deleted=result.files_deleted, files_failed=result.files_failed, spills_deleted=spills,
-            runs_abandoned=len(abandoned),
+            runs_abandoned=len(abandoned), landing_copies_deleted=leftovers.landing_copies_deleted,
+            quarantine_files_deleted=leftovers.quarantine_files_deleted,
+            run_files_failed=leftovers.run_files_failed,
         )  # fmt: skip
     if json_out:
-        emit_json({**result.as_dict(), "spills_deleted": spills, "runs_abandoned": abandoned})
+        emit_json({**result.as_dict(), "spills_deleted": spills, "runs_abandoned": abandoned,
+                   **leftovers.as_dict()})  # fmt: skip
     else:
-        verb = "would delete" if dry_run else "deleted"
-        typer.echo(
-            f"gc: {result.files_scanned} file(s) under {len(result.roots)} dataset "
-            f"{'directory' if len(result.roots) == 1 else 'directories'}; {verb} "
-            f"{result.files_deleted} ({result.bytes_deleted:,} bytes); kept {result.files_referenced} "
-            f"referenced and {result.files_young} younger than {grace}; {verb} {spills} spill(s) "
-            f"of ended runs; marked {len(abandoned)} run(s) whose process ended abandoned"
-        )
-    if result.files_failed:
-        typer.echo(f"error: {result.files_failed} file(s) could not be deleted (see the log)", err=True)
+        typer.echo(_gc_line(result, leftovers, grace=grace, spills=spills, abandoned=len(abandoned)))
+    failed = result.files_failed + leftovers.run_files_failed
+    if failed:
+        typer.echo(f"error: {failed} file(s) could not be deleted or listed (see the log)", err=True)
         raise typer.Exit(1)
+
+
+def _gc_line(result: GcResult, leftovers: LeftoverResult, *, grace: str, spills: int, abandoned: int) -> str:
+    verb = "would delete" if result.dry_run else "deleted"
+    copies = leftovers.landing_copies_deleted
+    return (
+        f"gc: {result.files_scanned} file(s) under {len(result.roots)} dataset "
+        f"{'directory' if len(result.roots) == 1 else 'directories'}; {verb} "
+        f"{result.files_deleted} ({result.bytes_deleted:,} bytes); kept {result.files_referenced} "
+        f"referenced and {result.files_young} younger than {grace}; {verb} {spills} spill(s) "
+        f"of ended runs; marked {abandoned} run(s) whose process ended abandoned; {verb} {copies} landing "
+        f"cop{'y' if copies == 1 else 'ies'} and {leftovers.quarantine_files_deleted} quarantine file(s) "
+        f"of {len(leftovers.ended_runs_swept)} run(s) that ended without committing (kept those of "
+        f"{leftovers.ended_runs_young} that ended within {grace})"
+    )
 
 
 @handles_errors

@@ -14,6 +14,10 @@ Copies are written before any step runs; a failure stops the run (fail closed: a
 landing copy does not process data it could not keep), and the copies this run had already written are
 removed (best effort, logged without the inputs' names): a failed run's report records no copy, so none
 is left behind that nothing names.
+
+A run that fails later, or is killed, keeps its copies until `vaultline gc` removes its whole
+`<landing>/<run id>/` once the grace period since its end has passed (catalog/run_leftovers.py: every
+run records its landing directories when it starts). Only committed runs' copies stay: the raw zone.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from vaultline.catalog.cleanup import normalize
+from vaultline.catalog.run_leftovers import landing_root, landing_run_directory
 from vaultline.errors import TerminalError
 from vaultline.keys.provider import KeyProvider, KeyRef
 from vaultline.spec.models import Pipeline
@@ -40,7 +44,7 @@ def copy_location(landing: str, run_id: str, source: str, input_location: str) -
     """Where the copy of one input goes (normalised: absolute when local, s3:// verbatim)."""
     digest = hashlib.sha256(input_location.encode("utf-8")).hexdigest()[:_HASH_DIGITS]
     name = input_location.rstrip("/").rsplit("/", 1)[-1]
-    return f"{normalize(landing).rstrip('/')}/{run_id}/{source}/{digest}-{name}.enc"
+    return f"{landing_run_directory(landing_root(landing), run_id)}/{source}/{digest}-{name}.enc"
 
 
 def land(

@@ -9,7 +9,8 @@ since a file was last written (mtime; S3: LastModified).
   under `runs/` (a backup, another tool's files) is left. The run's row in the catalog stays: it holds
   the same value-free report, so `vaultline runs show` still answers and datasets keep the run they name.
 - Quarantine: files named `<run id>.parquet` under `<state>/quarantine/` and under every quarantine
-  location a run report names (a pipeline's `quarantine.path`, local or s3://). Any other file is left.
+  location a run report names (a pipeline's `quarantine.path`, local or s3://; the directory every run
+  records when it starts, so a killed run's file is reached too). Any other file is left.
   Runs record absolute locations; a relative one (recorded by an older version) is never resolved
   against the working directory, which may not be the run's: it is reported as kept, with that reason,
   once its run is past the bound, for an operator to remove by hand.
@@ -264,16 +265,21 @@ def _quarantine_roots(result: RetentionResult, state: State, moment: datetime) -
     from vaultline.catalog.schema import reading
 
     roots = {str(state.quarantine_dir)}
-    # Reports are JSON with sorted keys: only those that name a quarantine location are parsed.
+    # Reports are JSON: only those that name a quarantine location or directory are parsed. The
+    # directory, recorded when a run starts, is the only trace of a killed run's quarantine file.
     query = sa.select(runs.c.report, runs.c.finished_at, runs.c.started_at).where(
-        runs.c.report.like('%"quarantine": "%')
+        sa.or_(runs.c.report.like('%"quarantine": "%'), runs.c.report.like('%"quarantine_root": "%'))
     )
     with (
         RunCatalog(state.catalog_url) as catalog,
         reading(catalog.engine, catalog.url, "listing quarantine locations") as conn,
     ):
         for report, finished_at, started_at in conn.execute(query):
-            location = json.loads(report).get("quarantine")
+            loaded = json.loads(report)
+            root = loaded.get("quarantine_root")
+            if isinstance(root, str) and (locations.is_remote(root) or os.path.isabs(root)):
+                roots.add(root)  # recorded absolute (s3:// verbatim) by `RunCatalog.start`
+            location = loaded.get("quarantine")
             if not isinstance(location, str) or not QUARANTINE_FILE.fullmatch(location.rsplit("/", 1)[-1]):
                 continue
             if not locations.is_remote(location):

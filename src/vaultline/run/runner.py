@@ -143,7 +143,7 @@ def _audited_run(
     run_dir = state.run_dir(run_id)
     handler = _open_log(run_dir)
     started = time.perf_counter()
-    report.update(_new_report(loaded, run_id))
+    report.update(_new_report(loaded, run_id, state.quarantine_dir))
     audit.record(
         "run.start", resource=pipeline.name, run_id=run_id, details={"spec_sha256": report["spec"]["sha256"]}
     )
@@ -151,7 +151,10 @@ def _audited_run(
     for abandoned in catalog.abandon_dead():
         audit.record("run.abandoned", run_id=abandoned)
         log.warning("run %s: its process ended without finishing it (see `vaultline runs show`)", abandoned)
-    catalog.start(run_id, pipeline.name, report["spec"]["sha256"], output_roots=report["output_roots"])
+    catalog.start(
+        run_id, pipeline.name, report["spec"]["sha256"], output_roots=report["output_roots"],
+        landing_roots=report["landing_roots"], quarantine_root=report["quarantine_root"],
+    )  # fmt: skip
     log.info("run %s of pipeline %s started", run_id, pipeline.name)
     lineage = LineageEmitter(state, pipeline)
     if warning := lineage.start(run_id, report):
@@ -226,7 +229,10 @@ def _spec_file(loaded: LoadedSpec) -> str:
     return str(path.absolute()) if path.is_file() else loaded.file
 
 
-def _new_report(loaded: LoadedSpec, run_id: str) -> dict[str, Any]:
+def _new_report(loaded: LoadedSpec, run_id: str, quarantine_dir: Path) -> dict[str, Any]:
+    from vaultline.catalog.run_leftovers import landing_root, quarantine_root
+
+    pipeline = loaded.pipeline
     return {
         "run_id": run_id,
         "pipeline": loaded.pipeline.name,
@@ -235,6 +241,9 @@ def _new_report(loaded: LoadedSpec, run_id: str) -> dict[str, Any]:
         "params": loaded.params,
         # where this run writes, known before it does: `gc` finds a killed first run's files there
         "output_roots": [normalize(output.path) for output in loaded.pipeline.outputs.values()],
+        # and outside them: `gc` removes a killed or failed run's landing copies and quarantine file
+        "landing_roots": sorted({landing_root(s.landing) for s in pipeline.sources.values() if s.landing}),
+        "quarantine_root": quarantine_root(pipeline.quarantine.path, quarantine_dir, pipeline.name),
         "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "warnings": [w.render() for w in loaded.warnings],
     }

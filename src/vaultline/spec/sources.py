@@ -88,7 +88,8 @@ class Source(InputModel):
     (AWS Encryption SDK format, key `vaultline-landing`), as `<landing>/<run id>/<source>/<hash>-<file
     name>.enc` (`<hash>`: 12 hex digits of the SHA-256 of the input's location, so inputs sharing a file
     name keep a copy each; the run report maps each input to its copy): the raw zone of a data lake,
-    never in the clear. Files only (not postgres)."""
+    never in the clear. A committed run's copies stay; `vaultline gc` removes those of a run that failed
+    or was killed once its grace period has passed. Files only (not postgres)."""
     catalog_table: TableName | None = None
     """The catalog table this source is registered as (default `<pipeline>.<source>`); registered on the
     first run, compared with the source's schema on every later run (`vaultline catalog show`)."""

@@ -37,7 +37,7 @@ import polars as pl
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from vaultline.catalog.cleanup import normalize
+from vaultline.catalog.run_leftovers import quarantine_locations, quarantine_root
 from vaultline.engines.polars import backpressure, spill
 from vaultline.engines.polars.base import INTERNAL, REASON, ROW_ID, StepContext
 from vaultline.engines.polars.encrypt_deterministic import decrypt_expr, encrypt_expr, siv_key
@@ -488,14 +488,13 @@ def _write_quarantine(frame: pl.DataFrame, pipeline: Pipeline, ctx: Any, run_id:
     )
     # Absolute (s3:// verbatim): the report records it, and retention or gc reading the report from
     # another working directory would otherwise resolve a relative path against theirs.
-    base = normalize(pipeline.quarantine.path or str(directory / pipeline.name)).rstrip("/")
-    location = f"{base}/{run_id}.parquet"
+    base = quarantine_root(pipeline.quarantine.path, directory, pipeline.name)
+    location, tmp = quarantine_locations(base, run_id)  # the names gc looks for after a crash
     encrypted = lazy.collect()
     with writing("the quarantine", base):
         if locations.is_remote(location):
             encrypted.write_parquet(location, storage_options=locations.polars_storage_options(location))
             return location
-        tmp = f"{base}/.{run_id}.parquet.tmp"
         try:
             Path(base).mkdir(parents=True, exist_ok=True, mode=0o700)
             encrypted.write_parquet(tmp)
