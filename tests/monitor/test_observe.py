@@ -116,6 +116,13 @@ def test_latency_is_left_out_when_an_input_changed_after_the_run_started(fraud: 
     assert "latency_seconds" not in compute_metrics(report)
 
 
+def test_a_run_that_failed_at_its_commit_keeps_its_counts_but_no_latency_or_bytes(fraud: FraudRun) -> None:
+    report = copy.deepcopy(fraud.report) | {"status": "failed"}  # it had counted and written its rows
+    metrics = compute_metrics(report)
+    assert metrics["succeeded"] == 0.0 and metrics["rows_input"] == report["rows"]["input"]
+    assert "latency_seconds" not in metrics and "bytes_output" not in metrics  # its files were removed
+
+
 def test_observe_run_stores_metrics_delivers_and_records_alarms(
     fraud: FraudRun, receiver: Receiver, capsys: pytest.CaptureFixture[str]
 ) -> None:

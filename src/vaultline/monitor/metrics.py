@@ -59,6 +59,9 @@ def compute_metrics(report: dict[str, Any]) -> dict[str, float]:
     anomaly = report.get("anomaly") or {}
     if isinstance(anomaly.get("flagged_rate"), int | float):
         values["anomaly_rate"] = float(anomaly["flagged_rate"])
+    if report.get("status") != "succeeded":
+        # a run that failed (at its commit, say) made no data available, and removed what it wrote
+        return values
     outputs = report.get("outputs")
     if outputs:
         values["bytes_output"] = float(sum(output.get("bytes") or 0 for output in outputs))
