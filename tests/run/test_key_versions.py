@@ -97,3 +97,17 @@ def test_a_rotation_while_a_run_works_does_not_reach_it(
     second = _run(workspace)
     assert second["key_versions"]["tokenize/customer"] == 1  # the version the run started with
     assert _tokens(workspace, second) == _tokens(workspace, first)
+
+
+def test_only_the_default_key_names_are_created_on_first_use(workspace: dict[str, Any]) -> None:
+    from vaultline.errors import KeyringError
+
+    with pytest.raises(KeyringError, match="vaultline-fotter"):  # a typo would have become a key
+        _run(workspace, mode=", encryption: {footer_key: vaultline-fotter}")
+
+    def names() -> set[str]:  # read afresh: the run wrote the keyring through its own provider
+        return {info.name for info in LocalKeyring(workspace["state"].root, warn=False).list()}
+
+    assert "vaultline-fotter" not in names()
+    assert _run(workspace)["status"] == "succeeded"
+    assert {"vaultline-footer", "vaultline-pii"} <= names()

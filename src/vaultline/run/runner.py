@@ -39,7 +39,7 @@ from vaultline.run import key_versions
 from vaultline.run.context import RunContext
 from vaultline.run.drift import SchemaDriftError, check_drift
 from vaultline.spec.loader import LoadedSpec
-from vaultline.spec.models import Pipeline
+from vaultline.spec.models import DEFAULT_ENCRYPTION_KEYS, Pipeline
 from vaultline.state import State, write_private
 
 if TYPE_CHECKING:
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from vaultline.engines.polars.sources import Ingest
 
 QUARANTINE_KEY = "vaultline-quarantine"
-DEFAULT_KEY_PREFIX = "vaultline-"
 log = logging.getLogger("vaultline.run")
 
 
@@ -619,14 +618,15 @@ def _execute(
 
 def _ensure_encryption_keys(pipeline: Pipeline, provider: KeyProvider) -> None:
     """Fail closed before any row is read: every key an output encrypts with must be usable. Keys with
-    Vaultline's default names are created on first use; keys the spec names must already exist."""
+    Vaultline's default names are created on first use; any other key must already exist (a misspelt
+    default name too: it would otherwise become a key of its own)."""
     for output in pipeline.outputs.values():
         encryption = output.encryption
         if not encryption.enabled:
             continue
         for ref in (encryption.footer_key, *encryption.column_keys.values()):
             name = KeyRef.parse(ref).name
-            if name.startswith(DEFAULT_KEY_PREFIX):
+            if name in DEFAULT_ENCRYPTION_KEYS:
                 ensure_key(provider, name, purpose="encryption at rest")
             else:
                 provider.info(name)

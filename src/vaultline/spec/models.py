@@ -70,18 +70,24 @@ KeyName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}(@[1-9][0-
 SensitivityClass = Literal["pii", "phi", "pci", "credential"]
 
 
+DEFAULT_FOOTER_KEY = "vaultline-footer"
+DEFAULT_COLUMN_KEYS: dict[SensitivityClass, str] = {
+    c: f"vaultline-{c}" for c in ("pii", "phi", "pci", "credential")
+}
+DEFAULT_ENCRYPTION_KEYS = frozenset({DEFAULT_FOOTER_KEY, *DEFAULT_COLUMN_KEYS.values()})
+"""The keys Vaultline creates itself on first use; a misspelt `vaultline-fotter` is not one of them."""
+
+
 class Encryption(_Model):
     """Parquet Modular Encryption of an output (AES-GCM, double wrapping): one key per sensitivity class
-    for the columns of that class, and a footer key. Keys come from the key provider; those named
-    here by default are created in the local keyring on first use."""
+    for the columns of that class, and a footer key. Keys come from the configured key provider; the
+    default names are created there on first use, any other key named here must already exist."""
 
     enabled: bool = True
     """Encrypt this output at rest. Turning it off is recorded in the dataset's catalog entry."""
-    footer_key: KeyName = "vaultline-footer"
+    footer_key: KeyName = DEFAULT_FOOTER_KEY
     """Key of the file footer (schema and metadata) and of the columns of no sensitivity class."""
-    column_keys: dict[SensitivityClass, KeyName] = Field(
-        default_factory=lambda: {c: f"vaultline-{c}" for c in ("pii", "phi", "pci", "credential")}
-    )
+    column_keys: dict[SensitivityClass, KeyName] = Field(default_factory=lambda: dict(DEFAULT_COLUMN_KEYS))
     """Sensitivity class -> key of its columns. A reader holding only the `pii` key reads the `pii`
     columns and the plain ones, never the `phi` ones."""
     columns: dict[SensitivityClass, list[str]] = Field(default_factory=dict)
@@ -115,8 +121,9 @@ class Output(_Model):
 
 
 class Quarantine(_Model):
-    """Where rejected rows go. Columns that any step protects are AES-SIV encrypted in them under the
-    `quarantine` token domain, so nothing sensitive sits in the clear while nothing is lost."""
+    """Where rejected rows go. Every data value of a quarantined row (and the raw text of a malformed
+    record) is AES-SIV encrypted, under a key per column derived from the `domain` token domain's key,
+    so nothing sensitive sits in the clear while nothing is lost."""
 
     path: str | None = Field(default=None, min_length=1)
     """Directory for quarantine files (default: `<state dir>/quarantine/<pipeline>`)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from datetime import timedelta
 from typing import Any, get_args
 
 from pydantic import BaseModel
@@ -72,6 +73,15 @@ def _json_type(schema: dict[str, Any]) -> str:
     return str(kind).replace("integer", "int").replace("number", "float").replace("boolean", "bool")
 
 
+def _duration(value: timedelta) -> str:
+    """`1d`, `6h`, `90m` or `45s`: the largest unit that divides it."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def _fields(model: type[BaseModel]) -> list[str]:
     properties = model.model_json_schema(by_alias=True).get("properties", {})
     lines = ["| field | type | default | meaning |", "| --- | --- | --- | --- |"]
@@ -79,6 +89,8 @@ def _fields(model: type[BaseModel]) -> list[str]:
         shown = info.alias or name
         if info.is_required():
             default = "**required**"
+        elif isinstance(info.default, timedelta):  # written as a duration in a spec, shown as one
+            default = f"`'{_duration(info.default)}'`"
         elif info.default is not PydanticUndefined:
             default = f"`{info.default!r}`" if not isinstance(info.default, BaseModel) else "see below"
         else:
