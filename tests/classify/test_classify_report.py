@@ -94,6 +94,15 @@ def test_a_spec_source_can_be_classified_by_name(raw: Path) -> None:
     report = classify_location(f"{local}:tx")
     assert report["source"] == f"{local}:tx"
     assert {c["name"]: c["entity"] for c in report["columns"]} == EXPECTED["transactions"]
+    # a spec whose paths take parameters: given on the command line, as for `run`
+    with_params = raw.parent / "with-params.yaml"
+    with_params.write_text(
+        "version: 1\nname: t\nparams: {bucket: nowhere}\nsources:\n  tx:\n    format: csv\n"
+        '    path: "${params.bucket}/transactions.csv"\nsteps: []\noutputs:\n  out:\n    path: out\n'
+    )
+    result = cli(f"{with_params}:tx", "--param", f"bucket={raw}", "--json")
+    assert result.exit_code == 0, result.output
+    assert {c["name"]: c["entity"] for c in json.loads(result.stdout)["columns"]} == EXPECTED["transactions"]
 
 
 @pytest.fixture(autouse=True)

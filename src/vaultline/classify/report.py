@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,15 @@ from vaultline.errors import SourceError
 from vaultline.spec.sources import Source
 
 
-def _spec_source(reference: str) -> tuple[str, Source] | None:
-    """`pipeline.yaml:transactions` → that source of the spec; None for a plain location."""
+def _spec_source(reference: str, params: Mapping[str, str]) -> tuple[str, Source] | None:
+    """`pipeline.yaml:transactions` → that source of the spec (`params` override the spec's); None for a
+    plain location."""
     head, sep, name = reference.rpartition(":")
     if not (sep and head.endswith((".yaml", ".yml")) and name and Path(head).is_file()):
         return None
     from vaultline.spec.loader import load
 
-    sources = load(head).pipeline.sources
+    sources = load(head, dict(params)).pipeline.sources
     if name not in sources:
         raise SourceError(
             f"spec {head} has no source {name!r}", hint=f"its sources are: {', '.join(sources) or 'none'}"
@@ -41,8 +43,9 @@ def classify_location(
     threshold: float = DEFAULT_THRESHOLD,
     context_threshold: float = DEFAULT_CONTEXT_THRESHOLD,
     file_format: str | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    named = _spec_source(reference)
+    named = _spec_source(reference, params or {})
     name, source = named if named else (reference, source_for(reference, file_format))
     sample = sample_source(name, source, fraction)
     context_threshold = min(context_threshold, threshold)

@@ -39,7 +39,10 @@ def init(  # noqa: PLR0917 - typer maps each parameter to an option
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
     state: StateOption = None,
 ) -> None:
-    """Classify SOURCE and draft a complete, valid pipeline spec, each protection with its reason."""
+    """Classify SOURCE and draft a complete, valid pipeline spec, each protection with its reason.
+
+    Example: vaultline init raw/transactions.csv --profile pci --use email=join_key --out tx.yaml
+    """
     from vaultline.classify.assistant import write_spec
 
     with audited(state, "source.classify", identifiers={"path": source}, details={"draft": True}):

@@ -34,15 +34,24 @@ def classify(  # noqa: PLR0917 - typer maps each parameter to an option
     ] = None,
     output_format: FormatOption = "table",
     json_out: JsonOption = False,  # the spelling every other command takes
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="For SPEC.yaml:SOURCE: override a spec parameter, KEY=VALUE."),
+    ] = None,
     state: StateOption = None,
 ) -> None:
-    """Detect PII, PHI, PCI and credentials column by column, from a sample; never prints a value."""
+    """Detect PII, PHI, PCI and credentials column by column, from a sample; never prints a value.
+
+    Example: vaultline classify pipelines/fraud/pipeline.yaml:transactions --param source_bucket=raw
+    """
     from vaultline.classify.report import classify_location
     from vaultline.cli.render import findings_table
+    from vaultline.spec.loader import parse_param
 
+    params = dict(parse_param(p) for p in param or [])
     with audited(state, "source.classify", identifiers={"path": source}) as operation:
         report = classify_location(
-            source, fraction=sample_fraction, threshold=threshold, file_format=source_format
+            source, fraction=sample_fraction, threshold=threshold, file_format=source_format, params=params
         )
         operation.details["columns"] = len(report["columns"])
     if json_out or output_format == "json":

@@ -106,7 +106,10 @@ def run(
     state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Run a pipeline; prints a summary (or the whole report with --json)."""
+    """Run a pipeline; prints a summary (or the whole report with --json).
+
+    Example: vaultline run pipelines/fraud/pipeline.yaml --param source_bucket=raw
+    """
     from vaultline.cli.render import progress, summary
     from vaultline.run.runner import run as run_pipeline
     from vaultline.spec.loader import load, parse_param

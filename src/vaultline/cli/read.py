@@ -31,7 +31,10 @@ def read(  # noqa: PLR0917 - typer maps each parameter to an option
     ] = None,
     state: StateOption = None,
 ) -> None:
-    """Read a dataset version. A column whose key you do not hold is refused by name, with its key."""
+    """Read a dataset version. A column whose key you do not hold is refused by name, with its key.
+
+    Example: vaultline read features@1 --columns transaction_id,amount_bin --limit 5 --format csv
+    """
     from vaultline.catalog.dataset_records import split_ref
     from vaultline.catalog.datasets import DatasetCatalog
     from vaultline.keys.providers import open_provider
