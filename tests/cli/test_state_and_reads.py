@@ -142,6 +142,16 @@ def test_commands_that_create_state_by_design_still_create_it(tmp_path: Path) ->
     assert "k1" in [key["name"] for key in json.loads(listed.stdout)]
 
 
+def test_explain_outside_any_state_directory_creates_none(tmp_path: Path) -> None:
+    data = generate_fraud(200, tmp_path / "gen")
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SPEC.format(raw=data.data_path.parent, out=tmp_path / "out"))
+    state = tmp_path / "nowhere"
+    result = _invoke("explain", str(spec), "--state", str(state), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["steps"] and not state.exists()
+
+
 # -- read: the same checks whatever the limit; usage checked before anything is read ------------------
 def test_read_with_limit_0_keeps_the_columns_and_their_checks(committed: State) -> None:
     state = ["--state", str(committed.root)]

@@ -106,7 +106,7 @@ def classify_sources(
         findings[name] = [
             _with_mask_residue(f.as_json(), sample.frame, masks) for f in classify_frame(sample.frame)
         ]
-        if by_content:
+        if by_content and state.root.is_dir():  # `explain` outside any state directory creates none
             cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_private(cached, json.dumps(findings[name]))
     return findings
