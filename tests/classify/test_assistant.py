@@ -152,6 +152,31 @@ def test_drafts_fit_the_data_they_protect(tmp_path: Path, state: State) -> None:
     assert min(ages) >= 36 and max(ages) <= 76
 
 
+def test_a_use_of_none_drops_whatever_the_profile_proposes(raw: Path, tmp_path: Path) -> None:
+    out = tmp_path / "none.yaml"
+    uses = ["zip=none", "date_of_birth=none", "mrn=none"]
+    write_spec(str(raw / "patients.csv"), out, profile="gdpr-pseudonymization", uses=uses)
+    chosen = steps_by_column(out)
+    assert [chosen[c][0] for c in ("zip", "date_of_birth", "mrn")] == ["drop"] * 3
+    assert "use: none -> drop" in out.read_text()
+
+
+def test_a_draft_for_typed_dates_runs(raw: Path, tmp_path: Path, state: State) -> None:
+    import polars as pl
+
+    typed = tmp_path / "patients.parquet"  # dates stored as dates: nothing to parse
+    pl.read_csv(raw / "patients.csv", infer_schema=False, truncate_ragged_lines=True).with_columns(
+        pl.col(c).str.to_date("%Y-%m-%d", strict=False) for c in ("date_of_birth", "admission_date")
+    ).write_parquet(typed)
+    out = tmp_path / "typed.yaml"
+    draft = write_spec(str(typed), out, profile="hipaa-safe-harbor", target=str(tmp_path / "o"))
+    assert "date_of_birth" not in out.read_text().split("- clean:", 1)[1].split("\n", 1)[0]
+    keyring = LocalKeyring(state.root)
+    for key in draft.keys.values():
+        keyring.create(key)
+    assert run(load(out), state)["status"] == "succeeded"
+
+
 def test_a_column_too_short_for_ff1_is_tokenized() -> None:
     from vaultline.classify.policy import fitted_to_digits, propose
 

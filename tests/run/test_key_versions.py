@@ -111,3 +111,20 @@ def test_only_the_default_key_names_are_created_on_first_use(workspace: dict[str
     assert "vaultline-fotter" not in names()
     assert _run(workspace)["status"] == "succeeded"
     assert {"vaultline-footer", "vaultline-pii"} <= names()
+
+
+def test_a_dataset_another_pipeline_made_is_refused(workspace: dict[str, Any]) -> None:
+    from vaultline.run.dataset_owner import DatasetOwnedElsewhere
+
+    _run(workspace)
+    other = SPEC.replace("name: appending", "name: another").format(
+        key="customer_key", inbox=workspace["inbox"], out=workspace["tmp"] / "elsewhere", mode=""
+    )
+    with pytest.raises(DatasetOwnedElsewhere) as refused:
+        run(loads(other), workspace["state"])
+    assert (
+        "pipeline 'appending' commits" in refused.value.render()
+        and "another_features" in refused.value.render()
+    )
+    with DatasetCatalog(workspace["state"].catalog_url) as catalog:
+        assert catalog.latest("features").version == 1

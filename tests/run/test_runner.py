@@ -324,7 +324,8 @@ outputs: {{o: {{path: "{tmp_path}/out"}}}}
     with pytest.raises(
         SourceError, match="source b does not have the columns of source a: it lacks v and adds w"
     ):
-        run(loads(spec.replace("OTHER", "c.csv").replace("name: two", "name: three")), workspace["state"])
+        other = spec.replace("OTHER", "c.csv").replace("name: two", "name: three").replace("{o:", "{o3:")
+        run(loads(other), workspace["state"])
 
 
 def test_a_store_out_of_reach_on_a_path_no_check_mapped_fails_as_retryable(

@@ -200,7 +200,8 @@ def draft_spec(
         proposal = _fitted(proposal, sample.frame[finding.name], taken)
         if proposal.domain:
             draft.keys[proposal.domain] = f"{name}_{proposal.domain}_key"
-        if proposal.choice.action == "generalize" and proposal.choice.params["rule"] != "zip3":
+        typed = sample.frame[finding.name].dtype.is_temporal()  # a Parquet date needs no parsing
+        if proposal.choice.action == "generalize" and proposal.choice.params["rule"] != "zip3" and not typed:
             layout = date_layout(sample.frame[finding.name])
             if layout is None:
                 proposal = dropped(

@@ -215,6 +215,8 @@ def propose(
 ) -> Proposal:
     """The protection for one detected column under a profile (its use inferred unless given)."""
     family = FAMILY.get(entity, "record_id")
+    if use is Use.NONE:  # said so (`--use COL=none`): nobody needs it downstream, whatever the profile
+        return Proposal(column, entity, family, use, _DROP, RISK.get(family, ""))
     chosen_use = use or (Use.FREE_TEXT if free_text else _DEFAULT_USE.get(family, Use.NONE))
     if chosen_use is Use.FREE_TEXT:
         return Proposal(column, entity, family, chosen_use, _SPANS, RISK.get(family, ""))

@@ -35,7 +35,7 @@ from vaultline.errors import (
 )
 from vaultline.keys.provider import KeyProvider, KeyRef
 from vaultline.keys.providers import open_provider
-from vaultline.run import key_versions
+from vaultline.run import dataset_owner, key_versions
 from vaultline.run.context import RunContext
 from vaultline.run.drift import SchemaDriftError, check_drift
 from vaultline.spec.loader import LoadedSpec
@@ -165,6 +165,7 @@ def _audited_run(
             previous_run_report=lambda: catalog.latest_succeeded_report(pipeline.name),
         )  # fmt: skip
         _check_output_buckets(pipeline)
+        dataset_owner.check_owners(pipeline, state)
         read = _read_sources(pipeline, state, report, audit, reset=reset_bookmarks, on_phase=on_phase)
         if read.nothing_new:
             report.update(_nothing_new_body())
