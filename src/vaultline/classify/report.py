@@ -11,29 +11,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from vaultline.classify.classifier import DEFAULT_CONTEXT_THRESHOLD, DEFAULT_THRESHOLD, classify_frame
-from vaultline.classify.sample import DEFAULT_FRACTION, sample_source, source_for
-from vaultline.errors import SourceError
-from vaultline.spec.sources import Source
-
-
-def _spec_source(reference: str, params: Mapping[str, str]) -> tuple[str, Source] | None:
-    """`pipeline.yaml:transactions` → that source of the spec (`params` override the spec's); None for a
-    plain location."""
-    head, sep, name = reference.rpartition(":")
-    if not (sep and head.endswith((".yaml", ".yml")) and name and Path(head).is_file()):
-        return None
-    from vaultline.spec.loader import load
-
-    sources = load(head, dict(params)).pipeline.sources
-    if name not in sources:
-        raise SourceError(
-            f"spec {head} has no source {name!r}", hint=f"its sources are: {', '.join(sources) or 'none'}"
-        )
-    return name, sources[name]
+from vaultline.classify.sample import DEFAULT_FRACTION, named_source, sample_source
 
 
 def classify_location(
@@ -45,8 +26,7 @@ def classify_location(
     file_format: str | None = None,
     params: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    named = _spec_source(reference, params or {})
-    name, source = named if named else (reference, source_for(reference, file_format))
+    name, source = named_source(reference, file_format, params)
     sample = sample_source(name, source, fraction)
     context_threshold = min(context_threshold, threshold)
     findings = classify_frame(sample.frame, threshold=threshold, context_threshold=context_threshold)

@@ -11,7 +11,9 @@ once (a CSV has no index), but only sampled rows are kept in memory.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -32,6 +34,25 @@ _FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", 
 class Sample:
     frame: pl.DataFrame
     fingerprints: list[dict[str, object]]
+
+
+def named_source(
+    reference: str, file_format: str | None = None, params: Mapping[str, str] | None = None
+) -> tuple[str, Source]:
+    """`pipeline.yaml:transactions` → that source of the spec (`params` override the spec's); anything
+    else is a path, glob or s3:// URL, named by itself, whose format comes from `file_format` or its
+    extension (`classify`, `init` and `crawl` take either)."""
+    head, sep, name = reference.rpartition(":")
+    if not (sep and head.endswith((".yaml", ".yml")) and name and Path(head).is_file()):
+        return reference, source_for(reference, file_format)  # errors name the location
+    from vaultline.spec.loader import load
+
+    sources = load(head, dict(params or {})).pipeline.sources
+    if name not in sources:
+        raise SourceError(
+            f"spec {head} has no source {name!r}", hint=f"its sources are: {', '.join(sources) or 'none'}"
+        )
+    return name, sources[name]
 
 
 def source_for(location: str, file_format: str | None = None, delimiter: str | None = None) -> Source:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -10,28 +9,9 @@ import typer
 from vaultline.cli.common import JsonOption, SourceFormat, StateOption, audited, emit_json, handles_errors
 
 if TYPE_CHECKING:
-    from vaultline.spec.sources import Source
+    pass
 
 DEFAULT_SAMPLE_ROWS = 10_000  # engines/polars/crawl.DEFAULT_SAMPLE_ROWS, kept here so --help needs no Polars
-
-
-def resolve_source(reference: str, file_format: str | None, params: list[str] | None) -> tuple[str, Source]:
-    """`pipeline.yaml:transactions` → that source of the spec (with `--param` overrides); anything else
-    is a path, glob or s3:// URL whose format comes from `--format` or its extension."""
-    head, sep, name = reference.rpartition(":")
-    if sep and head.endswith((".yaml", ".yml")) and name and Path(head).is_file():
-        from vaultline.errors import SourceError
-        from vaultline.spec.loader import load, parse_param
-
-        sources = load(head, dict(parse_param(p) for p in params or [])).pipeline.sources
-        if name not in sources:
-            raise SourceError(
-                f"spec {head} has no source {name!r}", hint=f"its sources are: {', '.join(sources)}"
-            )
-        return name, sources[name]
-    from vaultline.classify.sample import source_for
-
-    return reference, source_for(reference, file_format)  # errors name the location, not a placeholder
 
 
 @handles_errors
@@ -61,10 +41,12 @@ def crawl(  # noqa: PLR0917 - typer maps each parameter to an option
     A new version is recorded only when the schema changed, with what changed (added, removed,
     retyped, nullability)."""
     from vaultline.catalog.tables import TableCatalog
+    from vaultline.classify.sample import named_source
     from vaultline.engines.polars.crawl import crawl_source
+    from vaultline.spec.loader import parse_param
     from vaultline.state import State
 
-    source_name, spec = resolve_source(source, file_format, param)
+    source_name, spec = named_source(source, file_format, dict(parse_param(p) for p in param or []))
     where = spec.path or spec.url or source
     with (
         TableCatalog(State.resolve(state).ensure().catalog_url) as catalog,
